@@ -1,0 +1,1320 @@
+//! One server connection, driven by the thread that holds it (see `docs/DESIGN.md`).
+//!
+//! The socket is blocking. A statement is written in one `write()` (with a pending
+//! `BEGIN` in front of it) and its answer is read on the same thread: no runtime, no
+//! channel, no hand-off. While waiting, reads time out every [`POLL_INTERVAL`] so the
+//! caller's interrupt hook can ask for the query to be cancelled.
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use postgres_protocol::authentication::sasl::{self, ChannelBinding, ScramSha256};
+use postgres_protocol::message::frontend;
+use postgres_protocol::IsNull;
+
+use crate::config::{ConnectParams, Host, SslMode, TargetSessionAttrs};
+use crate::error::{DbError, Error, Result};
+use crate::result::{Column, QueryResult};
+
+/// How often a blocked read wakes up to ask the interrupt hook.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// How many statements `pipeline` writes before it reads their answers.
+const PIPELINE_BATCH: usize = 256;
+
+/// The caller's interrupt hook: returns true when the running statement must be cancelled
+/// (the Python face checks for Ctrl-C here).
+pub type Interrupt<'a> = &'a (dyn Fn() -> bool + 'a);
+
+/// Transaction status, from the last ReadyForQuery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxStatus {
+    /// Not in a transaction.
+    Idle,
+    /// In a transaction block.
+    InTransaction,
+    /// In a failed transaction block.
+    InError,
+    /// Unknown (the connection is broken).
+    Unknown,
+}
+
+enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Stream {
+    fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.set_read_timeout(d),
+            Stream::Unix(s) => s.set_read_timeout(d),
+        }
+    }
+    fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.set_write_timeout(d),
+            Stream::Unix(s) => s.set_write_timeout(d),
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            Stream::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            Stream::Unix(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What is needed to cancel the running statement of a connection, from any thread.
+#[derive(Debug, Clone)]
+pub struct CancelToken {
+    target: (Host, u16),
+    connect_timeout: Option<Duration>,
+    pid: i32,
+    secret: i32,
+}
+
+impl CancelToken {
+    /// Sends a CancelRequest on a new connection (as libpq's `PQcancel`).
+    pub fn cancel(&self) -> Result<()> {
+        let mut s = open_socket(&self.target.0, self.target.1, self.connect_timeout)
+            .map_err(|e| Error::Connection(format!("cancel: {e}")))?;
+        let mut buf = BytesMut::with_capacity(16);
+        frontend::cancel_request(self.pid, self.secret, &mut buf);
+        s.write_all(&buf)
+            .map_err(|e| Error::Connection(format!("cancel: {e}")))?;
+        // The server closes the connection when it has read the request.
+        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+        let mut b = [0u8; 1];
+        let _ = s.read(&mut b);
+        Ok(())
+    }
+}
+
+/// A notice (or warning) the server sent.
+#[derive(Debug, Clone)]
+pub struct Notice {
+    /// Severity (`NOTICE`, `WARNING`, ...).
+    pub severity: String,
+    /// Message.
+    pub message: String,
+}
+
+/// One connection to the server.
+pub struct Connection {
+    stream: Stream,
+    rbuf: Vec<u8>,
+    rpos: usize,
+    rend: usize,
+    wbuf: BytesMut,
+    params: HashMap<String, String>,
+    pid: i32,
+    secret: i32,
+    target: (Host, u16),
+    connect_timeout: Option<Duration>,
+    tx: TxStatus,
+    broken: bool,
+    session_dirty: bool,
+    pending_begin: Option<String>,
+    notices: Vec<Notice>,
+    created: Instant,
+    last_used: Instant,
+    /// Client-side limit for one statement's answer (network stall), `None`: none.
+    read_deadline: Option<Duration>,
+    /// Fork generation it was opened in: a forked child never writes to it.
+    generation: u64,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("target", &self.target)
+            .field("pid", &self.pid)
+            .field("tx", &self.tx)
+            .field("broken", &self.broken)
+            .finish()
+    }
+}
+
+fn io_err(context: &str, e: io::Error) -> Error {
+    Error::Connection(format!("{context}: {e}"))
+}
+
+fn open_socket(host: &Host, port: u16, timeout: Option<Duration>) -> io::Result<Stream> {
+    match host {
+        Host::Unix(dir) => {
+            let path = dir.join(format!(".s.PGSQL.{port}"));
+            let s = UnixStream::connect(&path).map_err(|e| {
+                io::Error::new(e.kind(), format!("{} ({e})", path.display()))
+            })?;
+            Ok(Stream::Unix(s))
+        }
+        Host::Tcp(name) => {
+            let addrs: Vec<SocketAddr> = (name.as_str(), port).to_socket_addrs()?.collect();
+            let mut last = io::Error::new(io::ErrorKind::NotFound, format!("{name}: no address"));
+            for addr in addrs {
+                let r = match timeout {
+                    Some(t) => TcpStream::connect_timeout(&addr, t),
+                    None => TcpStream::connect(addr),
+                };
+                match r {
+                    Ok(s) => return Ok(Stream::Tcp(s)),
+                    Err(e) => last = io::Error::new(e.kind(), format!("{addr}: {e}")),
+                }
+            }
+            Err(last)
+        }
+    }
+}
+
+fn configure_tcp(s: &TcpStream, p: &ConnectParams) -> io::Result<()> {
+    s.set_nodelay(true)?;
+    let sock = socket2::SockRef::from(s);
+    if p.keepalives {
+        let mut ka = socket2::TcpKeepalive::new()
+            .with_time(p.keepalives_idle.unwrap_or(Duration::from_secs(60)));
+        if let Some(i) = p.keepalives_interval {
+            ka = ka.with_interval(i);
+        }
+        if let Some(c) = p.keepalives_count {
+            ka = ka.with_retries(c);
+        }
+        sock.set_tcp_keepalive(&ka)?;
+    }
+    if let Some(t) = p.tcp_user_timeout {
+        sock.set_tcp_user_timeout(Some(t))?;
+    }
+    Ok(())
+}
+
+/// A cursor over a backend message body.
+struct Body<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Body<'a> {
+    fn new(b: &'a [u8]) -> Self {
+        Body { b, pos: 0 }
+    }
+    fn u8(&mut self) -> Result<u8> {
+        let v = *self.b.get(self.pos).ok_or_else(short)?;
+        self.pos += 1;
+        Ok(v)
+    }
+    fn i16(&mut self) -> Result<i16> {
+        let s = self.b.get(self.pos..self.pos + 2).ok_or_else(short)?;
+        self.pos += 2;
+        Ok(i16::from_be_bytes([s[0], s[1]]))
+    }
+    fn i32(&mut self) -> Result<i32> {
+        let s = self.b.get(self.pos..self.pos + 4).ok_or_else(short)?;
+        self.pos += 4;
+        Ok(i32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+    }
+    fn cstr(&mut self) -> Result<&'a str> {
+        let rest = self.b.get(self.pos..).ok_or_else(short)?;
+        let end = rest.iter().position(|&c| c == 0).ok_or_else(short)?;
+        self.pos += end + 1;
+        std::str::from_utf8(&rest[..end]).map_err(|_| Error::Connection("invalid UTF-8 from server".into()))
+    }
+    fn rest(&self) -> &'a [u8] {
+        &self.b[self.pos.min(self.b.len())..]
+    }
+}
+
+fn short() -> Error {
+    Error::Connection("protocol error: short message from server".into())
+}
+
+fn parse_error_fields(body: &[u8]) -> DbError {
+    let mut e = DbError::default();
+    let mut b = Body::new(body);
+    while let Ok(code) = b.u8() {
+        if code == 0 {
+            break;
+        }
+        let Ok(v) = b.cstr() else { break };
+        let v = v.to_string();
+        match code {
+            b'S' => e.severity = v,
+            b'V' => e.severity_nonlocalized = Some(v),
+            b'C' => e.code = v,
+            b'M' => e.message = v,
+            b'D' => e.detail = Some(v),
+            b'H' => e.hint = Some(v),
+            b'P' => e.position = Some(v),
+            b'p' => e.internal_position = Some(v),
+            b'q' => e.internal_query = Some(v),
+            b'W' => e.context = Some(v),
+            b's' => e.schema_name = Some(v),
+            b't' => e.table_name = Some(v),
+            b'c' => e.column_name = Some(v),
+            b'd' => e.datatype_name = Some(v),
+            b'n' => e.constraint_name = Some(v),
+            b'F' => e.source_file = Some(v),
+            b'L' => e.source_line = Some(v),
+            b'R' => e.source_function = Some(v),
+            _ => {}
+        }
+    }
+    e
+}
+
+fn parse_row_description(body: &[u8]) -> Result<Vec<Column>> {
+    let mut b = Body::new(body);
+    let n = b.i16()? as usize;
+    let mut cols = Vec::with_capacity(n);
+    for _ in 0..n {
+        let name = b.cstr()?.to_string();
+        let table_oid = b.i32()? as u32;
+        let column_id = b.i16()?;
+        let type_oid = b.i32()? as u32;
+        let type_size = b.i16()?;
+        let type_modifier = b.i32()?;
+        let _format = b.i16()?;
+        cols.push(Column {
+            name,
+            table_oid,
+            column_id,
+            type_oid,
+            type_size,
+            type_modifier,
+        });
+    }
+    Ok(cols)
+}
+
+/// What reading one statement's answer produced.
+enum Step {
+    /// A statement finished (CommandComplete / EmptyQueryResponse).
+    Done,
+    /// ReadyForQuery.
+    Ready,
+    /// Nothing to report yet.
+    More,
+}
+
+impl Connection {
+    /// Opens a connection: every host in turn (libpq multi-host), startup, authentication,
+    /// and `target_session_attrs`.
+    pub fn connect(p: &ConnectParams) -> Result<Connection> {
+        let mut last: Option<Error> = None;
+        for (host, port) in p.host_port_pairs() {
+            match Self::connect_one(p, &host, port) {
+                Ok(mut c) => match c.check_session_attrs(p.target_session_attrs) {
+                    Ok(true) => return Ok(c),
+                    Ok(false) => {
+                        last = Some(Error::Connection(format!(
+                            "server at {} does not match target_session_attrs",
+                            describe_target(&host, port)
+                        )))
+                    }
+                    Err(e) => last = Some(e),
+                },
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| Error::Connection("no host to connect to".into())))
+    }
+
+    fn check_session_attrs(&mut self, t: TargetSessionAttrs) -> Result<bool> {
+        let want_rw = match t {
+            TargetSessionAttrs::Any => return Ok(true),
+            TargetSessionAttrs::ReadWrite | TargetSessionAttrs::Primary => true,
+            TargetSessionAttrs::ReadOnly
+            | TargetSessionAttrs::Standby
+            | TargetSessionAttrs::PreferStandby => false,
+        };
+        let sql = match t {
+            TargetSessionAttrs::ReadWrite | TargetSessionAttrs::ReadOnly => {
+                "SHOW transaction_read_only"
+            }
+            _ => "SELECT CASE WHEN pg_is_in_recovery() THEN 'on' ELSE 'off' END",
+        };
+        let r = self.simple_query(sql, None)?;
+        let ro = r.get(0, 0) == Some(b"on");
+        // prefer-standby accepts a primary when no standby is found; the caller's host
+        // loop only reaches here per host, so accept it (libpq retries a second pass).
+        Ok(ro != want_rw || t == TargetSessionAttrs::PreferStandby)
+    }
+
+    fn connect_one(p: &ConnectParams, host: &Host, port: u16) -> Result<Connection> {
+        let target = describe_target(host, port);
+        let stream = open_socket(host, port, p.connect_timeout)
+            .map_err(|e| Error::Connection(format!("connection to server at {target} failed: {e}")))?;
+        if let Stream::Tcp(s) = &stream {
+            configure_tcp(s, p).map_err(|e| io_err("socket options", e))?;
+        }
+        match (p.ssl.mode, host) {
+            (SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull, Host::Tcp(_)) => {
+                return Err(Error::config(
+                    "sslmode",
+                    format!("{:?} is not supported by this build yet (TLS lands with issue 8)", p.ssl.mode),
+                ));
+            }
+            _ => {}
+        }
+        let now = Instant::now();
+        let mut c = Connection {
+            stream,
+            rbuf: vec![0; 64 * 1024],
+            rpos: 0,
+            rend: 0,
+            wbuf: BytesMut::with_capacity(8 * 1024),
+            params: HashMap::new(),
+            pid: 0,
+            secret: 0,
+            target: (host.clone(), port),
+            connect_timeout: p.connect_timeout,
+            tx: TxStatus::Unknown,
+            broken: false,
+            session_dirty: false,
+            pending_begin: None,
+            notices: Vec::new(),
+            created: now,
+            last_used: now,
+            read_deadline: None,
+            generation: crate::runtime::generation(),
+        };
+        // The whole startup is bounded by connect_timeout (libpq applies it to the
+        // connection attempt as a whole).
+        let deadline = p.connect_timeout.map(|t| now + t);
+        c.stream
+            .set_read_timeout(Some(POLL_INTERVAL))
+            .map_err(|e| io_err("socket options", e))?;
+        c.startup(p, deadline)
+            .map_err(|e| match e {
+                Error::Connection(m) => Error::Connection(format!("connection to server at {target} failed: {m}")),
+                other => other,
+            })?;
+        Ok(c)
+    }
+
+    fn startup(&mut self, p: &ConnectParams, deadline: Option<Instant>) -> Result<()> {
+        let mut params: Vec<(&str, &str)> = vec![
+            ("user", p.user.as_str()),
+            ("database", p.dbname.as_str()),
+            ("client_encoding", "UTF8"),
+            ("DateStyle", "ISO"),
+        ];
+        if let Some(a) = &p.application_name {
+            params.push(("application_name", a));
+        }
+        if let Some(o) = &p.options {
+            params.push(("options", o));
+        }
+        frontend::startup_message(params.iter().copied(), &mut self.wbuf)
+            .map_err(|e| io_err("startup", e))?;
+        self.flush()?;
+        let mut scram: Option<ScramSha256> = None;
+        loop {
+            let (tag, len) = self.next_message(None, deadline)?;
+            let body = self.rbuf[self.rpos + 5..self.rpos + 1 + len].to_vec();
+            self.rpos += 1 + len;
+            match tag {
+                b'R' => {
+                    let mut b = Body::new(&body);
+                    match b.i32()? {
+                        0 => {}
+                        3 => {
+                            let pw = password(p)?;
+                            frontend::password_message(pw.as_bytes(), &mut self.wbuf)
+                                .map_err(|e| io_err("auth", e))?;
+                            self.flush()?;
+                        }
+                        5 => {
+                            let salt = b.rest();
+                            if salt.len() < 4 {
+                                return Err(short());
+                            }
+                            let pw = password(p)?;
+                            let h = postgres_protocol::authentication::md5_hash(
+                                p.user.as_bytes(),
+                                pw.as_bytes(),
+                                [salt[0], salt[1], salt[2], salt[3]],
+                            );
+                            frontend::password_message(h.as_bytes(), &mut self.wbuf)
+                                .map_err(|e| io_err("auth", e))?;
+                            self.flush()?;
+                        }
+                        10 => {
+                            let mut mechs = Vec::new();
+                            while let Ok(m) = b.cstr() {
+                                if m.is_empty() {
+                                    break;
+                                }
+                                mechs.push(m.to_string());
+                            }
+                            if !mechs.iter().any(|m| m == sasl::SCRAM_SHA_256) {
+                                return Err(Error::Connection(format!(
+                                    "unsupported SASL mechanisms {mechs:?}"
+                                )));
+                            }
+                            let pw = password(p)?;
+                            let s = ScramSha256::new(pw.as_bytes(), ChannelBinding::unsupported());
+                            frontend::sasl_initial_response(sasl::SCRAM_SHA_256, s.message(), &mut self.wbuf)
+                                .map_err(|e| io_err("auth", e))?;
+                            self.flush()?;
+                            scram = Some(s);
+                        }
+                        11 => {
+                            let s = scram.as_mut().ok_or_else(short)?;
+                            s.update(b.rest()).map_err(|e| io_err("SCRAM", e))?;
+                            frontend::sasl_response(s.message(), &mut self.wbuf)
+                                .map_err(|e| io_err("auth", e))?;
+                            self.flush()?;
+                        }
+                        12 => {
+                            let s = scram.as_mut().ok_or_else(short)?;
+                            s.finish(b.rest()).map_err(|e| io_err("SCRAM", e))?;
+                        }
+                        other => {
+                            return Err(Error::Connection(format!(
+                                "unsupported authentication method {other}"
+                            )))
+                        }
+                    }
+                }
+                b'S' => {
+                    let mut b = Body::new(&body);
+                    let k = b.cstr()?.to_string();
+                    let v = b.cstr()?.to_string();
+                    self.params.insert(k, v);
+                }
+                b'K' => {
+                    let mut b = Body::new(&body);
+                    self.pid = b.i32()?;
+                    self.secret = b.i32()?;
+                }
+                b'Z' => {
+                    self.tx = tx_from(body.first().copied().unwrap_or(b'I'));
+                    return Ok(());
+                }
+                b'E' => {
+                    let e = parse_error_fields(&body);
+                    return Err(Error::Db(Arc::new(e)));
+                }
+                b'N' => {}
+                b'v' => {} // NegotiateProtocolVersion: we ask for nothing optional
+                _ => return Err(Error::Connection(format!("unexpected message '{}' during startup", tag as char))),
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- accessors
+
+    /// The server process id (`pg_backend_pid()`).
+    pub fn backend_pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// A server parameter reported at startup or later (`server_version`, `TimeZone`, ...).
+    pub fn parameter(&self, name: &str) -> Option<&str> {
+        self.params.get(name).map(|s| s.as_str())
+    }
+
+    /// `server_version` as libpq's `PQserverVersion` (150018 for 15.18).
+    pub fn server_version(&self) -> i32 {
+        let v = self.parameter("server_version").unwrap_or("0");
+        let mut it = v
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse::<i32>().unwrap_or(0));
+        let major = it.next().unwrap_or(0);
+        let minor = it.next().unwrap_or(0);
+        if major >= 10 {
+            major * 10000 + minor
+        } else {
+            let patch = it.next().unwrap_or(0);
+            major * 10000 + minor * 100 + patch
+        }
+    }
+
+    /// Transaction status after the last statement.
+    pub fn transaction_status(&self) -> TxStatus {
+        if self.broken {
+            TxStatus::Unknown
+        } else {
+            self.tx
+        }
+    }
+
+    /// True once an I/O or protocol error (or a fatal server error) made it unusable.
+    pub fn is_broken(&self) -> bool {
+        self.broken
+    }
+
+    /// Marks the connection unusable (the pool discards it).
+    pub fn mark_broken(&mut self) {
+        self.broken = true;
+    }
+
+    /// True when a statement may have changed session state (SET, LISTEN, temp tables,
+    /// advisory locks, ...) since the last reset.
+    pub fn session_dirty(&self) -> bool {
+        self.session_dirty
+    }
+
+    /// Marks session state as changed (the face knows better, e.g. `set_session`).
+    pub fn mark_session_dirty(&mut self) {
+        self.session_dirty = true;
+    }
+
+    /// A token to cancel the running statement from another thread.
+    pub fn cancel_token(&self) -> CancelToken {
+        CancelToken {
+            target: self.target.clone(),
+            connect_timeout: self.connect_timeout,
+            pid: self.pid,
+            secret: self.secret,
+        }
+    }
+
+    /// When the connection was opened.
+    pub fn created(&self) -> Instant {
+        self.created
+    }
+
+    /// When a statement last finished on it (or it was opened).
+    pub fn last_used(&self) -> Instant {
+        self.last_used
+    }
+
+    /// Notices received since the last call.
+    pub fn take_notices(&mut self) -> Vec<Notice> {
+        std::mem::take(&mut self.notices)
+    }
+
+    /// A client-side limit on the wait for one statement's answer (network stall
+    /// protection on top of keepalives); `None` disables it.
+    pub fn set_read_deadline(&mut self, d: Option<Duration>) {
+        self.read_deadline = d;
+    }
+
+    /// Queues `BEGIN` (or e.g. `BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY`) to go out
+    /// in the same write as the next statement.
+    pub fn begin_deferred(&mut self, begin_sql: impl Into<String>) {
+        self.pending_begin = Some(begin_sql.into());
+    }
+
+    /// True when a deferred `BEGIN` has not been sent yet.
+    pub fn has_pending_begin(&self) -> bool {
+        self.pending_begin.is_some()
+    }
+
+    /// Drops a deferred `BEGIN` that was never sent (commit/rollback of an empty
+    /// transaction need no round trip).
+    pub fn clear_pending_begin(&mut self) -> bool {
+        self.pending_begin.take().is_some()
+    }
+
+    // ---------------------------------------------------------------- I/O
+
+    fn flush(&mut self) -> Result<()> {
+        if self.wbuf.is_empty() {
+            return Ok(());
+        }
+        let r = self.stream.write_all(&self.wbuf);
+        self.wbuf.clear();
+        r.map_err(|e| {
+            self.broken = true;
+            io_err("could not send data to server", e)
+        })
+    }
+
+    /// Makes sure one whole message is buffered at `rpos`; returns its tag and length
+    /// (the length field's value: body length + 4).
+    fn next_message(&mut self, intr: Option<Interrupt<'_>>, deadline: Option<Instant>) -> Result<(u8, usize)> {
+        let mut cancelled = false;
+        let started = Instant::now();
+        loop {
+            let avail = self.rend - self.rpos;
+            if avail >= 5 {
+                let b = &self.rbuf[self.rpos..];
+                let len = u32::from_be_bytes([b[1], b[2], b[3], b[4]]) as usize;
+                if len < 4 {
+                    self.broken = true;
+                    return Err(Error::Connection("protocol error: bad message length".into()));
+                }
+                if avail > len {
+                    return Ok((b[0], len));
+                }
+                // need more: make room
+                if self.rpos + 1 + len > self.rbuf.len() {
+                    self.rbuf.copy_within(self.rpos..self.rend, 0);
+                    self.rend -= self.rpos;
+                    self.rpos = 0;
+                    if 1 + len > self.rbuf.len() {
+                        self.rbuf.resize((1 + len).next_power_of_two(), 0);
+                    }
+                }
+            } else if self.rpos > 0 && self.rpos == self.rend {
+                self.rpos = 0;
+                self.rend = 0;
+            } else if self.rpos + 5 > self.rbuf.len() {
+                self.rbuf.copy_within(self.rpos..self.rend, 0);
+                self.rend -= self.rpos;
+                self.rpos = 0;
+            }
+            match self.stream.read(&mut self.rbuf[self.rend..]) {
+                Ok(0) => {
+                    self.broken = true;
+                    return Err(Error::Connection(
+                        "server closed the connection unexpectedly".into(),
+                    ));
+                }
+                Ok(n) => self.rend += n,
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                    if let Some(d) = deadline {
+                        if Instant::now() >= d {
+                            self.broken = true;
+                            return Err(Error::Connection("timeout expired".into()));
+                        }
+                    }
+                    if let Some(limit) = self.read_deadline {
+                        if started.elapsed() >= limit {
+                            self.broken = true;
+                            return Err(Error::Connection(format!(
+                                "no answer from the server within {:.1} s (network stall?)",
+                                limit.as_secs_f64()
+                            )));
+                        }
+                    }
+                    if !cancelled {
+                        if let Some(f) = intr {
+                            if f() {
+                                cancelled = true;
+                                // The statement ends with 57014; the connection stays usable.
+                                let _ = self.cancel_token().cancel();
+                            }
+                        }
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.broken = true;
+                    return Err(io_err("could not receive data from server", e));
+                }
+            }
+        }
+    }
+
+    /// Reads and handles one message of a statement's answer into `cur`.
+    fn read_step(
+        &mut self,
+        cur: &mut QueryResult,
+        err: &mut Option<Error>,
+        intr: Option<Interrupt<'_>>,
+    ) -> Result<Step> {
+        let (tag, len) = self.next_message(intr, None)?;
+        let start = self.rpos + 5;
+        let end = self.rpos + 1 + len;
+        self.rpos = end;
+        if tag == b'D' {
+            if err.is_none() {
+                let body = &self.rbuf[start..end];
+                if let Err(m) = cur.push_row(body) {
+                    self.broken = true;
+                    return Err(Error::Connection(format!("protocol error: {m}")));
+                }
+            }
+            return Ok(Step::More);
+        }
+        let body = &self.rbuf[start..end];
+        match tag {
+            b'T' => {
+                let cols = parse_row_description(body)?;
+                *cur = QueryResult::default();
+                cur.start(cols);
+            }
+            b'C' => {
+                let mut b = Body::new(body);
+                cur.command_tag = b.cstr()?.to_string();
+                return Ok(Step::Done);
+            }
+            b'I' => {
+                cur.command_tag.clear();
+                return Ok(Step::Done);
+            }
+            b'Z' => {
+                self.tx = tx_from(body.first().copied().unwrap_or(b'I'));
+                self.last_used = Instant::now();
+                return Ok(Step::Ready);
+            }
+            b'E' => {
+                let e = parse_error_fields(body);
+                let fatal = e.severity == "FATAL" || e.severity == "PANIC";
+                let e = Error::Db(Arc::new(e));
+                if fatal || e.is_connection_error() {
+                    self.broken = true;
+                }
+                if err.is_none() {
+                    *err = Some(e);
+                }
+                if fatal {
+                    // The server closes the connection after a FATAL error.
+                    return Err(err.take().unwrap_or_else(short));
+                }
+            }
+            b'N' => {
+                let e = parse_error_fields(body);
+                if self.notices.len() >= 50 {
+                    self.notices.remove(0);
+                }
+                self.notices.push(Notice {
+                    severity: e.severity,
+                    message: e.message,
+                });
+            }
+            b'S' => {
+                let mut b = Body::new(body);
+                let k = b.cstr()?.to_string();
+                let v = b.cstr()?.to_string();
+                if k != "in_hot_standby" {
+                    self.session_dirty = true;
+                }
+                self.params.insert(k, v);
+            }
+            b'1' | b'2' | b'3' | b'n' | b't' | b's' | b'A' => {}
+            b'G' => {
+                // COPY FROM STDIN through a plain execute: refuse it, as psycopg2 does.
+                frontend::copy_fail("COPY FROM STDIN is not supported here; use copy_expert()", &mut self.wbuf)
+                    .map_err(|e| io_err("copy", e))?;
+                frontend::sync(&mut self.wbuf);
+                self.flush()?;
+                if err.is_none() {
+                    *err = Some(Error::Interface(
+                        "can't execute COPY FROM: use the copy_from() method instead".into(),
+                    ));
+                }
+            }
+            b'H' => {
+                if err.is_none() {
+                    *err = Some(Error::Interface(
+                        "can't execute COPY TO: use the copy_to() method instead".into(),
+                    ));
+                }
+            }
+            b'd' | b'c' => {}
+            _ => {
+                self.broken = true;
+                return Err(Error::Connection(format!(
+                    "protocol error: unexpected message '{}'",
+                    tag as char
+                )));
+            }
+        }
+        Ok(Step::More)
+    }
+
+    fn check_usable(&self) -> Result<()> {
+        if self.is_inherited() {
+            return Err(Error::Interface(
+                "connection inherited from the parent process after fork(); it cannot be used here".into(),
+            ));
+        }
+        if self.broken {
+            return Err(Error::Interface("connection already closed".into()));
+        }
+        Ok(())
+    }
+
+    /// Writes a pending BEGIN in front of what follows.
+    fn put_pending_begin(&mut self) -> Result<bool> {
+        if let Some(b) = self.pending_begin.take() {
+            frontend::query(&b, &mut self.wbuf).map_err(|e| io_err("encode", e))?;
+            Ok(true)
+        } else {
+            Ok(false)
+        }
+    }
+
+    /// Reads the answer to a pipelined BEGIN (up to its ReadyForQuery).
+    fn read_begin(&mut self, intr: Option<Interrupt<'_>>) -> Result<()> {
+        let mut r = QueryResult::default();
+        let mut err = None;
+        loop {
+            if let Step::Ready = self.read_step(&mut r, &mut err, intr)? {
+                break;
+            }
+        }
+        match err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Runs SQL with the simple query protocol (no parameters; several statements
+    /// allowed; no prepared statement of any kind). Returns the last statement's result,
+    /// as psycopg2 does. One round trip, a deferred BEGIN included.
+    pub fn simple_query(&mut self, sql: &str, intr: Option<Interrupt<'_>>) -> Result<QueryResult> {
+        self.check_usable()?;
+        if sql.as_bytes().contains(&0) {
+            return Err(Error::InvalidParameter(
+                "the query contains NUL (0x00) characters".into(),
+            ));
+        }
+        if crate::sql::changes_session_state(sql) {
+            self.session_dirty = true;
+        }
+        let begin = self.put_pending_begin()?;
+        frontend::query(sql, &mut self.wbuf).map_err(|e| io_err("encode", e))?;
+        self.flush()?;
+        if begin {
+            if let Err(e) = self.read_begin(intr) {
+                // Still read the statement's answer so the connection stays in sync.
+                let _ = self.read_until_ready(intr);
+                return Err(e);
+            }
+        }
+        self.read_until_ready(intr)
+    }
+
+    fn read_until_ready(&mut self, intr: Option<Interrupt<'_>>) -> Result<QueryResult> {
+        let mut cur = QueryResult::default();
+        let mut last = QueryResult::default();
+        let mut err = None;
+        loop {
+            match self.read_step(&mut cur, &mut err, intr)? {
+                Step::Done => last = std::mem::take(&mut cur),
+                Step::Ready => break,
+                Step::More => {}
+            }
+        }
+        match err {
+            Some(e) => Err(e),
+            None => Ok(last),
+        }
+    }
+
+    /// Runs one statement with `$1..$n` text parameters through the unnamed statement of
+    /// the extended protocol, types inferred by the server (libpq's `PQexecParams` with
+    /// `paramTypes = NULL`). `None` is SQL NULL. Results in text form.
+    pub fn query_params(
+        &mut self,
+        sql: &str,
+        params: &[Option<&[u8]>],
+        intr: Option<Interrupt<'_>>,
+    ) -> Result<QueryResult> {
+        self.check_usable()?;
+        if params.len() > i16::MAX as usize {
+            return Err(Error::InvalidParameter(format!(
+                "too many parameters ({}; at most {})",
+                params.len(),
+                i16::MAX
+            )));
+        }
+        if sql.as_bytes().contains(&0) {
+            return Err(Error::InvalidParameter(
+                "the query contains NUL (0x00) characters".into(),
+            ));
+        }
+        if crate::sql::changes_session_state(sql) {
+            self.session_dirty = true;
+        }
+        let begin = self.put_pending_begin()?;
+        self.encode_extended(sql, params)?;
+        frontend::sync(&mut self.wbuf);
+        self.flush()?;
+        if begin {
+            if let Err(e) = self.read_begin(intr) {
+                let _ = self.read_until_ready(intr);
+                return Err(e);
+            }
+        }
+        self.read_until_ready(intr)
+    }
+
+    fn encode_extended(&mut self, sql: &str, params: &[Option<&[u8]>]) -> Result<()> {
+        frontend::parse("", sql, std::iter::repeat_n(0u32, params.len()), &mut self.wbuf)
+            .map_err(|e| io_err("encode", e))?;
+        let r = frontend::bind(
+            "",
+            "",
+            std::iter::once(0i16), // all parameters in text form
+            params.iter(),
+            |p, buf| match p {
+                Some(v) => {
+                    buf.extend_from_slice(v);
+                    Ok(IsNull::No)
+                }
+                None => Ok(IsNull::Yes),
+            },
+            std::iter::once(0i16), // all results in text form
+            &mut self.wbuf,
+        );
+        if r.is_err() {
+            self.wbuf.clear();
+            return Err(Error::InvalidParameter("could not encode parameters".into()));
+        }
+        frontend::describe(b'P', "", &mut self.wbuf).map_err(|e| io_err("encode", e))?;
+        frontend::execute("", 0, &mut self.wbuf).map_err(|e| io_err("encode", e))?;
+        Ok(())
+    }
+
+    /// Runs many parameterless statements pipelined (`executemany`): batches of
+    /// statements are written at once, each batch ends with one Sync. Stops at the first
+    /// error, as psycopg2's `executemany` does. Returns the total of rows affected.
+    pub fn pipeline(&mut self, stmts: &mut dyn Iterator<Item = Result<String>>, intr: Option<Interrupt<'_>>) -> Result<u64> {
+        self.check_usable()?;
+        let mut total = 0u64;
+        let mut begin = self.put_pending_begin()?;
+        loop {
+            let mut n = 0;
+            let mut gen_err = None;
+            for s in &mut *stmts {
+                match s {
+                    Ok(s) => {
+                        if s.as_bytes().contains(&0) {
+                            gen_err = Some(Error::InvalidParameter("the query contains NUL (0x00) characters".into()));
+                            break;
+                        }
+                        if crate::sql::changes_session_state(&s) {
+                            self.session_dirty = true;
+                        }
+                        self.encode_extended(&s, &[])?;
+                        n += 1;
+                        if n == PIPELINE_BATCH {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        gen_err = Some(e);
+                        break;
+                    }
+                }
+            }
+            if n == 0 && !begin {
+                self.wbuf.clear();
+                return match gen_err {
+                    Some(e) => Err(e),
+                    None => Ok(total),
+                };
+            }
+            frontend::sync(&mut self.wbuf);
+            self.flush()?;
+            if begin {
+                begin = false;
+                if let Err(e) = self.read_begin(intr) {
+                    let _ = self.read_until_ready(intr);
+                    return Err(e);
+                }
+            }
+            let mut cur = QueryResult::default();
+            let mut err = None;
+            loop {
+                match self.read_step(&mut cur, &mut err, intr)? {
+                    Step::Done => {
+                        total += cur.rows_affected().unwrap_or(0);
+                        cur = QueryResult::default();
+                    }
+                    Step::Ready => break,
+                    Step::More => {}
+                }
+            }
+            if let Some(e) = err {
+                return Err(e);
+            }
+            if let Some(e) = gen_err {
+                return Err(e);
+            }
+            if n < PIPELINE_BATCH {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// `COPY ... FROM STDIN`: `next_chunk` supplies data until it returns `Ok(None)`.
+    /// An error from `next_chunk` aborts the COPY (CopyFail) and is returned.
+    pub fn copy_in(
+        &mut self,
+        sql: &str,
+        next_chunk: &mut dyn FnMut() -> Result<Option<Vec<u8>>>,
+    ) -> Result<QueryResult> {
+        self.check_usable()?;
+        let begin = self.put_pending_begin()?;
+        frontend::query(sql, &mut self.wbuf).map_err(|e| io_err("encode", e))?;
+        self.flush()?;
+        if begin {
+            if let Err(e) = self.read_begin(None) {
+                let _ = self.read_until_ready(None);
+                return Err(e);
+            }
+        }
+        // Wait for CopyInResponse (or an error / a result that is not COPY FROM STDIN).
+        let mut cur = QueryResult::default();
+        let mut err: Option<Error> = None;
+        loop {
+            let (tag, len) = self.next_message(None, None)?;
+            if tag == b'G' {
+                self.rpos += 1 + len;
+                break;
+            }
+            if tag == b'H' {
+                // COPY TO STDOUT given to copy_in: drain it.
+                err = Some(Error::Interface("the statement is a COPY TO; use copy_to()/copy_expert() with a writable file".into()));
+            }
+            if let Step::Ready = self.read_step(&mut cur, &mut err, None)? {
+                return Err(err.unwrap_or_else(|| {
+                    Error::Interface("the statement is not a COPY FROM STDIN".into())
+                }));
+            }
+        }
+        let mut user_err = None;
+        loop {
+            match next_chunk() {
+                Ok(Some(data)) => {
+                    if data.is_empty() {
+                        continue;
+                    }
+                    // CopyData: 'd' + len + data
+                    self.wbuf.extend_from_slice(b"d");
+                    self.wbuf.extend_from_slice(&((data.len() + 4) as u32).to_be_bytes());
+                    self.wbuf.extend_from_slice(&data);
+                    if self.wbuf.len() >= 64 * 1024 {
+                        self.flush()?;
+                    }
+                }
+                Ok(None) => {
+                    frontend::copy_done(&mut self.wbuf);
+                    break;
+                }
+                Err(e) => {
+                    let msg = e.to_string();
+                    frontend::copy_fail(&msg.replace('\0', " "), &mut self.wbuf)
+                        .map_err(|e| io_err("encode", e))?;
+                    user_err = Some(e);
+                    break;
+                }
+            }
+        }
+        self.flush()?;
+        let r = self.read_until_ready(None);
+        match user_err {
+            Some(e) => Err(e),
+            None => r,
+        }
+    }
+
+    /// `COPY ... TO STDOUT`: every row chunk goes to `sink`. Returns the COPY's result
+    /// (its command tag carries the row count).
+    pub fn copy_out(
+        &mut self,
+        sql: &str,
+        sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<QueryResult> {
+        self.check_usable()?;
+        let begin = self.put_pending_begin()?;
+        frontend::query(sql, &mut self.wbuf).map_err(|e| io_err("encode", e))?;
+        self.flush()?;
+        if begin {
+            if let Err(e) = self.read_begin(None) {
+                let _ = self.read_until_ready(None);
+                return Err(e);
+            }
+        }
+        let mut cur = QueryResult::default();
+        let mut last = QueryResult::default();
+        let mut err: Option<Error> = None;
+        let mut saw_copy = false;
+        loop {
+            let (tag, len) = self.next_message(None, None)?;
+            match tag {
+                b'H' => {
+                    saw_copy = true;
+                    self.rpos += 1 + len;
+                }
+                b'd' => {
+                    let start = self.rpos + 5;
+                    let end = self.rpos + 1 + len;
+                    if err.is_none() {
+                        if let Err(e) = sink(&self.rbuf[start..end]) {
+                            err = Some(e);
+                        }
+                    }
+                    self.rpos = end;
+                }
+                b'G' => {
+                    self.rpos += 1 + len;
+                    frontend::copy_fail("the statement is a COPY FROM; use copy_from()/copy_expert() with a readable file", &mut self.wbuf)
+                        .map_err(|e| io_err("encode", e))?;
+                    self.flush()?;
+                    if err.is_none() {
+                        err = Some(Error::Interface("the statement is a COPY FROM STDIN; use copy_from()/copy_expert() with a readable file".into()));
+                    }
+                }
+                _ => match self.read_step(&mut cur, &mut err, None)? {
+                    Step::Done => last = std::mem::take(&mut cur),
+                    Step::Ready => break,
+                    Step::More => {}
+                },
+            }
+        }
+        if let Some(e) = err {
+            return Err(e);
+        }
+        if !saw_copy {
+            return Err(Error::Interface("the statement is not a COPY TO STDOUT".into()));
+        }
+        Ok(last)
+    }
+
+    /// A liveness check: an empty query, one round trip.
+    pub fn ping(&mut self) -> Result<()> {
+        self.simple_query("", None).map(|_| ())
+    }
+
+    /// True when the server already closed this idle connection (or sent it anything
+    /// unexpected): checks the socket without blocking and without a round trip.
+    pub fn poll_closed(&mut self) -> bool {
+        if self.broken {
+            return true;
+        }
+        if self.rpos == self.rend {
+            self.rpos = 0;
+            self.rend = 0;
+        }
+        let nb = |s: &Stream, on: bool| match s {
+            Stream::Tcp(t) => t.set_nonblocking(on),
+            Stream::Unix(u) => u.set_nonblocking(on),
+        };
+        if nb(&self.stream, true).is_err() {
+            self.broken = true;
+            return true;
+        }
+        let r = self.stream.read(&mut self.rbuf[self.rend..]);
+        let _ = nb(&self.stream, false);
+        match r {
+            Ok(0) => {
+                self.broken = true;
+                true
+            }
+            // Data on an idle connection: most likely the FATAL 57P01 a terminated backend
+            // sends before closing, else a NOTIFY or a ParameterStatus. The bytes stay in
+            // the buffer; a round trip reads them in order and tells which.
+            Ok(n) => {
+                self.rend += n;
+                self.ping().is_err()
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
+            Err(_) => {
+                self.broken = true;
+                true
+            }
+        }
+    }
+
+    /// Ends a transaction left open (rollback) and resets session state when it changed
+    /// (asyncpg's reset: RESET ALL, UNLISTEN, advisory locks, temp tables, portals,
+    /// prepared statements), in one round trip. Used when a connection goes back to the
+    /// pool.
+    pub fn reset(&mut self) -> Result<()> {
+        self.pending_begin = None;
+        if self.broken {
+            return Err(Error::Interface("connection is broken".into()));
+        }
+        let need_rollback = self.tx != TxStatus::Idle;
+        if !need_rollback && !self.session_dirty {
+            return Ok(());
+        }
+        let mut sql = String::new();
+        if need_rollback {
+            sql.push_str("ROLLBACK;");
+        }
+        if self.session_dirty {
+            sql.push_str(
+                "RESET ALL;UNLISTEN *;SELECT pg_advisory_unlock_all();CLOSE ALL;DEALLOCATE ALL;DISCARD TEMP;",
+            );
+        }
+        // `sql` is our own text: go through the protocol directly (no dirty scan).
+        frontend::query(&sql, &mut self.wbuf).map_err(|e| io_err("encode", e))?;
+        self.flush()?;
+        let r = self.read_until_ready(None);
+        self.notices.clear();
+        match r {
+            Ok(_) if self.tx == TxStatus::Idle => {
+                self.session_dirty = false;
+                Ok(())
+            }
+            Ok(_) => {
+                self.broken = true;
+                Err(Error::Interface("reset left the connection in a transaction".into()))
+            }
+            Err(e) => {
+                self.broken = true;
+                Err(e)
+            }
+        }
+    }
+
+    /// Closes the connection politely (Terminate), ignoring errors.
+    pub fn close(mut self) {
+        self.terminate();
+    }
+
+    /// True when this process is a fork of the one that opened the connection: the
+    /// socket belongs to the parent and must not be written to.
+    pub fn is_inherited(&self) -> bool {
+        self.generation != crate::runtime::generation()
+    }
+
+    fn terminate(&mut self) {
+        if !self.broken && !self.is_inherited() {
+            self.wbuf.clear();
+            frontend::terminate(&mut self.wbuf);
+            let _ = self.stream.set_write_timeout(Some(Duration::from_millis(100)));
+            let _ = self.stream.write_all(&self.wbuf);
+            self.broken = true;
+        }
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.terminate();
+    }
+}
+
+fn tx_from(b: u8) -> TxStatus {
+    match b {
+        b'I' => TxStatus::Idle,
+        b'T' => TxStatus::InTransaction,
+        b'E' => TxStatus::InError,
+        _ => TxStatus::Unknown,
+    }
+}
+
+fn password(p: &ConnectParams) -> Result<&str> {
+    p.password
+        .as_deref()
+        .ok_or_else(|| Error::Connection("the server requested password-based authentication, but no password was provided".into()))
+}
+
+fn describe_target(host: &Host, port: u16) -> String {
+    match host {
+        Host::Tcp(h) => format!("\"{h}\", port {port}"),
+        Host::Unix(d) => format!("socket \"{}/.s.PGSQL.{port}\"", d.display()),
+    }
+}

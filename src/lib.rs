@@ -1,0 +1,23 @@
+//! pgpool: a PostgreSQL connection pool whose connections are driven by the thread that
+//! holds them. See `docs/DESIGN.md`.
+#![warn(missing_docs, unreachable_pub)]
+
+pub mod config;
+pub mod conn;
+pub mod error;
+pub mod pool;
+pub mod result;
+pub mod runtime;
+pub mod sql;
+pub mod stats;
+pub mod types;
+
+pub use config::PoolConfig;
+pub use conn::{Connection, Interrupt, TxStatus};
+pub use error::{DbError, Error};
+pub use pool::{Pool, PooledConnection};
+pub use result::{Column, QueryResult};
+pub use stats::Stats;
+
+/// The crate version, as in Cargo.toml.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,570 @@
+//! The pool: deadpool's managed pool with our own [`Manager`], plus what deadpool lacks
+//! (min_size kept by a maintenance thread, lifetime and idle reaping, pre-ping, acquire
+//! with a deadline that survives a database outage, `max_waiting`, reset on return,
+//! stats, fork safety).
+#![forbid(unsafe_code)]
+
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use deadpool::managed::{self, Metrics, Object, PoolError, RecycleError, RecycleResult, Timeouts};
+use futures_util::FutureExt;
+use parking_lot::{Condvar, Mutex, RwLock};
+
+use crate::config::{ConnectParams, PoolConfig};
+use crate::conn::Connection;
+use crate::error::{Error, Result};
+use crate::runtime;
+use crate::stats::{Counters, Stats};
+
+/// How often the maintenance thread looks at the pool.
+const MAINTENANCE_INTERVAL: Duration = Duration::from_millis(250);
+
+/// A pooled server connection with the pool's bookkeeping.
+#[derive(Debug)]
+pub struct Conn {
+    conn: Connection,
+    /// Replace after this instant (lifetime minus jitter).
+    expires: Option<Instant>,
+    /// When it last went back to the pool.
+    returned: Instant,
+}
+
+/// deadpool's manager: opens connections on the calling thread (blocking), validates
+/// them at checkout.
+#[derive(Debug)]
+pub struct Manager {
+    params: ConnectParams,
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    counters: Counters,
+    last_error: Mutex<Option<String>>,
+    max_lifetime: Option<Duration>,
+    pre_ping: bool,
+    pre_ping_window: Duration,
+}
+
+impl managed::Manager for Manager {
+    type Type = Conn;
+    type Error = Error;
+
+    async fn create(&self) -> Result<Conn> {
+        // Blocking on purpose: checkouts run on the caller's thread and the maintenance
+        // thread is ours; a connection belongs to whoever drives it.
+        match Connection::connect(&self.params) {
+            Ok(conn) => {
+                Counters::inc(&self.shared.counters.connections_num);
+                let now = Instant::now();
+                let expires = self.shared.max_lifetime.map(|l| {
+                    // up to 5 % negative jitter, so connections do not expire together
+                    let jitter = l.mul_f64(fastrand::f64() * 0.05);
+                    now + l - jitter
+                });
+                *self.shared.last_error.lock() = None;
+                Ok(Conn {
+                    conn,
+                    expires,
+                    returned: now,
+                })
+            }
+            Err(e) => {
+                Counters::inc(&self.shared.counters.connections_errors);
+                log::warn!("connection failed: {e}");
+                *self.shared.last_error.lock() = Some(e.to_string());
+                Err(e)
+            }
+        }
+    }
+
+    async fn recycle(&self, c: &mut Conn, _m: &Metrics) -> RecycleResult<Error> {
+        if c.conn.is_broken() || c.conn.is_inherited() {
+            Counters::inc(&self.shared.counters.connections_lost);
+            return Err(RecycleError::message("connection is broken"));
+        }
+        let now = Instant::now();
+        if let Some(exp) = c.expires {
+            if now >= exp {
+                Counters::inc(&self.shared.counters.recycled_lifetime);
+                log::debug!("connection reached max_lifetime, replacing it");
+                return Err(RecycleError::message("max_lifetime reached"));
+            }
+        }
+        if self.shared.pre_ping && now.duration_since(c.returned) > self.shared.pre_ping_window && c.conn.poll_closed() {
+            Counters::inc(&self.shared.counters.connections_lost);
+            log::info!("discarding a dead idle connection (pre-ping)");
+            return Err(RecycleError::message("pre-ping failed"));
+        }
+        Ok(())
+    }
+}
+
+type DpPool = managed::Pool<Manager>;
+
+struct PoolInner {
+    config: PoolConfig,
+    shared: Arc<Shared>,
+    dp: RwLock<(u64, DpPool)>,
+    min_size: AtomicUsize,
+    max_size: AtomicUsize,
+    waiting: AtomicUsize,
+    closed: AtomicBool,
+    stop: (Mutex<bool>, Condvar),
+    id: u64,
+}
+
+static NEXT_POOL_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A connection pool. Cheap to clone (an `Arc`); share it between threads.
+#[derive(Clone)]
+pub struct Pool {
+    inner: Arc<PoolInner>,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("name", &self.inner.config.name)
+            .field("connect", &self.inner.config.connect)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+fn build_dp(params: &ConnectParams, shared: &Arc<Shared>, max: usize) -> DpPool {
+    managed::Pool::builder(Manager {
+        params: params.clone(),
+        shared: shared.clone(),
+    })
+    .max_size(max)
+    .runtime(deadpool::Runtime::Tokio1)
+    .build()
+    .expect("deadpool builder with a runtime cannot fail")
+}
+
+impl Pool {
+    /// Creates a pool. Returns at once: `min_size` connections are opened in the
+    /// background (a database that is down is not an error here).
+    pub fn new(config: PoolConfig) -> Result<Pool> {
+        if config.max_size == 0 {
+            return Err(Error::config("max_size", "must be at least 1"));
+        }
+        if config.min_size > config.max_size {
+            return Err(Error::config(
+                "min_size",
+                format!("min_size {} is larger than max_size {}", config.min_size, config.max_size),
+            ));
+        }
+        let shared = Arc::new(Shared {
+            counters: Counters::default(),
+            last_error: Mutex::new(None),
+            max_lifetime: config.max_lifetime,
+            pre_ping: config.pre_ping,
+            pre_ping_window: config.pre_ping_window,
+        });
+        let dp = build_dp(&config.connect, &shared, config.max_size);
+        let inner = Arc::new(PoolInner {
+            min_size: AtomicUsize::new(config.min_size),
+            max_size: AtomicUsize::new(config.max_size),
+            dp: RwLock::new((runtime::check_fork(), dp)),
+            config,
+            shared,
+            waiting: AtomicUsize::new(0),
+            closed: AtomicBool::new(false),
+            stop: (Mutex::new(false), Condvar::new()),
+            id: NEXT_POOL_ID.fetch_add(1, Ordering::Relaxed),
+        });
+        let weak = Arc::downgrade(&inner);
+        thread::Builder::new()
+            .name(format!("pgpool-maint-{}", inner.id))
+            .spawn(move || maintenance(weak))
+            .map_err(|e| Error::Interface(format!("cannot start the maintenance thread: {e}")))?;
+        Ok(Pool { inner })
+    }
+
+    /// The configuration it was built with.
+    pub fn config(&self) -> &PoolConfig {
+        &self.inner.config
+    }
+
+    /// The deadpool pool of this process (rebuilt in a forked child).
+    fn dp(&self) -> DpPool {
+        let gen = runtime::generation();
+        {
+            let g = self.inner.dp.read();
+            if g.0 == gen {
+                return g.1.clone();
+            }
+        }
+        let mut g = self.inner.dp.write();
+        if g.0 != gen {
+            // A forked child: the parent's connections are not ours. Dropping them only
+            // closes our copies of the sockets (Connection never writes to an inherited
+            // socket).
+            let fresh = build_dp(
+                &self.inner.config.connect,
+                &self.inner.shared,
+                self.inner.max_size.load(Ordering::Relaxed),
+            );
+            let old = std::mem::replace(&mut *g, (gen, fresh));
+            drop(old);
+            self.inner.waiting.store(0, Ordering::Relaxed);
+        }
+        g.1.clone()
+    }
+
+    /// Checks out a connection, waiting up to `timeout` (default: the pool's). Waiters are
+    /// served in arrival order. Connection failures are retried until the deadline; the
+    /// timeout error names the last one.
+    pub fn get(&self, timeout: Option<Duration>) -> Result<PooledConnection> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        let c = &self.inner.shared.counters;
+        Counters::inc(&c.requests_num);
+        let dp = self.dp();
+        // Fast path: an idle connection (or a free slot) is ready at the first poll.
+        if let Some(r) = dp.get().now_or_never() {
+            match r {
+                Ok(obj) => return Ok(self.wrap(obj)),
+                Err(PoolError::Closed) => return Err(Error::Closed),
+                Err(_) => {} // a connect failed: the slow path retries until the deadline
+            }
+        }
+        self.get_slow(dp, timeout.unwrap_or(self.inner.config.timeout))
+    }
+
+    fn get_slow(&self, dp: DpPool, timeout: Duration) -> Result<PooledConnection> {
+        let c = &self.inner.shared.counters;
+        let max_waiting = self.inner.config.max_waiting;
+        let waiting = self.inner.waiting.fetch_add(1, Ordering::AcqRel);
+        let _guard = scopeguard(|| {
+            self.inner.waiting.fetch_sub(1, Ordering::AcqRel);
+        });
+        if max_waiting > 0 && waiting >= max_waiting {
+            Counters::inc(&c.requests_rejected);
+            return Err(Error::TooManyRequests { max_waiting });
+        }
+        Counters::inc(&c.requests_queued);
+        let start = Instant::now();
+        let deadline = start + timeout;
+        let mut backoff = Duration::from_millis(20);
+        let rt = runtime::runtime();
+        loop {
+            let now = Instant::now();
+            let remaining = deadline.saturating_duration_since(now);
+            let t = Timeouts {
+                wait: Some(remaining.max(Duration::from_micros(1))),
+                create: None,
+                recycle: None,
+            };
+            let r = rt.block_on(dp.timeout_get(&t));
+            match r {
+                Ok(obj) => {
+                    c.record_wait(start.elapsed().as_micros() as u64);
+                    return Ok(self.wrap(obj));
+                }
+                Err(PoolError::Closed) => return Err(Error::Closed),
+                Err(PoolError::Timeout(_)) => break,
+                Err(PoolError::Backend(_)) | Err(PoolError::PostCreateHook(_)) | Err(PoolError::NoRuntimeSpecified) => {
+                    if self.inner.closed.load(Ordering::Acquire) {
+                        return Err(Error::Closed);
+                    }
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    thread::sleep(backoff.min(left));
+                    backoff = (backoff * 2).min(Duration::from_millis(500));
+                }
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+        }
+        Counters::inc(&c.requests_timeouts);
+        c.record_wait(start.elapsed().as_micros() as u64);
+        let st = dp.status();
+        Err(Error::Timeout {
+            timeout_secs: timeout.as_secs_f64(),
+            size: st.size,
+            waiting: self.inner.waiting.load(Ordering::Relaxed).saturating_sub(1),
+            last_error: self.inner.shared.last_error.lock().clone(),
+        })
+    }
+
+    fn wrap(&self, obj: Object<Manager>) -> PooledConnection {
+        PooledConnection {
+            obj: Some(obj),
+            shared: self.inner.shared.clone(),
+            acquired: Instant::now(),
+        }
+    }
+
+    /// A snapshot of the pool's gauges and counters.
+    pub fn stats(&self) -> Stats {
+        let st = self.inner.dp.read().1.status();
+        let mut s = Stats {
+            pool_min: self.inner.min_size.load(Ordering::Relaxed),
+            pool_max: self.inner.max_size.load(Ordering::Relaxed),
+            pool_size: st.size,
+            pool_available: st.available,
+            in_use: st.size - st.available,
+            requests_waiting: self.inner.waiting.load(Ordering::Relaxed),
+            ..Default::default()
+        };
+        self.inner.shared.counters.fill(&mut s);
+        s
+    }
+
+    /// The last connection error, if the last attempt failed.
+    pub fn last_error(&self) -> Option<String> {
+        self.inner.shared.last_error.lock().clone()
+    }
+
+    /// Changes the sizes. Shrinking closes idle connections above the new maximum;
+    /// checked-out ones close when returned.
+    pub fn resize(&self, min_size: usize, max_size: usize) -> Result<()> {
+        if max_size == 0 {
+            return Err(Error::config("max_size", "must be at least 1"));
+        }
+        if min_size > max_size {
+            return Err(Error::config(
+                "min_size",
+                format!("min_size {min_size} is larger than max_size {max_size}"),
+            ));
+        }
+        self.inner.min_size.store(min_size, Ordering::Relaxed);
+        self.inner.max_size.store(max_size, Ordering::Relaxed);
+        self.dp().resize(max_size);
+        self.wake_maintenance();
+        Ok(())
+    }
+
+    /// Closes the pool: waiters and later checkouts get [`Error::Closed`]; idle
+    /// connections close now, checked-out ones when they are returned.
+    pub fn close(&self) {
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        *self.inner.stop.0.lock() = true;
+        self.inner.stop.1.notify_all();
+        let dp = self.dp();
+        dp.close();
+        let removed = dp.retain(|_, _| false).removed;
+        drop(removed);
+    }
+
+    /// True once [`Pool::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::Acquire)
+    }
+
+    /// Opens connections until `min_size` are open (what the maintenance thread does in
+    /// the background), waiting up to `timeout`. For callers that want a warm pool.
+    pub fn wait_ready(&self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            fill_min(&self.inner, &self.dp());
+            if self.stats().pool_size >= self.inner.min_size.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::Timeout {
+                    timeout_secs: timeout.as_secs_f64(),
+                    size: self.stats().pool_size,
+                    waiting: 0,
+                    last_error: self.last_error(),
+                });
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn wake_maintenance(&self) {
+        self.inner.stop.1.notify_all();
+    }
+}
+
+impl Drop for PoolInner {
+    fn drop(&mut self) {
+        *self.stop.0.lock() = true;
+        self.stop.1.notify_all();
+    }
+}
+
+struct ScopeGuard<F: FnMut()>(F);
+impl<F: FnMut()> Drop for ScopeGuard<F> {
+    fn drop(&mut self) {
+        (self.0)()
+    }
+}
+fn scopeguard<F: FnMut()>(f: F) -> ScopeGuard<F> {
+    ScopeGuard(f)
+}
+
+/// Opens connections (non-blocking checkouts) until `min_size` are open.
+fn fill_min(inner: &PoolInner, dp: &DpPool) {
+    let min = inner.min_size.load(Ordering::Relaxed);
+    let mut held = Vec::new();
+    while dp.status().size < min && held.len() < min {
+        let t = Timeouts {
+            wait: Some(Duration::ZERO),
+            create: None,
+            recycle: None,
+        };
+        match dp.timeout_get(&t).now_or_never() {
+            Some(Ok(o)) => held.push(o),
+            _ => break,
+        }
+    }
+    for mut o in held {
+        o.returned = Instant::now();
+        drop(o);
+    }
+}
+
+fn maintenance(weak: Weak<PoolInner>) {
+    loop {
+        let Some(inner) = weak.upgrade() else { return };
+        {
+            let mut stop = inner.stop.0.lock();
+            if *stop {
+                return;
+            }
+            inner.stop.1.wait_for(&mut stop, MAINTENANCE_INTERVAL);
+            if *stop {
+                return;
+            }
+        }
+        if inner.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let gen = runtime::generation();
+        let dp = {
+            let g = inner.dp.read();
+            if g.0 != gen {
+                // A forked child: this thread does not exist there; nothing to do here.
+                continue;
+            }
+            g.1.clone()
+        };
+        // Reap idle connections: expired lifetime, or idle too long above min_size.
+        let now = Instant::now();
+        let min = inner.min_size.load(Ordering::Relaxed);
+        let size = dp.status().size;
+        let mut may_close_idle = size.saturating_sub(min);
+        let max_idle = inner.config.max_idle;
+        let counters = &inner.shared.counters;
+        let removed = dp
+            .retain(|c, _| {
+                if c.conn.is_broken() {
+                    Counters::inc(&counters.connections_lost);
+                    return false;
+                }
+                if c.expires.is_some_and(|e| now >= e) {
+                    Counters::inc(&counters.recycled_lifetime);
+                    return false;
+                }
+                if let Some(mi) = max_idle {
+                    if may_close_idle > 0 && now.duration_since(c.returned) >= mi {
+                        may_close_idle -= 1;
+                        Counters::inc(&counters.recycled_idle);
+                        return false;
+                    }
+                }
+                true
+            })
+            .removed;
+        drop(removed); // closes them, outside deadpool's lock
+        fill_min(&inner, &dp);
+    }
+}
+
+/// A checked-out connection. Dropping it returns it to the pool: an open transaction is
+/// rolled back, changed session state reset, a broken connection discarded.
+pub struct PooledConnection {
+    obj: Option<Object<Manager>>,
+    shared: Arc<Shared>,
+    acquired: Instant,
+}
+
+impl std::fmt::Debug for PooledConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PooledConnection")
+            .field("conn", &self.obj.as_ref().map(|o| &o.conn))
+            .finish()
+    }
+}
+
+impl PooledConnection {
+    /// How long it has been checked out.
+    pub fn held_for(&self) -> Duration {
+        self.acquired.elapsed()
+    }
+
+    /// Returns it to the pool now (as dropping does), reporting whether the reset
+    /// succeeded (`false`: it was discarded).
+    pub fn release(mut self) -> bool {
+        self.give_back(false)
+    }
+
+    /// Closes the connection instead of returning it (psycopg2's `putconn(close=True)`).
+    pub fn discard(mut self) {
+        self.give_back(true);
+    }
+
+    fn give_back(&mut self, close: bool) -> bool {
+        let Some(mut obj) = self.obj.take() else {
+            return false;
+        };
+        let c = &self.shared.counters;
+        c.usage_us
+            .fetch_add(self.acquired.elapsed().as_micros() as u64, Ordering::Relaxed);
+        if obj.conn.is_inherited() {
+            // A forked child holding the parent's connection: never touch it.
+            let conn = Object::take(obj);
+            std::mem::forget(conn);
+            return false;
+        }
+        let ok = !close && obj.conn.reset().is_ok();
+        if !ok {
+            if !close {
+                Counters::inc(&c.returns_bad);
+                if obj.conn.is_broken() {
+                    Counters::inc(&c.connections_lost);
+                }
+            }
+            let conn = Object::take(obj);
+            drop(conn);
+            return false;
+        }
+        obj.returned = Instant::now();
+        drop(obj);
+        true
+    }
+}
+
+impl Deref for PooledConnection {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.obj.as_ref().expect("connection already returned").conn
+    }
+}
+
+impl DerefMut for PooledConnection {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.obj.as_mut().expect("connection already returned").conn
+    }
+}
+
+impl Drop for PooledConnection {
+    fn drop(&mut self) {
+        self.give_back(false);
+    }
+}

@@ -1,0 +1,132 @@
+//! Pool statistics (SPEC §3.7): counters kept with atomics, read as a plain snapshot.
+#![forbid(unsafe_code)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A snapshot of a pool's gauges and counters. Never contains a password.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Stats {
+    /// `min_size`
+    pub pool_min: usize,
+    /// `max_size`
+    pub pool_max: usize,
+    /// Connections open (idle + in use).
+    pub pool_size: usize,
+    /// Idle connections.
+    pub pool_available: usize,
+    /// Connections checked out.
+    pub in_use: usize,
+    /// Clients waiting for a connection now.
+    pub requests_waiting: usize,
+    /// Checkouts requested since creation.
+    pub requests_num: u64,
+    /// Checkouts that had to wait.
+    pub requests_queued: u64,
+    /// Total time spent waiting, ms.
+    pub requests_wait_ms: u64,
+    /// Checkouts that timed out.
+    pub requests_timeouts: u64,
+    /// Checkouts rejected by `max_waiting`.
+    pub requests_rejected: u64,
+    /// The longest wait, ms.
+    pub max_wait_ms: u64,
+    /// Total time connections were held, ms.
+    pub usage_ms: u64,
+    /// Connections opened.
+    pub connections_num: u64,
+    /// Failed connection attempts.
+    pub connections_errors: u64,
+    /// Connections found dead (killed backends, server restarts, network errors).
+    pub connections_lost: u64,
+    /// Connections returned broken or that failed their reset.
+    pub returns_bad: u64,
+    /// Connections closed at the end of their lifetime.
+    pub recycled_lifetime: u64,
+    /// Connections closed after `max_idle`.
+    pub recycled_idle: u64,
+    /// Acquire-wait histogram: counts of waits <= each bound in [`WAIT_BUCKETS_MS`]
+    /// (cumulative, as Prometheus expects), the last entry is +Inf.
+    pub wait_buckets: Vec<u64>,
+}
+
+impl Stats {
+    /// `in_use / pool_max`.
+    pub fn utilization(&self) -> f64 {
+        if self.pool_max == 0 {
+            0.0
+        } else {
+            self.in_use as f64 / self.pool_max as f64
+        }
+    }
+}
+
+/// Upper bounds (ms) of the acquire-wait histogram buckets.
+pub const WAIT_BUCKETS_MS: [f64; 10] = [0.1, 0.5, 1.0, 5.0, 10.0, 50.0, 100.0, 500.0, 1000.0, 5000.0];
+
+/// The live counters of a pool.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) requests_num: AtomicU64,
+    pub(crate) requests_queued: AtomicU64,
+    pub(crate) requests_wait_us: AtomicU64,
+    pub(crate) requests_timeouts: AtomicU64,
+    pub(crate) requests_rejected: AtomicU64,
+    pub(crate) max_wait_us: AtomicU64,
+    pub(crate) usage_us: AtomicU64,
+    pub(crate) connections_num: AtomicU64,
+    pub(crate) connections_errors: AtomicU64,
+    pub(crate) connections_lost: AtomicU64,
+    pub(crate) returns_bad: AtomicU64,
+    pub(crate) recycled_lifetime: AtomicU64,
+    pub(crate) recycled_idle: AtomicU64,
+    pub(crate) wait_buckets: [AtomicU64; 11],
+}
+
+impl Counters {
+    #[inline]
+    pub(crate) fn inc(c: &AtomicU64) {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn record_wait(&self, us: u64) {
+        self.requests_wait_us.fetch_add(us, Ordering::Relaxed);
+        self.max_wait_us.fetch_max(us, Ordering::Relaxed);
+        let ms = us as f64 / 1000.0;
+        let i = WAIT_BUCKETS_MS
+            .iter()
+            .position(|b| ms <= *b)
+            .unwrap_or(WAIT_BUCKETS_MS.len());
+        self.wait_buckets[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn fill(&self, s: &mut Stats) {
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        s.requests_num = g(&self.requests_num);
+        s.requests_queued = g(&self.requests_queued);
+        s.requests_wait_ms = g(&self.requests_wait_us) / 1000;
+        s.requests_timeouts = g(&self.requests_timeouts);
+        s.requests_rejected = g(&self.requests_rejected);
+        s.max_wait_ms = g(&self.max_wait_us) / 1000;
+        s.usage_ms = g(&self.usage_us) / 1000;
+        s.connections_num = g(&self.connections_num);
+        s.connections_errors = g(&self.connections_errors);
+        s.connections_lost = g(&self.connections_lost);
+        s.returns_bad = g(&self.returns_bad);
+        s.recycled_lifetime = g(&self.recycled_lifetime);
+        s.recycled_idle = g(&self.recycled_idle);
+        // Waits that never queued count in the first bucket.
+        let fast = s
+            .requests_num
+            .saturating_sub(s.requests_queued)
+            .saturating_sub(s.requests_rejected);
+        let mut acc = fast;
+        s.wait_buckets = self
+            .wait_buckets
+            .iter()
+            .map(|b| {
+                acc += g(b);
+                acc
+            })
+            .collect();
+    }
+}
