@@ -12,6 +12,8 @@ pub mod sql;
 pub mod stats;
 pub mod types;
 
+pub mod ffi;
+
 pub use config::PoolConfig;
 pub use conn::{Connection, Interrupt, TxStatus};
 pub use error::{DbError, Error};

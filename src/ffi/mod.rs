@@ -1,0 +1,1 @@
+//! The C ABI (issue 4): glue only, no pool logic.
