@@ -1,0 +1,140 @@
+# pgpool: build, test, demo. The two commands of SPEC §8:
+#
+#   make demo    build, start a throwaway PostgreSQL (unless DATABASE_URL is set) and
+#                PgBouncer, run the drop-in smoke tests
+#   make test    build, start throwaway PostgreSQL + PgBouncer, run every suite
+#
+# Everything builds in the release profile, so the Rust tests, the C library and the
+# Python module share one build. scripts/test-env provides the servers (see its header
+# for the variables it exports); set DATABASE_URL (and PGBOUNCER_URL) to use your own.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+# The steps run in order; cargo parallelises the compiling itself.
+.NOTPARALLEL:
+
+CARGO        ?= cargo
+VENV         := .venv
+PYTHON       := $(VENV)/bin/python
+CBINDGEN     := .tools/bin/cbindgen
+# cbindgen reads only the C glue (src/ffi and the modules it declares): parsing the whole
+# crate makes cbindgen 0.29 panic on core types ("Pool is not generic": our Pool next
+# to deadpool's Pool<M>), and the header must hold nothing but the C API anyway.
+CBINDGEN_RUN := $(CBINDGEN) --quiet --config cbindgen.toml src/ffi/mod.rs
+TEST_ENV     := scripts/test-env
+# Integration tests share one server (and some restart it): keep parallelism modest.
+TEST_THREADS ?= 2
+PYTEST_ARGS  ?=
+
+.PHONY: all bootstrap build build-rust build-python test test-suites test-rust \
+        test-python test-c check-header header demo demo-run lint clean distclean
+
+all: build
+
+bootstrap:
+	scripts/bootstrap
+
+# ---- build ---------------------------------------------------------------------------
+
+build: build-rust build-python
+
+build-rust:
+	$(CARGO) build --release
+
+# The Python module, installed into .venv (once the maturin project exists).
+build-python:
+	@if [ -f pyproject.toml ]; then \
+	    echo "maturin develop --release"; \
+	    VIRTUAL_ENV=$(CURDIR)/$(VENV) PATH="$(CURDIR)/$(VENV)/bin:$$PATH" \
+	        $(VENV)/bin/maturin develop --release --quiet; \
+	else \
+	    echo "build-python: no pyproject.toml yet, skipped"; \
+	fi
+
+# ---- test ----------------------------------------------------------------------------
+
+test: bootstrap build
+	$(TEST_ENV) $(MAKE) --no-print-directory test-suites
+
+# Runs inside scripts/test-env (DATABASE_URL, PGBOUNCER_URL, PGPOOL_TEST_* are set).
+# Each suite runs only once it exists, so this target is valid at every stage.
+test-suites: test-rust test-c test-python check-header
+
+test-rust:
+	$(CARGO) test --release --workspace --exclude pgpool-python -- --test-threads=$(TEST_THREADS)
+
+# --- test-python: pytest on tests/python (needs build-python) ---
+test-python:
+	@if compgen -G 'tests/python/test_*.py' >/dev/null; then \
+	    echo "pytest tests/python"; \
+	    $(PYTHON) -m pytest -q tests/python $(PYTEST_ARGS); \
+	else \
+	    echo "test-python: no tests/python/test_*.py yet, skipped"; \
+	fi
+
+# --- test-c: the C tests' own Makefile (warnings as errors, sanitizers, valgrind) ---
+test-c:
+	@if [ -f tests/c/Makefile ]; then \
+	    $(MAKE) --no-print-directory -C tests/c; \
+	else \
+	    echo "test-c: no tests/c/Makefile yet, skipped"; \
+	fi
+
+# --- check-header: include/pgpool.h must be what the pinned cbindgen generates ---
+check-header:
+	@if [ -d src/ffi ] && [ -f cbindgen.toml ]; then \
+	    tmp=$$(mktemp); trap 'rm -f "$$tmp"' EXIT; \
+	    $(CBINDGEN_RUN) --output "$$tmp"; \
+	    if ! diff -u include/pgpool.h "$$tmp"; then \
+	        echo "include/pgpool.h is stale: run 'make header' and commit it" >&2; \
+	        exit 1; \
+	    fi; \
+	    echo "check-header: include/pgpool.h is current"; \
+	else \
+	    echo "check-header: no src/ffi or cbindgen.toml yet, skipped"; \
+	fi
+
+# Regenerate the committed header.
+header:
+	$(CBINDGEN_RUN) --output include/pgpool.h
+
+# ---- demo ----------------------------------------------------------------------------
+
+demo: bootstrap build
+	$(TEST_ENV) $(MAKE) --no-print-directory demo-run
+
+# Runs inside scripts/test-env. The Python smoke test is seed 000's script: it reads
+# POSTGRES_HOST/PORT/..., so scripts/with-pg-env derives those from the URLs, once for
+# PostgreSQL directly and once through PgBouncer.
+demo-run:
+	@if [ -f examples/smoke.rs ] || [ -d examples/smoke ]; then \
+	    echo "== Rust smoke example"; \
+	    $(CARGO) run --quiet --release --example smoke; \
+	fi
+	@if [ -f examples/python/test_pg_pool.py ]; then \
+	    echo "== Python drop-in smoke test, direct to PostgreSQL"; \
+	    scripts/with-pg-env "$$DATABASE_URL" $(PYTHON) examples/python/test_pg_pool.py; \
+	    if [ -n "$${PGBOUNCER_URL:-}" ]; then \
+	        echo "== Python drop-in smoke test, through PgBouncer"; \
+	        scripts/with-pg-env "$$PGBOUNCER_URL" $(PYTHON) examples/python/test_pg_pool.py; \
+	    fi; \
+	fi
+	@# (the C smoke example joins here)
+	@if [ ! -f examples/python/test_pg_pool.py ] && [ ! -f examples/smoke.rs ] && [ ! -d examples/smoke ]; then \
+	    echo "demo-run: no smoke examples yet"; \
+	fi
+
+# ---- housekeeping --------------------------------------------------------------------
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --release --all-targets -- -D warnings
+
+clean:
+	$(CARGO) clean
+	rm -rf .pytest_cache .mypy_cache python/pgpool/*.so
+	find . -name __pycache__ -type d -prune -not -path './.venv/*' -exec rm -rf {} +
+
+# Also the tools bootstrap installed.
+distclean: clean
+	rm -rf $(VENV) .tools
