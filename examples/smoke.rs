@@ -13,15 +13,28 @@ fn run() -> Result<(), pgpool::Error> {
     {
         let mut c = pool.get(None)?;
         let r = c.simple_query("SELECT version()", None)?;
-        println!("server: {}", String::from_utf8_lossy(r.get(0, 0).unwrap_or_default()));
+        println!(
+            "server: {}",
+            String::from_utf8_lossy(r.get(0, 0).unwrap_or_default())
+        );
         c.begin_deferred("BEGIN");
         c.simple_query("CREATE TEMP TABLE smoke (id int, name text)", None)?;
-        let r = c.query_params("INSERT INTO smoke VALUES ($1, $2), ($3, $4)", &[Some(b"1"), Some(b"one"), Some(b"2"), None], None)?;
+        let r = c.query_params(
+            "INSERT INTO smoke VALUES ($1, $2), ($3, $4)",
+            &[Some(b"1"), Some(b"one"), Some(b"2"), None],
+            None,
+        )?;
         println!("inserted {} rows", r.rows_affected().unwrap_or(0));
-        let r = c.query_params("SELECT count(*), count(name) FROM smoke WHERE id >= $1", &[Some(b"1")], None)?;
+        let r = c.query_params(
+            "SELECT count(*), count(name) FROM smoke WHERE id >= $1",
+            &[Some(b"1")],
+            None,
+        )?;
         let n = String::from_utf8_lossy(r.get(0, 0).unwrap_or_default()).into_owned();
         if n != "2" {
-            return Err(pgpool::Error::Interface(format!("expected 2 rows, got {n}")));
+            return Err(pgpool::Error::Interface(format!(
+                "expected 2 rows, got {n}"
+            )));
         }
         c.simple_query("ROLLBACK", None)?;
     }

@@ -165,9 +165,8 @@ fn open_socket(host: &Host, port: u16, timeout: Option<Duration>) -> io::Result<
     match host {
         Host::Unix(dir) => {
             let path = dir.join(format!(".s.PGSQL.{port}"));
-            let s = UnixStream::connect(&path).map_err(|e| {
-                io::Error::new(e.kind(), format!("{} ({e})", path.display()))
-            })?;
+            let s = UnixStream::connect(&path)
+                .map_err(|e| io::Error::new(e.kind(), format!("{} ({e})", path.display())))?;
             Ok(Stream::Unix(s))
         }
         Host::Tcp(name) => {
@@ -237,7 +236,8 @@ impl<'a> Body<'a> {
         let rest = self.b.get(self.pos..).ok_or_else(short)?;
         let end = rest.iter().position(|&c| c == 0).ok_or_else(short)?;
         self.pos += end + 1;
-        std::str::from_utf8(&rest[..end]).map_err(|_| Error::Connection("invalid UTF-8 from server".into()))
+        std::str::from_utf8(&rest[..end])
+            .map_err(|_| Error::Connection("invalid UTF-8 from server".into()))
     }
     fn rest(&self) -> &'a [u8] {
         &self.b[self.pos.min(self.b.len())..]
@@ -362,19 +362,22 @@ impl Connection {
 
     fn connect_one(p: &ConnectParams, host: &Host, port: u16) -> Result<Connection> {
         let target = describe_target(host, port);
-        let stream = open_socket(host, port, p.connect_timeout)
-            .map_err(|e| Error::Connection(format!("connection to server at {target} failed: {e}")))?;
+        let stream = open_socket(host, port, p.connect_timeout).map_err(|e| {
+            Error::Connection(format!("connection to server at {target} failed: {e}"))
+        })?;
         if let Stream::Tcp(s) = &stream {
             configure_tcp(s, p).map_err(|e| io_err("socket options", e))?;
         }
-        match (p.ssl.mode, host) {
-            (SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull, Host::Tcp(_)) => {
-                return Err(Error::config(
-                    "sslmode",
-                    format!("{:?} is not supported by this build yet (TLS lands with issue 8)", p.ssl.mode),
-                ));
-            }
-            _ => {}
+        if let (SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull, Host::Tcp(_)) =
+            (p.ssl.mode, host)
+        {
+            return Err(Error::config(
+                "sslmode",
+                format!(
+                    "{:?} is not supported by this build yet (TLS lands with issue 8)",
+                    p.ssl.mode
+                ),
+            ));
         }
         let now = Instant::now();
         let mut c = Connection {
@@ -404,11 +407,12 @@ impl Connection {
         c.stream
             .set_read_timeout(Some(POLL_INTERVAL))
             .map_err(|e| io_err("socket options", e))?;
-        c.startup(p, deadline)
-            .map_err(|e| match e {
-                Error::Connection(m) => Error::Connection(format!("connection to server at {target} failed: {m}")),
-                other => other,
-            })?;
+        c.startup(p, deadline).map_err(|e| match e {
+            Error::Connection(m) => {
+                Error::Connection(format!("connection to server at {target} failed: {m}"))
+            }
+            other => other,
+        })?;
         Ok(c)
     }
 
@@ -474,8 +478,12 @@ impl Connection {
                             }
                             let pw = password(p)?;
                             let s = ScramSha256::new(pw.as_bytes(), ChannelBinding::unsupported());
-                            frontend::sasl_initial_response(sasl::SCRAM_SHA_256, s.message(), &mut self.wbuf)
-                                .map_err(|e| io_err("auth", e))?;
+                            frontend::sasl_initial_response(
+                                sasl::SCRAM_SHA_256,
+                                s.message(),
+                                &mut self.wbuf,
+                            )
+                            .map_err(|e| io_err("auth", e))?;
                             self.flush()?;
                             scram = Some(s);
                         }
@@ -518,7 +526,12 @@ impl Connection {
                 }
                 b'N' => {}
                 b'v' => {} // NegotiateProtocolVersion: we ask for nothing optional
-                _ => return Err(Error::Connection(format!("unexpected message '{}' during startup", tag as char))),
+                _ => {
+                    return Err(Error::Connection(format!(
+                        "unexpected message '{}' during startup",
+                        tag as char
+                    )))
+                }
             }
         }
     }
@@ -646,7 +659,11 @@ impl Connection {
 
     /// Makes sure one whole message is buffered at `rpos`; returns its tag and length
     /// (the length field's value: body length + 4).
-    fn next_message(&mut self, intr: Option<Interrupt<'_>>, deadline: Option<Instant>) -> Result<(u8, usize)> {
+    fn next_message(
+        &mut self,
+        intr: Option<Interrupt<'_>>,
+        deadline: Option<Instant>,
+    ) -> Result<(u8, usize)> {
         let mut cancelled = false;
         let started = Instant::now();
         loop {
@@ -656,7 +673,9 @@ impl Connection {
                 let len = u32::from_be_bytes([b[1], b[2], b[3], b[4]]) as usize;
                 if len < 4 {
                     self.broken = true;
-                    return Err(Error::Connection("protocol error: bad message length".into()));
+                    return Err(Error::Connection(
+                        "protocol error: bad message length".into(),
+                    ));
                 }
                 if avail > len {
                     return Ok((b[0], len));
@@ -686,7 +705,12 @@ impl Connection {
                     ));
                 }
                 Ok(n) => self.rend += n,
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
                     if let Some(d) = deadline {
                         if Instant::now() >= d {
                             self.broken = true;
@@ -800,8 +824,11 @@ impl Connection {
             b'1' | b'2' | b'3' | b'n' | b't' | b's' | b'A' => {}
             b'G' => {
                 // COPY FROM STDIN through a plain execute: refuse it, as psycopg2 does.
-                frontend::copy_fail("COPY FROM STDIN is not supported here; use copy_expert()", &mut self.wbuf)
-                    .map_err(|e| io_err("copy", e))?;
+                frontend::copy_fail(
+                    "COPY FROM STDIN is not supported here; use copy_expert()",
+                    &mut self.wbuf,
+                )
+                .map_err(|e| io_err("copy", e))?;
                 frontend::sync(&mut self.wbuf);
                 self.flush()?;
                 if err.is_none() {
@@ -832,7 +859,8 @@ impl Connection {
     fn check_usable(&self) -> Result<()> {
         if self.is_inherited() {
             return Err(Error::Interface(
-                "connection inherited from the parent process after fork(); it cannot be used here".into(),
+                "connection inherited from the parent process after fork(); it cannot be used here"
+                    .into(),
             ));
         }
         if self.broken {
@@ -948,8 +976,13 @@ impl Connection {
     }
 
     fn encode_extended(&mut self, sql: &str, params: &[Option<&[u8]>]) -> Result<()> {
-        frontend::parse("", sql, std::iter::repeat_n(0u32, params.len()), &mut self.wbuf)
-            .map_err(|e| io_err("encode", e))?;
+        frontend::parse(
+            "",
+            sql,
+            std::iter::repeat_n(0u32, params.len()),
+            &mut self.wbuf,
+        )
+        .map_err(|e| io_err("encode", e))?;
         let r = frontend::bind(
             "",
             "",
@@ -967,7 +1000,9 @@ impl Connection {
         );
         if r.is_err() {
             self.wbuf.clear();
-            return Err(Error::InvalidParameter("could not encode parameters".into()));
+            return Err(Error::InvalidParameter(
+                "could not encode parameters".into(),
+            ));
         }
         frontend::describe(b'P', "", &mut self.wbuf).map_err(|e| io_err("encode", e))?;
         frontend::execute("", 0, &mut self.wbuf).map_err(|e| io_err("encode", e))?;
@@ -977,7 +1012,11 @@ impl Connection {
     /// Runs many parameterless statements pipelined (`executemany`): batches of
     /// statements are written at once, each batch ends with one Sync. Stops at the first
     /// error, as psycopg2's `executemany` does. Returns the total of rows affected.
-    pub fn pipeline(&mut self, stmts: &mut dyn Iterator<Item = Result<String>>, intr: Option<Interrupt<'_>>) -> Result<u64> {
+    pub fn pipeline(
+        &mut self,
+        stmts: &mut dyn Iterator<Item = Result<String>>,
+        intr: Option<Interrupt<'_>>,
+    ) -> Result<u64> {
         self.check_usable()?;
         let mut total = 0u64;
         let mut begin = self.put_pending_begin()?;
@@ -988,7 +1027,9 @@ impl Connection {
                 match s {
                     Ok(s) => {
                         if s.as_bytes().contains(&0) {
-                            gen_err = Some(Error::InvalidParameter("the query contains NUL (0x00) characters".into()));
+                            gen_err = Some(Error::InvalidParameter(
+                                "the query contains NUL (0x00) characters".into(),
+                            ));
                             break;
                         }
                         if crate::sql::changes_session_state(&s) {
@@ -1074,7 +1115,10 @@ impl Connection {
             }
             if tag == b'H' {
                 // COPY TO STDOUT given to copy_in: drain it.
-                err = Some(Error::Interface("the statement is a COPY TO; use copy_to()/copy_expert() with a writable file".into()));
+                err = Some(Error::Interface(
+                    "the statement is a COPY TO; use copy_to()/copy_expert() with a writable file"
+                        .into(),
+                ));
             }
             if let Step::Ready = self.read_step(&mut cur, &mut err, None)? {
                 return Err(err.unwrap_or_else(|| {
@@ -1091,7 +1135,8 @@ impl Connection {
                     }
                     // CopyData: 'd' + len + data
                     self.wbuf.extend_from_slice(b"d");
-                    self.wbuf.extend_from_slice(&((data.len() + 4) as u32).to_be_bytes());
+                    self.wbuf
+                        .extend_from_slice(&((data.len() + 4) as u32).to_be_bytes());
                     self.wbuf.extend_from_slice(&data);
                     if self.wbuf.len() >= 64 * 1024 {
                         self.flush()?;
@@ -1176,7 +1221,9 @@ impl Connection {
             return Err(e);
         }
         if !saw_copy {
-            return Err(Error::Interface("the statement is not a COPY TO STDOUT".into()));
+            return Err(Error::Interface(
+                "the statement is not a COPY TO STDOUT".into(),
+            ));
         }
         Ok(last)
     }
@@ -1260,7 +1307,9 @@ impl Connection {
             }
             Ok(_) => {
                 self.broken = true;
-                Err(Error::Interface("reset left the connection in a transaction".into()))
+                Err(Error::Interface(
+                    "reset left the connection in a transaction".into(),
+                ))
             }
             Err(e) => {
                 self.broken = true;
@@ -1284,7 +1333,9 @@ impl Connection {
         if !self.broken && !self.is_inherited() {
             self.wbuf.clear();
             frontend::terminate(&mut self.wbuf);
-            let _ = self.stream.set_write_timeout(Some(Duration::from_millis(100)));
+            let _ = self
+                .stream
+                .set_write_timeout(Some(Duration::from_millis(100)));
             let _ = self.stream.write_all(&self.wbuf);
             self.broken = true;
         }
@@ -1307,9 +1358,12 @@ fn tx_from(b: u8) -> TxStatus {
 }
 
 fn password(p: &ConnectParams) -> Result<&str> {
-    p.password
-        .as_deref()
-        .ok_or_else(|| Error::Connection("the server requested password-based authentication, but no password was provided".into()))
+    p.password.as_deref().ok_or_else(|| {
+        Error::Connection(
+            "the server requested password-based authentication, but no password was provided"
+                .into(),
+        )
+    })
 }
 
 fn describe_target(host: &Host, port: u16) -> String {

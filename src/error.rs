@@ -136,7 +136,10 @@ impl Error {
             Error::Connection(_) => true,
             // admin_shutdown, crash_shutdown, cannot_connect_now, connection exceptions
             Error::Db(e) => {
-                e.code.starts_with("08") || e.code == "57P01" || e.code == "57P02" || e.code == "57P03"
+                e.code.starts_with("08")
+                    || e.code == "57P01"
+                    || e.code == "57P02"
+                    || e.code == "57P03"
             }
             _ => false,
         }
@@ -146,7 +149,9 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Config { setting, message } => write!(f, "invalid configuration {setting}: {message}"),
+            Error::Config { setting, message } => {
+                write!(f, "invalid configuration {setting}: {message}")
+            }
             Error::Timeout {
                 timeout_secs,
                 size,
@@ -164,7 +169,10 @@ impl fmt::Display for Error {
             }
             Error::Closed => write!(f, "the pool is closed"),
             Error::TooManyRequests { max_waiting } => {
-                write!(f, "too many clients waiting for a connection (max_waiting {max_waiting})")
+                write!(
+                    f,
+                    "too many clients waiting for a connection (max_waiting {max_waiting})"
+                )
             }
             Error::Connection(m) => write!(f, "{m}"),
             Error::Db(e) => write!(f, "{e}"),

@@ -95,7 +95,10 @@ impl managed::Manager for Manager {
                 return Err(RecycleError::message("max_lifetime reached"));
             }
         }
-        if self.shared.pre_ping && now.duration_since(c.returned) > self.shared.pre_ping_window && c.conn.poll_closed() {
+        if self.shared.pre_ping
+            && now.duration_since(c.returned) > self.shared.pre_ping_window
+            && c.conn.poll_closed()
+        {
             Counters::inc(&self.shared.counters.connections_lost);
             log::info!("discarding a dead idle connection (pre-ping)");
             return Err(RecycleError::message("pre-ping failed"));
@@ -157,7 +160,10 @@ impl Pool {
         if config.min_size > config.max_size {
             return Err(Error::config(
                 "min_size",
-                format!("min_size {} is larger than max_size {}", config.min_size, config.max_size),
+                format!(
+                    "min_size {} is larger than max_size {}",
+                    config.min_size, config.max_size
+                ),
             ));
         }
         let shared = Arc::new(Shared {
@@ -271,7 +277,9 @@ impl Pool {
                 }
                 Err(PoolError::Closed) => return Err(Error::Closed),
                 Err(PoolError::Timeout(_)) => break,
-                Err(PoolError::Backend(_)) | Err(PoolError::PostCreateHook(_)) | Err(PoolError::NoRuntimeSpecified) => {
+                Err(PoolError::Backend(_))
+                | Err(PoolError::PostCreateHook(_))
+                | Err(PoolError::NoRuntimeSpecified) => {
                     if self.inner.closed.load(Ordering::Acquire) {
                         return Err(Error::Closed);
                     }
@@ -524,8 +532,10 @@ impl PooledConnection {
             return false;
         };
         let c = &self.shared.counters;
-        c.usage_us
-            .fetch_add(self.acquired.elapsed().as_micros() as u64, Ordering::Relaxed);
+        c.usage_us.fetch_add(
+            self.acquired.elapsed().as_micros() as u64,
+            Ordering::Relaxed,
+        );
         if obj.conn.is_inherited() {
             // A forked child holding the parent's connection: never touch it.
             let conn = Object::take(obj);

@@ -61,7 +61,8 @@ impl Stats {
 }
 
 /// Upper bounds (ms) of the acquire-wait histogram buckets.
-pub const WAIT_BUCKETS_MS: [f64; 10] = [0.1, 0.5, 1.0, 5.0, 10.0, 50.0, 100.0, 500.0, 1000.0, 5000.0];
+pub const WAIT_BUCKETS_MS: [f64; 10] =
+    [0.1, 0.5, 1.0, 5.0, 10.0, 50.0, 100.0, 500.0, 1000.0, 5000.0];
 
 /// The live counters of a pool.
 #[derive(Debug, Default)]

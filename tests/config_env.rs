@@ -25,7 +25,10 @@ fn seed_env_aliases_build_a_working_pool() {
     assert_eq!(cfg.timeout.as_secs(), 3);
     let pool = pgpool::Pool::new(cfg).unwrap();
     let mut c = pool.get(None).unwrap();
-    assert_eq!(common::scalar(&mut c, "SELECT current_user").as_deref(), Some("postgres"));
+    assert_eq!(
+        common::scalar(&mut c, "SELECT current_user").as_deref(),
+        Some("postgres")
+    );
     drop(c);
 
     // Unparsable numbers name the variable and never fall back silently.
@@ -38,7 +41,10 @@ fn seed_env_aliases_build_a_working_pool() {
     std::env::set_var("PG_POOL_MAX", "7");
 
     // DATABASE_URL wins over the POSTGRES_* parts; a password never shows in errors.
-    std::env::set_var("DATABASE_URL", url.replace("postgres@", "postgres:s3cr3t@") + "?bogus_option=1");
+    std::env::set_var(
+        "DATABASE_URL",
+        url.replace("postgres@", "postgres:s3cr3t@") + "?bogus_option=1",
+    );
     let e = PoolConfig::from_env().unwrap_err().to_string();
     assert!(e.contains("bogus_option"), "{e}");
     assert!(!e.contains("s3cr3t"), "{e}");

@@ -56,7 +56,10 @@ fn killing_every_backend_under_load_never_mixes_results() {
                 };
                 match c.query_params("SELECT $1::int8 * 2", &[Some(v.as_bytes())], None) {
                     Ok(r) => {
-                        let got: u64 = std::str::from_utf8(r.get(0, 0).unwrap()).unwrap().parse().unwrap();
+                        let got: u64 = std::str::from_utf8(r.get(0, 0).unwrap())
+                            .unwrap()
+                            .parse()
+                            .unwrap();
                         assert_eq!(got, (t * 100_000 + i) * 2, "mixed-up result");
                     }
                     Err(e) => {
@@ -82,6 +85,9 @@ fn killing_every_backend_under_load_never_mixes_results() {
     thread::sleep(Duration::from_millis(600));
     let mut c = pool.get(None).unwrap();
     assert_eq!(common::scalar(&mut c, "SELECT 3").as_deref(), Some("3"));
-    assert!(errors <= 5 * 4 + 4, "{errors} errors for 5 kills of 4 connections");
+    assert!(
+        errors <= 5 * 4 + 4,
+        "{errors} errors for 5 kills of 4 connections"
+    );
     let _ = Error::Closed;
 }

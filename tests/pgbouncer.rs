@@ -29,12 +29,21 @@ fn thirty_two_clients_through_pgbouncer_transaction_mode() {
                 let v = (t * 1000 + i).to_string();
                 // parameters, a custom type (enum) in the result, and a transaction
                 let r = c
-                    .query_params("SELECT $1::int4 + 1, 'happy'::bouncer_mood", &[Some(v.as_bytes())], None)
+                    .query_params(
+                        "SELECT $1::int4 + 1, 'happy'::bouncer_mood",
+                        &[Some(v.as_bytes())],
+                        None,
+                    )
                     .unwrap();
-                assert_eq!(r.get(0, 0).unwrap(), (t * 1000 + i + 1).to_string().as_bytes());
+                assert_eq!(
+                    r.get(0, 0).unwrap(),
+                    (t * 1000 + i + 1).to_string().as_bytes()
+                );
                 assert_eq!(r.get(0, 1), Some(&b"happy"[..]));
                 c.begin_deferred("BEGIN");
-                let r = c.simple_query(&format!("SELECT {v}::text, 'ok'::bouncer_mood"), None).unwrap();
+                let r = c
+                    .simple_query(&format!("SELECT {v}::text, 'ok'::bouncer_mood"), None)
+                    .unwrap();
                 assert_eq!(r.get(0, 0).unwrap(), v.as_bytes());
                 c.simple_query("COMMIT", None).unwrap();
             }
@@ -45,5 +54,8 @@ fn thirty_two_clients_through_pgbouncer_transaction_mode() {
     }
     // No prepared statement ever existed on the servers behind PgBouncer.
     let mut c = pool.get(None).unwrap();
-    assert_eq!(common::scalar(&mut c, "SELECT count(*) FROM pg_prepared_statements").as_deref(), Some("0"));
+    assert_eq!(
+        common::scalar(&mut c, "SELECT count(*) FROM pg_prepared_statements").as_deref(),
+        Some("0")
+    );
 }

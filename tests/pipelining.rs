@@ -20,7 +20,11 @@ fn begin_rides_with_the_first_statement() {
     assert_eq!(r.get(0, 0), Some(&b"42"[..]));
     c.simple_query("COMMIT", None).unwrap();
     let chunks = proxy.chunks.lock().unwrap().clone();
-    assert_eq!(chunks.len(), 2, "expected 2 writes (BEGIN+SELECT, COMMIT): {chunks:?}");
+    assert_eq!(
+        chunks.len(),
+        2,
+        "expected 2 writes (BEGIN+SELECT, COMMIT): {chunks:?}"
+    );
     assert_eq!(count(&chunks[0], b"BEGIN\0"), 1);
     assert_eq!(count(&chunks[0], b"SELECT 41 + 1\0"), 1);
     assert_eq!(count(&chunks[1], b"COMMIT\0"), 1);
@@ -28,7 +32,9 @@ fn begin_rides_with_the_first_statement() {
     // The extended protocol (C face) too: Parse/Bind/Describe/Execute/Sync after BEGIN.
     proxy.chunks.lock().unwrap().clear();
     c.begin_deferred("BEGIN");
-    let r = c.query_params("SELECT $1::int + 1", &[Some(b"1")], None).unwrap();
+    let r = c
+        .query_params("SELECT $1::int + 1", &[Some(b"1")], None)
+        .unwrap();
     assert_eq!(r.get(0, 0), Some(&b"2"[..]));
     c.simple_query("COMMIT", None).unwrap();
     let chunks = proxy.chunks.lock().unwrap().clone();
@@ -46,21 +52,35 @@ fn pipeline_sends_many_statements_per_write() {
     let url = format!("postgresql://postgres@127.0.0.1:{}/postgres", proxy.port);
     let pool = common::pool_on(&url, &common::overrides(1, 1));
     let mut c = pool.get(None).unwrap();
-    c.simple_query("CREATE TEMP TABLE pipe_t (x int)", None).unwrap();
+    c.simple_query("CREATE TEMP TABLE pipe_t (x int)", None)
+        .unwrap();
     proxy.chunks.lock().unwrap().clear();
     let n = c
-        .pipeline(&mut (0..1000).map(|i| Ok(format!("INSERT INTO pipe_t VALUES ({i})"))), None)
+        .pipeline(
+            &mut (0..1000).map(|i| Ok(format!("INSERT INTO pipe_t VALUES ({i})"))),
+            None,
+        )
         .unwrap();
     assert_eq!(n, 1000);
     let chunks = proxy.chunks.lock().unwrap().len();
     // 1000 statements in batches of 256 -> 4 round trips; TCP may split a large write.
     assert!(chunks <= 12, "{chunks} writes for 1000 statements");
-    assert_eq!(common::scalar(&mut c, "SELECT count(*) FROM pipe_t").as_deref(), Some("1000"));
+    assert_eq!(
+        common::scalar(&mut c, "SELECT count(*) FROM pipe_t").as_deref(),
+        Some("1000")
+    );
     // Stops at the first error, like psycopg2's executemany.
     let e = c
-        .pipeline(&mut ["INSERT INTO pipe_t VALUES (1)", "INSERT INTO pipe_t VALUES ('x')", "INSERT INTO pipe_t VALUES (3)"]
+        .pipeline(
+            &mut [
+                "INSERT INTO pipe_t VALUES (1)",
+                "INSERT INTO pipe_t VALUES ('x')",
+                "INSERT INTO pipe_t VALUES (3)",
+            ]
             .iter()
-            .map(|s| Ok(s.to_string())), None)
+            .map(|s| Ok(s.to_string())),
+            None,
+        )
         .unwrap_err();
     assert_eq!(e.sqlstate(), Some("22P02"));
 }

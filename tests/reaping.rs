@@ -15,7 +15,9 @@ fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
 #[test]
 fn min_size_is_opened_in_the_background() {
     let pool = common::pool(3, 5);
-    wait_for("3 connections", Duration::from_secs(5), || pool.stats().pool_size >= 3);
+    wait_for("3 connections", Duration::from_secs(5), || {
+        pool.stats().pool_size >= 3
+    });
     assert_eq!(pool.stats().in_use, 0);
 }
 
@@ -38,7 +40,9 @@ fn lifetime_replaces_idle_connections_never_checked_out_ones() {
         let c = pool.get(None).unwrap();
         c.backend_pid() != held_pid
     });
-    wait_for("min_size restored", Duration::from_secs(5), || pool.stats().pool_size >= 2);
+    wait_for("min_size restored", Duration::from_secs(5), || {
+        pool.stats().pool_size >= 2
+    });
 }
 
 #[test]
@@ -49,7 +53,9 @@ fn idle_connections_above_min_close_after_max_idle() {
     let cs: Vec<_> = (0..4).map(|_| pool.get(None).unwrap()).collect();
     assert_eq!(pool.stats().pool_size, 4);
     drop(cs);
-    wait_for("idle reaping", Duration::from_secs(5), || pool.stats().pool_size == 1);
+    wait_for("idle reaping", Duration::from_secs(5), || {
+        pool.stats().pool_size == 1
+    });
     assert_eq!(pool.stats().recycled_idle, 3);
     // and stays at min_size
     thread::sleep(Duration::from_millis(800));

@@ -31,7 +31,9 @@ fn server_restart_under_load() {
             let mut i = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 i += 1;
-                let Ok(mut c) = pool.get(Some(Duration::from_secs(2))) else { continue };
+                let Ok(mut c) = pool.get(Some(Duration::from_secs(2))) else {
+                    continue;
+                };
                 let v = (t * 1_000_000 + i).to_string();
                 if let Ok(r) = c.query_params("SELECT $1::int8", &[Some(v.as_bytes())], None) {
                     assert_eq!(r.get(0, 0).unwrap(), v.as_bytes(), "mixed-up result");
@@ -46,7 +48,11 @@ fn server_restart_under_load() {
     let before = ok.load(Ordering::Relaxed);
     // Throughput is back within 2 s of the server accepting connections.
     while ok.load(Ordering::Relaxed) < before + 100 {
-        assert!(up.elapsed() < Duration::from_secs(2), "no recovery within 2 s: {:?}", pool.stats());
+        assert!(
+            up.elapsed() < Duration::from_secs(2),
+            "no recovery within 2 s: {:?}",
+            pool.stats()
+        );
         thread::sleep(Duration::from_millis(10));
     }
     eprintln!("recovered {:?} after restart", up.elapsed());
@@ -55,7 +61,10 @@ fn server_restart_under_load() {
         h.join().unwrap();
     }
     let s = pool.stats();
-    assert!(s.connections_lost >= 1, "lost connections are counted: {s:?}");
+    assert!(
+        s.connections_lost >= 1,
+        "lost connections are counted: {s:?}"
+    );
 }
 
 fn database_down_at_start() {
@@ -64,16 +73,27 @@ fn database_down_at_start() {
     let mut o = common::overrides(2, 4);
     o.timeout = Some(Duration::from_millis(800));
     let pool = common::pool_on(&common::url(), &o);
-    assert!(t.elapsed() < Duration::from_millis(200), "Pool() must return at once");
+    assert!(
+        t.elapsed() < Duration::from_millis(200),
+        "Pool() must return at once"
+    );
     let t = Instant::now();
     let e = pool.get(None).unwrap_err();
     let waited = t.elapsed();
-    assert!(waited >= Duration::from_millis(800) && waited < Duration::from_secs(3), "{waited:?}");
+    assert!(
+        waited >= Duration::from_millis(800) && waited < Duration::from_secs(3),
+        "{waited:?}"
+    );
     assert!(matches!(e, Error::Timeout { .. }), "{e:?}");
     let msg = e.to_string();
-    assert!(msg.to_lowercase().contains("refused"), "the last connection error is named: {msg}");
+    assert!(
+        msg.to_lowercase().contains("refused"),
+        "the last connection error is named: {msg}"
+    );
     assert_eq!(common::pgctl(&["start", "-w"]), Some(true));
-    let mut c = pool.get(Some(Duration::from_secs(10))).expect("the same pool works once the server is up");
+    let mut c = pool
+        .get(Some(Duration::from_secs(10)))
+        .expect("the same pool works once the server is up");
     assert_eq!(common::scalar(&mut c, "SELECT 1").as_deref(), Some("1"));
     assert!(pool.stats().connections_errors >= 1);
 }

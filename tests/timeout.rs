@@ -18,7 +18,10 @@ fn acquire_times_out_with_size_and_waiting_in_the_message() {
     assert!(waited >= Duration::from_millis(300), "{waited:?}");
     assert!(matches!(e, Error::Timeout { size: 2, .. }), "{e:?}");
     let msg = e.to_string();
-    assert!(msg.contains("couldn't get a connection after 0.30 sec"), "{msg}");
+    assert!(
+        msg.contains("couldn't get a connection after 0.30 sec"),
+        "{msg}"
+    );
     assert!(msg.contains("pool size 2"), "{msg}");
     drop((a, b));
     assert!(pool.get(Some(Duration::from_millis(300))).is_ok());
@@ -61,7 +64,9 @@ fn max_waiting_rejects_at_once() {
     let mut hs = Vec::new();
     for _ in 0..2 {
         let pool = pool.clone();
-        hs.push(thread::spawn(move || pool.get(Some(Duration::from_secs(10))).map(drop)));
+        hs.push(thread::spawn(move || {
+            pool.get(Some(Duration::from_secs(10))).map(drop)
+        }));
     }
     while pool.stats().requests_waiting < 2 {
         thread::sleep(Duration::from_millis(1));
@@ -69,7 +74,10 @@ fn max_waiting_rejects_at_once() {
     let t = Instant::now();
     let e = pool.get(Some(Duration::from_secs(10))).unwrap_err();
     assert!(t.elapsed() < Duration::from_secs(1));
-    assert!(matches!(e, Error::TooManyRequests { max_waiting: 2 }), "{e:?}");
+    assert!(
+        matches!(e, Error::TooManyRequests { max_waiting: 2 }),
+        "{e:?}"
+    );
     drop(held);
     for h in hs {
         h.join().unwrap().unwrap();

@@ -15,7 +15,9 @@ pub fn url() -> String {
 
 /// PgBouncer in transaction mode in front of it, if the harness started one.
 pub fn bouncer_url() -> Option<String> {
-    std::env::var("PGBOUNCER_URL").ok().filter(|s| !s.is_empty())
+    std::env::var("PGBOUNCER_URL")
+        .ok()
+        .filter(|s| !s.is_empty())
 }
 
 /// Overrides with the given sizes and a short timeout.
@@ -136,5 +138,8 @@ pub fn host_port(url: &str) -> (String, u16) {
     let rest = rest.rsplit('@').next().unwrap();
     let hp = rest.split('/').next().unwrap();
     let (h, p) = hp.rsplit_once(':').unwrap_or((hp, "5432"));
-    (h.trim_matches(|c| c == '[' || c == ']').to_string(), p.parse().unwrap())
+    (
+        h.trim_matches(|c| c == '[' || c == ']').to_string(),
+        p.parse().unwrap(),
+    )
 }
