@@ -1292,7 +1292,7 @@ impl Connection {
         }
         if self.session_dirty {
             sql.push_str(
-                "RESET ALL;UNLISTEN *;SELECT pg_advisory_unlock_all();CLOSE ALL;DEALLOCATE ALL;DISCARD TEMP;",
+                "SET SESSION AUTHORIZATION DEFAULT;RESET ALL;UNLISTEN *;SELECT pg_advisory_unlock_all();CLOSE ALL;DEALLOCATE ALL;DISCARD TEMP;",
             );
         }
         // `sql` is our own text: go through the protocol directly (no dirty scan).
