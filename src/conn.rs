@@ -144,6 +144,8 @@ pub struct Connection {
     read_deadline: Option<Duration>,
     /// Fork generation it was opened in: a forked child never writes to it.
     generation: u64,
+    /// True while the statement being read was sent with the extended protocol.
+    extended: bool,
 }
 
 impl std::fmt::Debug for Connection {
@@ -400,6 +402,7 @@ impl Connection {
             last_used: now,
             read_deadline: None,
             generation: crate::runtime::generation(),
+            extended: false,
         };
         // The whole startup is bounded by connect_timeout (libpq applies it to the
         // connection attempt as a whole).
@@ -829,7 +832,12 @@ impl Connection {
                     &mut self.wbuf,
                 )
                 .map_err(|e| io_err("copy", e))?;
-                frontend::sync(&mut self.wbuf);
+                // After a CopyFail the server waits for a Sync in the extended protocol
+                // only (it ignored the caller's Sync during copy-in); in the simple
+                // protocol a Sync would produce a second ReadyForQuery.
+                if self.extended {
+                    frontend::sync(&mut self.wbuf);
+                }
                 self.flush()?;
                 if err.is_none() {
                     *err = Some(Error::Interface(
@@ -899,6 +907,7 @@ impl Connection {
     /// as psycopg2 does. One round trip, a deferred BEGIN included.
     pub fn simple_query(&mut self, sql: &str, intr: Option<Interrupt<'_>>) -> Result<QueryResult> {
         self.check_usable()?;
+        self.extended = false;
         if sql.as_bytes().contains(&0) {
             return Err(Error::InvalidParameter(
                 "the query contains NUL (0x00) characters".into(),
@@ -947,6 +956,7 @@ impl Connection {
         intr: Option<Interrupt<'_>>,
     ) -> Result<QueryResult> {
         self.check_usable()?;
+        self.extended = true;
         if params.len() > i16::MAX as usize {
             return Err(Error::InvalidParameter(format!(
                 "too many parameters ({}; at most {})",
@@ -1018,6 +1028,7 @@ impl Connection {
         intr: Option<Interrupt<'_>>,
     ) -> Result<u64> {
         self.check_usable()?;
+        self.extended = true;
         let mut total = 0u64;
         let mut begin = self.put_pending_begin()?;
         loop {
@@ -1095,6 +1106,7 @@ impl Connection {
         next_chunk: &mut dyn FnMut() -> Result<Option<Vec<u8>>>,
     ) -> Result<QueryResult> {
         self.check_usable()?;
+        self.extended = false;
         let begin = self.put_pending_begin()?;
         frontend::query(sql, &mut self.wbuf).map_err(|e| io_err("encode", e))?;
         self.flush()?;
@@ -1171,6 +1183,7 @@ impl Connection {
         sink: &mut dyn FnMut(&[u8]) -> Result<()>,
     ) -> Result<QueryResult> {
         self.check_usable()?;
+        self.extended = false;
         let begin = self.put_pending_begin()?;
         frontend::query(sql, &mut self.wbuf).map_err(|e| io_err("encode", e))?;
         self.flush()?;
@@ -1279,6 +1292,7 @@ impl Connection {
     /// pool.
     pub fn reset(&mut self) -> Result<()> {
         self.pending_begin = None;
+        self.extended = false;
         if self.broken {
             return Err(Error::Interface("connection is broken".into()));
         }

@@ -19,6 +19,13 @@ fn coarse(d: Duration) -> coarsetime::Duration {
     coarsetime::Duration::from(d)
 }
 
+/// Milliseconds since the first call (coarse clock).
+fn coarse_ms() -> u64 {
+    static BASE: std::sync::OnceLock<Coarse> = std::sync::OnceLock::new();
+    let base = *BASE.get_or_init(Coarse::now);
+    Coarse::now().duration_since(base).as_millis()
+}
+
 use deadpool::managed::{self, Metrics, Object, PoolError, RecycleError, RecycleResult, Timeouts};
 use futures_util::FutureExt;
 use parking_lot::{Condvar, Mutex, RwLock};
@@ -130,7 +137,29 @@ struct PoolInner {
     closed: AtomicBool,
     stop: (Mutex<bool>, Condvar),
     id: u64,
+    /// Sub-pools for `readonly` work (SPEC §6), tried round-robin.
+    replicas: Vec<Pool>,
+    rr: AtomicUsize,
+    /// A replica whose connect failed is skipped until this coarse instant (ms ticks).
+    down_until_ms: AtomicU64,
+    /// Checked-out connections, tracked only when `leak_threshold` is set.
+    leaks: Mutex<LeakRegistry>,
 }
+
+#[derive(Default)]
+struct LeakRegistry {
+    next: u64,
+    entries: std::collections::HashMap<u64, LeakEntry>,
+}
+
+struct LeakEntry {
+    acquired: Coarse,
+    context: Option<String>,
+    warned: bool,
+}
+
+/// How long a replica that refused a connection is skipped by readonly routing.
+const REPLICA_DOWN_FOR: Duration = Duration::from_secs(5);
 
 static NEXT_POOL_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -185,7 +214,22 @@ impl Pool {
             pre_ping_window: config.pre_ping_window,
         });
         let dp = build_dp(&config.connect, &shared, config.max_size);
+        let mut replicas = Vec::with_capacity(config.replicas.len());
+        for (i, r) in config.replicas.iter().enumerate() {
+            let mut rc = config.clone();
+            rc.connect = r.clone();
+            rc.replicas = Vec::new();
+            rc.name = Some(format!(
+                "{}-replica{i}",
+                config.name.as_deref().unwrap_or("pgpool")
+            ));
+            replicas.push(Pool::new(rc)?);
+        }
         let inner = Arc::new(PoolInner {
+            replicas,
+            rr: AtomicUsize::new(0),
+            down_until_ms: AtomicU64::new(0),
+            leaks: Mutex::new(LeakRegistry::default()),
             min_size: AtomicUsize::new(config.min_size),
             max_size: AtomicUsize::new(config.max_size),
             dp: RwLock::new((runtime::check_fork(), dp)),
@@ -239,6 +283,71 @@ impl Pool {
     /// served in arrival order. Connection failures are retried until the deadline; the
     /// timeout error names the last one.
     pub fn get(&self, timeout: Option<Duration>) -> Result<PooledConnection> {
+        self.get_inner(timeout, true, None)
+    }
+
+    /// As [`Pool::get`], asking `intr` every 100 ms while waiting: when it returns true
+    /// the wait ends with [`Error::Interrupted`] (the Python face checks for Ctrl-C).
+    pub fn get_interruptible(
+        &self,
+        timeout: Option<Duration>,
+        readonly: bool,
+        intr: Option<crate::conn::Interrupt<'_>>,
+    ) -> Result<PooledConnection> {
+        if readonly && self.has_replicas() {
+            return self.get_readonly_inner(timeout, intr);
+        }
+        self.get_inner(timeout, true, intr)
+    }
+
+    /// Checks out a connection for read-only work: from the replicas round-robin when
+    /// there are any (a replica that cannot be reached is skipped for a few seconds),
+    /// else — or when none is reachable — from the primary.
+    pub fn get_readonly(&self, timeout: Option<Duration>) -> Result<PooledConnection> {
+        self.get_readonly_inner(timeout, None)
+    }
+
+    fn get_readonly_inner(
+        &self,
+        timeout: Option<Duration>,
+        intr: Option<crate::conn::Interrupt<'_>>,
+    ) -> Result<PooledConnection> {
+        let n = self.inner.replicas.len();
+        if n > 0 {
+            let start = self.inner.rr.fetch_add(1, Ordering::Relaxed);
+            let now_ms = coarse_ms();
+            for k in 0..n {
+                let r = &self.inner.replicas[(start + k) % n];
+                if r.inner.down_until_ms.load(Ordering::Relaxed) > now_ms {
+                    continue;
+                }
+                match r.get_inner(timeout, false, intr) {
+                    Ok(c) => return Ok(c),
+                    Err(Error::Connection(e)) => {
+                        log::warn!("replica unreachable, skipping it for a while: {e}");
+                        r.inner.down_until_ms.store(
+                            now_ms + REPLICA_DOWN_FOR.as_millis() as u64,
+                            Ordering::Relaxed,
+                        );
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        self.get_inner(timeout, true, intr)
+    }
+
+    /// True when this pool has replicas for read-only work.
+    pub fn has_replicas(&self) -> bool {
+        !self.inner.replicas.is_empty()
+    }
+
+    fn get_inner(
+        &self,
+        timeout: Option<Duration>,
+        retry_connect: bool,
+        intr: Option<crate::conn::Interrupt<'_>>,
+    ) -> Result<PooledConnection> {
         if self.inner.closed.load(Ordering::Acquire) {
             return Err(Error::Closed);
         }
@@ -250,13 +359,27 @@ impl Pool {
             match r {
                 Ok(obj) => return Ok(self.wrap(obj)),
                 Err(PoolError::Closed) => return Err(Error::Closed),
+                Err(PoolError::Backend(e)) if !retry_connect => {
+                    return Err(Error::Connection(e.to_string()))
+                }
                 Err(_) => {} // a connect failed: the slow path retries until the deadline
             }
         }
-        self.get_slow(dp, timeout.unwrap_or(self.inner.config.timeout))
+        self.get_slow(
+            dp,
+            timeout.unwrap_or(self.inner.config.timeout),
+            retry_connect,
+            intr,
+        )
     }
 
-    fn get_slow(&self, dp: DpPool, timeout: Duration) -> Result<PooledConnection> {
+    fn get_slow(
+        &self,
+        dp: DpPool,
+        timeout: Duration,
+        retry_connect: bool,
+        intr: Option<crate::conn::Interrupt<'_>>,
+    ) -> Result<PooledConnection> {
         let c = &self.inner.shared.counters;
         let max_waiting = self.inner.config.max_waiting;
         let waiting = self.inner.waiting.fetch_add(1, Ordering::AcqRel);
@@ -280,7 +403,30 @@ impl Pool {
                 create: None,
                 recycle: None,
             };
-            let r = rt.block_on(dp.timeout_get(&t));
+            let r = match intr {
+                None => rt.block_on(dp.timeout_get(&t)),
+                Some(f) => {
+                    // Runs on this thread (block_on), so the hook may take the GIL.
+                    let waited = rt.block_on(async {
+                        let fut = dp.timeout_get(&t);
+                        tokio::pin!(fut);
+                        loop {
+                            tokio::select! {
+                                r = &mut fut => break Some(r),
+                                _ = tokio::time::sleep(crate::conn::POLL_INTERVAL) => {
+                                    if f() {
+                                        break None;
+                                    }
+                                }
+                            }
+                        }
+                    });
+                    match waited {
+                        Some(r) => r,
+                        None => return Err(Error::Interrupted),
+                    }
+                }
+            };
             match r {
                 Ok(obj) => {
                     c.record_wait(start.elapsed().as_micros() as u64);
@@ -288,6 +434,9 @@ impl Pool {
                 }
                 Err(PoolError::Closed) => return Err(Error::Closed),
                 Err(PoolError::Timeout(_)) => break,
+                Err(PoolError::Backend(e)) if !retry_connect => {
+                    return Err(Error::Connection(e.to_string()))
+                }
                 Err(PoolError::Backend(_))
                 | Err(PoolError::PostCreateHook(_))
                 | Err(PoolError::NoRuntimeSpecified) => {
@@ -318,11 +467,41 @@ impl Pool {
     }
 
     fn wrap(&self, obj: Object<Manager>) -> PooledConnection {
+        let acquired = Coarse::now();
+        let leak_id = if self.inner.config.leak_threshold.is_some() {
+            let mut reg = self.inner.leaks.lock();
+            reg.next += 1;
+            let id = reg.next;
+            reg.entries.insert(
+                id,
+                LeakEntry {
+                    acquired,
+                    context: None,
+                    warned: false,
+                },
+            );
+            Some(id)
+        } else {
+            None
+        };
         PooledConnection {
             obj: Some(obj),
             shared: self.inner.shared.clone(),
-            acquired: Coarse::now(),
+            acquired,
+            leak: leak_id.map(|id| (id, Arc::downgrade(&self.inner))),
         }
+    }
+
+    /// Renders the stats as Prometheus text exposition (gauges, counters and the
+    /// acquire-wait histogram), labelled with the pool's name.
+    pub fn prometheus(&self) -> String {
+        let name = self.inner.config.name.as_deref().unwrap_or("default");
+        let mut out = self.stats().prometheus(name);
+        for r in &self.inner.replicas {
+            let rn = r.inner.config.name.clone().unwrap_or_default();
+            out.push_str(&r.stats().prometheus_samples(&rn));
+        }
+        out
     }
 
     /// A snapshot of the pool's gauges and counters.
@@ -377,6 +556,9 @@ impl Pool {
         dp.close();
         let removed = dp.retain(|_, _| false).removed;
         drop(removed);
+        for r in &self.inner.replicas {
+            r.close();
+        }
     }
 
     /// True once [`Pool::close`] was called.
@@ -502,6 +684,22 @@ fn maintenance(weak: Weak<PoolInner>) {
             .removed;
         drop(removed); // closes them, outside deadpool's lock
         fill_min(&inner, &dp);
+        if let Some(th) = inner.config.leak_threshold {
+            let th = coarse(th);
+            let mut reg = inner.leaks.lock();
+            for e in reg.entries.values_mut() {
+                let held = now.duration_since(e.acquired);
+                if !e.warned && held >= th {
+                    e.warned = true;
+                    log::warn!(
+                        "a connection has been checked out for {:.1} s (leak_threshold {:.1} s); acquired at:\n{}",
+                        held.as_f64(),
+                        th.as_f64(),
+                        e.context.as_deref().unwrap_or("(no stack recorded)")
+                    );
+                }
+            }
+        }
     }
 }
 
@@ -511,6 +709,8 @@ pub struct PooledConnection {
     obj: Option<Object<Manager>>,
     shared: Arc<Shared>,
     acquired: Coarse,
+    /// Registry entry when `leak_threshold` is set.
+    leak: Option<(u64, Weak<PoolInner>)>,
 }
 
 impl std::fmt::Debug for PooledConnection {
@@ -525,6 +725,23 @@ impl PooledConnection {
     /// How long it has been checked out.
     pub fn held_for(&self) -> Duration {
         Coarse::now().duration_since(self.acquired).into()
+    }
+
+    /// Attaches a description of who checked it out (e.g. a Python stack), logged if it
+    /// is held past `leak_threshold`. Free when no threshold is set.
+    pub fn set_leak_context(&self, context: impl FnOnce() -> String) {
+        if let Some((id, w)) = &self.leak {
+            if let Some(inner) = w.upgrade() {
+                if let Some(e) = inner.leaks.lock().entries.get_mut(id) {
+                    e.context = Some(context());
+                }
+            }
+        }
+    }
+
+    /// True when the pool tracks leaks (so a face knows whether a context is wanted).
+    pub fn tracks_leaks(&self) -> bool {
+        self.leak.is_some()
     }
 
     /// Returns it to the pool now (as dropping does), reporting whether the reset
@@ -542,6 +759,11 @@ impl PooledConnection {
         let Some(mut obj) = self.obj.take() else {
             return false;
         };
+        if let Some((id, w)) = self.leak.take() {
+            if let Some(inner) = w.upgrade() {
+                inner.leaks.lock().entries.remove(&id);
+            }
+        }
         let c = &self.shared.counters;
         let now = Coarse::now();
         c.usage_us.fetch_add(
@@ -587,6 +809,10 @@ impl DerefMut for PooledConnection {
 
 impl Drop for PooledConnection {
     fn drop(&mut self) {
-        self.give_back(false);
+        if self.obj.is_some() {
+            // Dropped without release()/discard(): still returned, and counted.
+            Counters::inc(&self.shared.counters.returns_implicit);
+            self.give_back(false);
+        }
     }
 }

@@ -24,6 +24,8 @@ pub struct Stats {
     pub requests_queued: u64,
     /// Total time spent waiting, ms.
     pub requests_wait_ms: u64,
+    /// Total time spent waiting, µs (the C API's `wait_us_total`).
+    pub requests_wait_us: u64,
     /// Checkouts that timed out.
     pub requests_timeouts: u64,
     /// Checkouts rejected by `max_waiting`.
@@ -44,6 +46,8 @@ pub struct Stats {
     pub recycled_lifetime: u64,
     /// Connections closed after `max_idle`.
     pub recycled_idle: u64,
+    /// Connections dropped by their user without being returned (returned anyway).
+    pub returns_implicit: u64,
     /// Acquire-wait histogram: counts of waits <= each bound in [`WAIT_BUCKETS_MS`]
     /// (cumulative, as Prometheus expects), the last entry is +Inf.
     pub wait_buckets: Vec<u64>,
@@ -57,6 +61,165 @@ impl Stats {
         } else {
             self.in_use as f64 / self.pool_max as f64
         }
+    }
+}
+
+impl Stats {
+    /// Prometheus text exposition (version 0.0.4) of these stats, with `# HELP` and
+    /// `# TYPE` lines, labelled `pool="<name>"`.
+    pub fn prometheus(&self, pool: &str) -> String {
+        let mut out = String::with_capacity(4096);
+        for (name, kind, help, _) in self.metrics() {
+            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+        }
+        out.push_str("# HELP pgpool_acquire_wait_seconds Time spent waiting for a connection.\n");
+        out.push_str("# TYPE pgpool_acquire_wait_seconds histogram\n");
+        out.push_str(&self.prometheus_samples(pool));
+        out
+    }
+
+    /// The samples alone (no HELP/TYPE), to append another pool's to one exposition.
+    pub fn prometheus_samples(&self, pool: &str) -> String {
+        let label = pool
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n");
+        let mut out = String::with_capacity(2048);
+        for (name, _, _, v) in self.metrics() {
+            out.push_str(&format!("{name}{{pool=\"{label}\"}} {v}\n"));
+        }
+        for (i, b) in WAIT_BUCKETS_MS.iter().enumerate() {
+            let c = self.wait_buckets.get(i).copied().unwrap_or(0);
+            out.push_str(&format!(
+                "pgpool_acquire_wait_seconds_bucket{{pool=\"{label}\",le=\"{}\"}} {c}\n",
+                b / 1000.0
+            ));
+        }
+        let total = self.wait_buckets.last().copied().unwrap_or(0);
+        out.push_str(&format!(
+            "pgpool_acquire_wait_seconds_bucket{{pool=\"{label}\",le=\"+Inf\"}} {total}\n"
+        ));
+        out.push_str(&format!(
+            "pgpool_acquire_wait_seconds_sum{{pool=\"{label}\"}} {}\n",
+            self.requests_wait_ms as f64 / 1000.0
+        ));
+        out.push_str(&format!(
+            "pgpool_acquire_wait_seconds_count{{pool=\"{label}\"}} {total}\n"
+        ));
+        out
+    }
+
+    fn metrics(&self) -> Vec<(&'static str, &'static str, &'static str, f64)> {
+        vec![
+            (
+                "pgpool_pool_size",
+                "gauge",
+                "Connections open (idle and in use).",
+                self.pool_size as f64,
+            ),
+            (
+                "pgpool_pool_idle",
+                "gauge",
+                "Idle connections.",
+                self.pool_available as f64,
+            ),
+            (
+                "pgpool_pool_in_use",
+                "gauge",
+                "Connections checked out.",
+                self.in_use as f64,
+            ),
+            (
+                "pgpool_requests_waiting",
+                "gauge",
+                "Clients waiting for a connection.",
+                self.requests_waiting as f64,
+            ),
+            (
+                "pgpool_pool_min",
+                "gauge",
+                "Configured min_size.",
+                self.pool_min as f64,
+            ),
+            (
+                "pgpool_pool_max",
+                "gauge",
+                "Configured max_size.",
+                self.pool_max as f64,
+            ),
+            (
+                "pgpool_utilization",
+                "gauge",
+                "in_use / max_size.",
+                self.utilization(),
+            ),
+            (
+                "pgpool_requests_total",
+                "counter",
+                "Checkouts requested.",
+                self.requests_num as f64,
+            ),
+            (
+                "pgpool_requests_queued_total",
+                "counter",
+                "Checkouts that had to wait.",
+                self.requests_queued as f64,
+            ),
+            (
+                "pgpool_requests_timeouts_total",
+                "counter",
+                "Checkouts that timed out.",
+                self.requests_timeouts as f64,
+            ),
+            (
+                "pgpool_requests_rejected_total",
+                "counter",
+                "Checkouts rejected by max_waiting.",
+                self.requests_rejected as f64,
+            ),
+            (
+                "pgpool_connections_created_total",
+                "counter",
+                "Connections opened.",
+                self.connections_num as f64,
+            ),
+            (
+                "pgpool_connections_errors_total",
+                "counter",
+                "Failed connection attempts.",
+                self.connections_errors as f64,
+            ),
+            (
+                "pgpool_connections_lost_total",
+                "counter",
+                "Connections found dead.",
+                self.connections_lost as f64,
+            ),
+            (
+                "pgpool_returns_bad_total",
+                "counter",
+                "Connections returned broken or failing their reset.",
+                self.returns_bad as f64,
+            ),
+            (
+                "pgpool_recycled_lifetime_total",
+                "counter",
+                "Connections closed at max_lifetime.",
+                self.recycled_lifetime as f64,
+            ),
+            (
+                "pgpool_recycled_idle_total",
+                "counter",
+                "Connections closed after max_idle.",
+                self.recycled_idle as f64,
+            ),
+            (
+                "pgpool_usage_seconds_total",
+                "counter",
+                "Time connections were held.",
+                self.usage_ms as f64 / 1000.0,
+            ),
+        ]
     }
 }
 
@@ -80,6 +243,7 @@ pub(crate) struct Counters {
     pub(crate) returns_bad: AtomicU64,
     pub(crate) recycled_lifetime: AtomicU64,
     pub(crate) recycled_idle: AtomicU64,
+    pub(crate) returns_implicit: AtomicU64,
     pub(crate) wait_buckets: [AtomicU64; 11],
 }
 
@@ -104,7 +268,8 @@ impl Counters {
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
         s.requests_num = g(&self.requests_num);
         s.requests_queued = g(&self.requests_queued);
-        s.requests_wait_ms = g(&self.requests_wait_us) / 1000;
+        s.requests_wait_us = g(&self.requests_wait_us);
+        s.requests_wait_ms = s.requests_wait_us / 1000;
         s.requests_timeouts = g(&self.requests_timeouts);
         s.requests_rejected = g(&self.requests_rejected);
         s.max_wait_ms = g(&self.max_wait_us) / 1000;
@@ -115,6 +280,7 @@ impl Counters {
         s.returns_bad = g(&self.returns_bad);
         s.recycled_lifetime = g(&self.recycled_lifetime);
         s.recycled_idle = g(&self.recycled_idle);
+        s.returns_implicit = g(&self.returns_implicit);
         // Waits that never queued count in the first bucket.
         let fast = s
             .requests_num
