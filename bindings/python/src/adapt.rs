@@ -1,0 +1,380 @@
+//! Python objects → `pgpool::sql::Value`, as psycopg2's default adapters see them.
+
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{
+    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyMemoryView, PyString, PyTuple,
+    PyType,
+};
+
+use pgpool::sql::Value;
+
+use crate::errors::{client_error, param_error, Kind};
+
+static DECIMAL: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static UUID: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static DATE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static DATETIME: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static TIME: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static TIMEDELTA: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+fn ty<'py>(
+    py: Python<'py>,
+    cell: &'static PyOnceLock<Py<PyType>>,
+    m: &str,
+    n: &str,
+) -> PyResult<&'py Bound<'py, PyType>> {
+    cell.import(py, m, n)
+}
+
+/// psycopg2's "can't adapt type 'X'" (a ProgrammingError).
+fn cant_adapt(obj: &Bound<'_, PyAny>) -> PyErr {
+    let py = obj.py();
+    let name = obj
+        .get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".into());
+    client_error(py, Kind::Programming, format!("can't adapt type '{name}'"))
+}
+
+fn text_of(obj: &Bound<'_, PyAny>) -> PyResult<String> {
+    obj.str()?.extract::<String>()
+}
+
+fn isoformat(obj: &Bound<'_, PyAny>) -> PyResult<String> {
+    obj.call_method0(pyo3::intern!(obj.py(), "isoformat"))?
+        .extract::<String>()
+}
+
+fn has_tz(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    Ok(!obj.getattr(pyo3::intern!(obj.py(), "tzinfo"))?.is_none())
+}
+
+/// psycopg2's interval literal: `'%d days %d.%06d seconds'::interval`.
+fn timedelta(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
+    let py = obj.py();
+    let days: i64 = obj.getattr(pyo3::intern!(py, "days"))?.extract()?;
+    let secs: i64 = obj.getattr(pyo3::intern!(py, "seconds"))?.extract()?;
+    let us: i64 = obj.getattr(pyo3::intern!(py, "microseconds"))?.extract()?;
+    Ok(Value::Typed {
+        text: format!("{days} days {secs}.{us:06} seconds"),
+        cast: Some("interval".into()),
+    })
+}
+
+fn bytes_of(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(b.as_bytes().to_vec());
+    }
+    if let Ok(b) = obj.cast::<PyByteArray>() {
+        return Ok(b.to_vec());
+    }
+    // memoryview and other buffers
+    let b = obj.call_method0(pyo3::intern!(obj.py(), "tobytes"))?;
+    Ok(b.cast::<PyBytes>()?.as_bytes().to_vec())
+}
+
+fn int_value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
+    match obj.extract::<i64>() {
+        Ok(i) => Ok(Value::Int(i)),
+        Err(_) => {
+            // Beyond 64 bits (or an int subclass with a custom __str__): the decimal text
+            // of the int value itself, as psycopg2 (`int.__repr__`) renders it.
+            let as_int = obj.py().get_type::<PyInt>().call1((obj,))?;
+            Ok(Value::BigInt(as_int.repr()?.extract()?))
+        }
+    }
+}
+
+/// Adapts one Python object (psycopg2's `adapt(obj)`), recursively for tuples and lists.
+pub(crate) fn adapt(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
+    let py = obj.py();
+    if obj.is_none() {
+        return Ok(Value::Null);
+    }
+    // Exact builtin types first (the common case), then the library types, then the
+    // ISQLQuote protocol (`getquoted()`), then subclasses of the builtins.
+    if obj.is_exact_instance_of::<PyBool>() {
+        return Ok(Value::Bool(obj.is_truthy()?));
+    }
+    if obj.is_exact_instance_of::<PyInt>() {
+        return int_value(obj);
+    }
+    if obj.is_exact_instance_of::<PyString>() {
+        return Ok(Value::Str(obj.cast::<PyString>()?.extract::<String>()?));
+    }
+    if obj.is_exact_instance_of::<PyFloat>() {
+        return Ok(Value::Float(obj.extract::<f64>()?));
+    }
+    if obj.is_exact_instance_of::<PyBytes>()
+        || obj.is_instance_of::<PyByteArray>()
+        || obj.is_instance_of::<PyMemoryView>()
+    {
+        return Ok(Value::Bytes(bytes_of(obj)?));
+    }
+    if obj.is_exact_instance_of::<PyTuple>() {
+        return seq(obj.cast::<PyTuple>()?.iter()).map(Value::Tuple);
+    }
+    if obj.is_exact_instance_of::<PyList>() {
+        return seq(obj.cast::<PyList>()?.iter()).map(Value::Array);
+    }
+    if obj.is_instance(ty(py, &DECIMAL, "decimal", "Decimal")?)? {
+        return Ok(Value::Decimal(text_of(obj)?));
+    }
+    if obj.is_instance(ty(py, &DATETIME, "datetime", "datetime")?)? {
+        let cast = if has_tz(obj)? {
+            "timestamptz"
+        } else {
+            "timestamp"
+        };
+        return Ok(Value::Typed {
+            text: isoformat(obj)?,
+            cast: Some(cast.into()),
+        });
+    }
+    if obj.is_instance(ty(py, &DATE, "datetime", "date")?)? {
+        return Ok(Value::Typed {
+            text: isoformat(obj)?,
+            cast: Some("date".into()),
+        });
+    }
+    if obj.is_instance(ty(py, &TIME, "datetime", "time")?)? {
+        let cast = if has_tz(obj)? { "timetz" } else { "time" };
+        return Ok(Value::Typed {
+            text: isoformat(obj)?,
+            cast: Some(cast.into()),
+        });
+    }
+    if obj.is_instance(ty(py, &TIMEDELTA, "datetime", "timedelta")?)? {
+        return timedelta(obj);
+    }
+    if obj.is_instance(ty(py, &UUID, "uuid", "UUID")?)? {
+        return Ok(Value::Typed {
+            text: text_of(obj)?,
+            cast: Some("uuid".into()),
+        });
+    }
+    if obj.is_instance_of::<PyDict>() {
+        return Err(cant_adapt(obj));
+    }
+    if let Ok(getquoted) = obj.getattr(pyo3::intern!(py, "getquoted")) {
+        let q = getquoted.call0()?;
+        let sql = if let Ok(b) = q.cast::<PyBytes>() {
+            String::from_utf8(b.as_bytes().to_vec()).map_err(|_| {
+                client_error(
+                    py,
+                    Kind::Programming,
+                    "getquoted() returned bytes that are not UTF-8",
+                )
+            })?
+        } else {
+            q.extract::<String>()?
+        };
+        return Ok(Value::Raw(sql));
+    }
+    // Subclasses of the builtins (IntEnum, str subclasses, ...): psycopg2 walks the MRO.
+    if obj.is_instance_of::<PyBool>() {
+        return Ok(Value::Bool(obj.is_truthy()?));
+    }
+    if obj.is_instance_of::<PyInt>() {
+        return int_value(obj);
+    }
+    if obj.is_instance_of::<PyFloat>() {
+        return Ok(Value::Float(obj.extract::<f64>()?));
+    }
+    if obj.is_instance_of::<PyString>() {
+        return Ok(Value::Str(obj.cast::<PyString>()?.extract::<String>()?));
+    }
+    if obj.is_instance_of::<PyBytes>() {
+        return Ok(Value::Bytes(bytes_of(obj)?));
+    }
+    if obj.is_instance_of::<PyTuple>() {
+        return seq(obj.cast::<PyTuple>()?.iter()).map(Value::Tuple);
+    }
+    if obj.is_instance_of::<PyList>() {
+        return seq(obj.cast::<PyList>()?.iter()).map(Value::Array);
+    }
+    Err(cant_adapt(obj))
+}
+
+fn seq<'py>(items: impl Iterator<Item = Bound<'py, PyAny>>) -> PyResult<Vec<Value>> {
+    items.map(|o| adapt(&o)).collect()
+}
+
+/// `vars` of `execute()`, adapted. psycopg2 adapts only the values the placeholders use; we
+/// adapt everything up front and keep the first failure aside, raising it only when
+/// interpolation would have needed that value.
+pub(crate) enum Vars {
+    Positional {
+        values: Vec<Value>,
+        /// Index and error of the first value that could not be adapted.
+        failed: Option<(usize, PyErr)>,
+        /// The Python type name of the sequence (`tuple`, `list`, ...), for messages.
+        type_name: String,
+    },
+    Named {
+        pairs: Vec<(String, Value)>,
+        /// Keys whose value could not be adapted (left out of `pairs`).
+        failed: Vec<(String, PyErr)>,
+    },
+}
+
+impl Vars {
+    /// Adapts `vars` (a mapping → named, anything else → a sequence).
+    pub(crate) fn from_py(vars: &Bound<'_, PyAny>) -> PyResult<Vars> {
+        let py = vars.py();
+        let is_mapping = vars.is_instance_of::<PyDict>()
+            || (!vars.is_instance_of::<PyTuple>()
+                && !vars.is_instance_of::<PyList>()
+                && !vars.is_instance_of::<PyString>()
+                && vars.hasattr(pyo3::intern!(py, "keys"))?);
+        if is_mapping {
+            let mut pairs = Vec::new();
+            let mut failed = Vec::new();
+            let mut add = |k: Bound<'_, PyAny>, v: Bound<'_, PyAny>| -> PyResult<()> {
+                // psycopg2 looks keys up with the placeholder's text: only str keys match.
+                let Ok(key) = k.extract::<String>() else {
+                    return Ok(());
+                };
+                match adapt(&v) {
+                    Ok(val) => pairs.push((key, val)),
+                    Err(e) => failed.push((key, e)),
+                }
+                Ok(())
+            };
+            if let Ok(d) = vars.cast::<PyDict>() {
+                for (k, v) in d.iter() {
+                    add(k, v)?;
+                }
+            } else {
+                for k in vars.call_method0(pyo3::intern!(py, "keys"))?.try_iter()? {
+                    let k = k?;
+                    let v = vars.get_item(&k)?;
+                    add(k, v)?;
+                }
+            }
+            return Ok(Vars::Named { pairs, failed });
+        }
+        let type_name = vars.get_type().name()?.to_string();
+        let mut values = Vec::new();
+        let mut failed = None;
+        let mut push = |i: usize, o: Bound<'_, PyAny>| match adapt(&o) {
+            Ok(v) => values.push(v),
+            Err(e) => {
+                values.push(Value::Null);
+                if failed.is_none() {
+                    failed = Some((i, e));
+                }
+            }
+        };
+        if let Ok(t) = vars.cast::<PyTuple>() {
+            for (i, o) in t.iter().enumerate() {
+                push(i, o);
+            }
+        } else if let Ok(l) = vars.cast::<PyList>() {
+            for (i, o) in l.iter().enumerate() {
+                push(i, o);
+            }
+        } else {
+            let it = vars.try_iter().map_err(|_| {
+                client_error(
+                    py,
+                    Kind::TypeError,
+                    format!("'{type_name}' object does not support indexing"),
+                )
+            })?;
+            for (i, o) in it.enumerate() {
+                push(i, o?);
+            }
+        }
+        Ok(Vars::Positional {
+            values,
+            failed,
+            type_name,
+        })
+    }
+
+    /// Interpolates `query` with these parameters (psycopg2's `execute`/`mogrify`).
+    pub(crate) fn interpolate(self, py: Python<'_>, query: &str) -> PyResult<String> {
+        match self {
+            Vars::Positional {
+                values,
+                failed,
+                type_name,
+            } => {
+                let r =
+                    pgpool::sql::interpolate(query, Some(pgpool::sql::Params::Positional(&values)));
+                match (r, failed) {
+                    (Ok(_), Some((_, e))) => Err(e),
+                    (Ok(s), None) => Ok(s),
+                    (Err(pgpool::Error::InvalidParameter(m)), failed) => {
+                        // Too many values: psycopg2 never adapts the extra ones.
+                        if let Some((_, e)) = failed {
+                            if !m.starts_with("TypeError: not all arguments converted") {
+                                return Err(e);
+                            }
+                        }
+                        Err(param_error(py, &m, Some(&type_name)))
+                    }
+                    (Err(e), _) => Err(crate::errors::to_py(py, &e)),
+                }
+            }
+            Vars::Named { pairs, failed } => {
+                match pgpool::sql::interpolate(query, Some(pgpool::sql::Params::Named(&pairs))) {
+                    Ok(s) => Ok(s),
+                    Err(pgpool::Error::InvalidParameter(m)) => {
+                        if let Some(key) = m.strip_prefix("KeyError: ") {
+                            if let Some(pos) = failed.iter().position(|(k, _)| k == key) {
+                                let mut failed = failed;
+                                return Err(failed.swap_remove(pos).1);
+                            }
+                        }
+                        Err(param_error(py, &m, None))
+                    }
+                    Err(e) => Err(crate::errors::to_py(py, &e)),
+                }
+            }
+        }
+    }
+}
+
+/// `query % vars` as psycopg2 does it: `vars=None` leaves the query untouched.
+pub(crate) fn render(
+    py: Python<'_>,
+    query: &str,
+    vars: Option<&Bound<'_, PyAny>>,
+) -> PyResult<String> {
+    match vars {
+        None => pgpool::sql::interpolate(query, None).map_err(|e| match e {
+            pgpool::Error::InvalidParameter(m) => param_error(py, &m, None),
+            e => crate::errors::to_py(py, &e),
+        }),
+        Some(v) if v.is_none() => render(py, query, None),
+        Some(v) => Vars::from_py(v)?.interpolate(py, query),
+    }
+}
+
+/// The text of a query given as `str` or `bytes` (UTF-8).
+pub(crate) fn query_text(q: &Bound<'_, PyAny>) -> PyResult<String> {
+    if let Ok(s) = q.cast::<PyString>() {
+        return s.extract::<String>();
+    }
+    if let Ok(b) = q.cast::<PyBytes>() {
+        return String::from_utf8(b.as_bytes().to_vec()).map_err(|e| {
+            client_error(
+                q.py(),
+                Kind::ValueError,
+                format!("the query is not valid UTF-8: {e}"),
+            )
+        });
+    }
+    Err(client_error(
+        q.py(),
+        Kind::TypeError,
+        format!(
+            "argument 1 must be a string or unicode object: got {} instead",
+            q.get_type().name()?
+        ),
+    ))
+}

@@ -1,0 +1,910 @@
+//! `Connection`: a DB-API connection with psycopg2's semantics over one core connection
+//! (pooled or not), kept behind a mutex that is only locked with the GIL released.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use parking_lot::Mutex;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString};
+
+use pgpool::config::{ConnectParams, Host};
+use pgpool::conn::{CancelToken, Notice};
+use pgpool::{Interrupt, PooledConnection, QueryResult, TxStatus};
+
+use crate::cursor::{Cursor, RowMode};
+use crate::errors::{client_error, to_py, to_py_q, Kind};
+
+/// What the Python object holds.
+pub(crate) enum Holder {
+    Plain(pgpool::Connection),
+    Pooled(PooledConnection),
+    /// Given back to its pool (`putconn`, end of a `with pool.connection()` block).
+    Returned,
+    /// `close()`d.
+    Closed,
+}
+
+/// psycopg2's session characteristics and transaction flag.
+pub(crate) struct State {
+    pub(crate) holder: Holder,
+    pub(crate) autocommit: bool,
+    /// 1..=4 (psycopg2's ISOLATION_LEVEL_* constants), `None`: server default.
+    pub(crate) isolevel: Option<u8>,
+    pub(crate) readonly: Option<bool>,
+    pub(crate) deferrable: Option<bool>,
+    /// psycopg2's `CONN_STATUS_BEGIN`: a transaction was started (its BEGIN may still be
+    /// queued in the core, to ride with the next statement).
+    pub(crate) in_tx: bool,
+    /// Inside `with conn:` (psycopg2 2.9 starts a transaction there even in autocommit).
+    pub(crate) entered: bool,
+}
+
+const ISOLEVELS: [&str; 5] = [
+    "",
+    "READ COMMITTED",
+    "REPEATABLE READ",
+    "SERIALIZABLE",
+    "READ UNCOMMITTED",
+];
+
+impl State {
+    pub(crate) fn new(holder: Holder) -> State {
+        State {
+            holder,
+            autocommit: false,
+            isolevel: None,
+            readonly: None,
+            deferrable: None,
+            in_tx: false,
+            entered: false,
+        }
+    }
+
+    pub(crate) fn conn_mut(&mut self) -> pgpool::error::Result<&mut pgpool::Connection> {
+        match &mut self.holder {
+            Holder::Plain(c) => Ok(c),
+            Holder::Pooled(c) => Ok(c),
+            Holder::Returned | Holder::Closed => {
+                Err(pgpool::Error::Interface("connection already closed".into()))
+            }
+        }
+    }
+
+    fn conn_ref(&self) -> Option<&pgpool::Connection> {
+        match &self.holder {
+            Holder::Plain(c) => Some(c),
+            Holder::Pooled(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// psycopg2's BEGIN statement for the current characteristics.
+    pub(crate) fn begin_sql(&self) -> String {
+        let mut s = String::from("BEGIN");
+        if let Some(l) = self.isolevel {
+            s.push_str(" ISOLATION LEVEL ");
+            s.push_str(ISOLEVELS[l as usize]);
+        }
+        match self.readonly {
+            Some(true) => s.push_str(" READ ONLY"),
+            Some(false) => s.push_str(" READ WRITE"),
+            None => {}
+        }
+        match self.deferrable {
+            Some(true) => s.push_str(" DEFERRABLE"),
+            Some(false) => s.push_str(" NOT DEFERRABLE"),
+            None => {}
+        }
+        s
+    }
+
+    /// Queues the BEGIN of a new transaction when the next statement needs one
+    /// (psycopg2's `pq_begin_locked`). It goes out in the statement's own write.
+    pub(crate) fn prepare_begin(&mut self) -> pgpool::error::Result<()> {
+        if self.in_tx || (self.autocommit && !self.entered) {
+            return Ok(());
+        }
+        let sql = self.begin_sql();
+        self.conn_mut()?.begin_deferred(sql);
+        self.in_tx = true;
+        Ok(())
+    }
+
+    /// COMMIT or ROLLBACK the transaction psycopg2 thinks is open; no round trip when its
+    /// BEGIN was never sent.
+    pub(crate) fn finish(
+        &mut self,
+        commit: bool,
+        intr: Option<Interrupt<'_>>,
+    ) -> pgpool::error::Result<()> {
+        if !std::mem::replace(&mut self.in_tx, false) {
+            return Ok(());
+        }
+        let c = self.conn_mut()?;
+        if c.clear_pending_begin() {
+            return Ok(());
+        }
+        c.simple_query(if commit { "COMMIT" } else { "ROLLBACK" }, intr)
+            .map(|_| ())
+    }
+}
+
+/// Connection facts for `info`, `dsn` and `repr` (never the password).
+pub(crate) struct Facts {
+    pub(crate) dsn: String,
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) user: String,
+    pub(crate) dbname: String,
+}
+
+impl Facts {
+    pub(crate) fn new(p: &ConnectParams, dsn: Option<&str>) -> Facts {
+        let host = match p.hosts.first() {
+            Some(Host::Tcp(h)) => h.clone(),
+            Some(Host::Unix(d)) => d.display().to_string(),
+            None => String::new(),
+        };
+        Facts {
+            dsn: match dsn {
+                Some(d) if !d.trim().is_empty() => pgpool::config::redact_dsn(d),
+                _ => p.describe(),
+            },
+            host,
+            port: p
+                .ports
+                .first()
+                .copied()
+                .unwrap_or(pgpool::config::DEFAULT_PORT),
+            user: p.user.clone(),
+            dbname: p.dbname.clone(),
+        }
+    }
+}
+
+/// A DB-API 2.0 connection with psycopg2's semantics.
+#[pyclass(frozen, weakref, module = "pgpool._pgpool", name = "Connection")]
+pub struct Connection {
+    pub(crate) state: Mutex<State>,
+    /// 0 open, 1 closed (or returned to its pool), 2 broken (psycopg2).
+    closed: AtomicU8,
+    cancel: CancelToken,
+    pid: i32,
+    server_version: i32,
+    /// The pool this connection belongs to (the Python `Pool` object), if any.
+    pub(crate) pool: Option<Py<PyAny>>,
+    notices: Py<PyList>,
+    cursor_factory: Mutex<Option<Py<PyAny>>>,
+    facts: std::sync::Arc<Facts>,
+}
+
+/// What one call under the connection lock produced, besides its own result.
+struct After {
+    notices: Vec<Notice>,
+    broken: bool,
+    interrupted: Option<PyErr>,
+}
+
+impl Connection {
+    pub(crate) fn new(
+        py: Python<'_>,
+        holder: Holder,
+        pool: Option<Py<PyAny>>,
+        facts: std::sync::Arc<Facts>,
+    ) -> PyResult<Connection> {
+        let (cancel, pid, server_version) = match &holder {
+            Holder::Plain(c) => (c.cancel_token(), c.backend_pid(), c.server_version()),
+            Holder::Pooled(c) => (c.cancel_token(), c.backend_pid(), c.server_version()),
+            _ => {
+                return Err(client_error(
+                    py,
+                    Kind::Interface,
+                    "connection already closed",
+                ))
+            }
+        };
+        Ok(Connection {
+            state: Mutex::new(State::new(holder)),
+            closed: AtomicU8::new(0),
+            cancel,
+            pid,
+            server_version,
+            pool,
+            notices: PyList::empty(py).unbind(),
+            cursor_factory: Mutex::new(None),
+            facts,
+        })
+    }
+
+    /// Runs `f` on the state. Never waits for the lock while holding the GIL: the thread
+    /// holding it may be waiting for the GIL (its interrupt hook).
+    pub(crate) fn locked<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut State) -> T + Send,
+    ) -> T {
+        if let Some(mut g) = self.state.try_lock() {
+            return f(&mut g);
+        }
+        py.detach(|| f(&mut self.state.lock()))
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire) != 0
+    }
+
+    pub(crate) fn mark_closed(&self, v: u8) {
+        self.closed.store(v, Ordering::Release);
+    }
+
+    pub(crate) fn check_open(&self, py: Python<'_>) -> PyResult<()> {
+        if self.is_closed() {
+            Err(client_error(
+                py,
+                Kind::Interface,
+                "connection already closed",
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Runs `f` on the locked state with the GIL released. The interrupt hook checks for
+    /// Ctrl-C (the core then cancels the statement server-side); a KeyboardInterrupt seen
+    /// there is raised once the statement has returned, whatever its outcome.
+    pub(crate) fn with_state<T, F>(&self, py: Python<'_>, f: F) -> PyResult<T>
+    where
+        T: Send,
+        F: FnOnce(&mut State, Interrupt<'_>) -> T + Send,
+    {
+        let (out, after) = py.detach(|| {
+            let stash: RefCell<Option<PyErr>> = RefCell::new(None);
+            let hook = || {
+                Python::attach(|py| match py.check_signals() {
+                    Ok(()) => false,
+                    Err(e) => {
+                        let mut s = stash.borrow_mut();
+                        if s.is_none() {
+                            *s = Some(e);
+                        }
+                        true
+                    }
+                })
+            };
+            let mut st = self.state.lock();
+            let out = f(&mut st, &hook);
+            let (notices, broken) = match &mut st.holder {
+                Holder::Plain(c) => (c.take_notices(), c.is_broken()),
+                Holder::Pooled(c) => (c.take_notices(), c.is_broken()),
+                _ => (Vec::new(), false),
+            };
+            if broken {
+                st.in_tx = false;
+            }
+            drop(st);
+            (
+                out,
+                After {
+                    notices,
+                    broken,
+                    interrupted: stash.into_inner(),
+                },
+            )
+        });
+        if after.broken && !self.is_closed() {
+            self.mark_closed(2);
+        }
+        if !after.notices.is_empty() {
+            self.add_notices(py, &after.notices)?;
+        }
+        if let Some(e) = after.interrupted {
+            return Err(e);
+        }
+        Ok(out)
+    }
+
+    /// [`with_state`](Self::with_state) for a core call, mapping its error.
+    pub(crate) fn run<T, F>(&self, py: Python<'_>, f: F) -> PyResult<T>
+    where
+        T: Send,
+        F: FnOnce(&mut State, Interrupt<'_>) -> pgpool::error::Result<T> + Send,
+    {
+        self.with_state(py, f)?.map_err(|e| map_err(py, &e))
+    }
+
+    /// Runs one statement (simple protocol; a pending BEGIN rides along).
+    pub(crate) fn execute(&self, py: Python<'_>, sql: &str) -> PyResult<QueryResult> {
+        self.with_state(py, |st, intr| {
+            st.prepare_begin()?;
+            st.conn_mut()?.simple_query(sql, Some(intr))
+        })?
+        .map_err(|e| map_err_q(py, &e, Some(sql)))
+    }
+
+    fn add_notices(&self, py: Python<'_>, notices: &[Notice]) -> PyResult<()> {
+        let list = self.notices.bind(py);
+        for n in notices {
+            list.append(format!("{}:  {}\n", n.severity, n.message))?;
+        }
+        // psycopg2 keeps the last 50.
+        let len = list.len();
+        if len > 50 {
+            list.del_slice(0, len - 50)?;
+        }
+        Ok(())
+    }
+
+    fn commit_or_rollback(&self, py: Python<'_>, commit: bool) -> PyResult<()> {
+        self.check_open(py)?;
+        self.run(py, |st, intr| st.finish(commit, Some(intr)))
+    }
+
+    /// psycopg2's `conn_set_session`.
+    fn set_session_inner(
+        &self,
+        py: Python<'_>,
+        autocommit: Option<bool>,
+        isolevel: Option<Option<u8>>,
+        readonly: Option<Option<bool>>,
+        deferrable: Option<Option<bool>>,
+    ) -> PyResult<()> {
+        self.check_open(py)?;
+        let in_tx = self.locked(py, |st| st.in_tx);
+        if in_tx {
+            return Err(client_error(
+                py,
+                Kind::Programming,
+                "set_session cannot be used inside a transaction",
+            ));
+        }
+        self.run(py, move |st, intr| -> pgpool::error::Result<()> {
+            let want_ac = autocommit.unwrap_or(st.autocommit);
+            let mut sets: Vec<String> = Vec::new();
+            let onoff = |v: Option<bool>| match v {
+                None => "DEFAULT".to_string(),
+                Some(true) => "'on'".into(),
+                Some(false) => "'off'".into(),
+            };
+            if want_ac {
+                // No BEGIN will carry them: make them the session's defaults.
+                if let Some(l) = isolevel {
+                    sets.push(format!(
+                        "SET default_transaction_isolation TO {}",
+                        match l {
+                            Some(l) => format!("'{}'", ISOLEVELS[l as usize]),
+                            None => "DEFAULT".into(),
+                        }
+                    ));
+                }
+                if let Some(r) = readonly {
+                    sets.push(format!("SET default_transaction_read_only TO {}", onoff(r)));
+                }
+                if let Some(d) = deferrable {
+                    sets.push(format!(
+                        "SET default_transaction_deferrable TO {}",
+                        onoff(d)
+                    ));
+                }
+            } else if st.autocommit {
+                // Leaving autocommit: BEGIN carries them from now on.
+                if st.isolevel.is_some() {
+                    sets.push("SET default_transaction_isolation TO DEFAULT".into());
+                }
+                if st.readonly.is_some() {
+                    sets.push("SET default_transaction_read_only TO DEFAULT".into());
+                }
+                if st.deferrable.is_some() {
+                    sets.push("SET default_transaction_deferrable TO DEFAULT".into());
+                }
+            }
+            if !sets.is_empty() {
+                let c = st.conn_mut()?;
+                for s in &sets {
+                    c.simple_query(s, Some(intr))?;
+                }
+            }
+            st.autocommit = want_ac;
+            if let Some(l) = isolevel {
+                st.isolevel = l;
+            }
+            if let Some(r) = readonly {
+                st.readonly = r;
+            }
+            if let Some(d) = deferrable {
+                st.deferrable = d;
+            }
+            Ok(())
+        })
+    }
+
+    /// Takes the core connection out (for `putconn`), leaving `Returned`.
+    pub(crate) fn take_holder(&self, py: Python<'_>, to: Holder) -> Holder {
+        let h = py.detach(|| {
+            let mut st = self.state.lock();
+            st.in_tx = false;
+            std::mem::replace(&mut st.holder, to)
+        });
+        if !self.is_closed() {
+            self.mark_closed(1);
+        }
+        h
+    }
+
+    pub(crate) fn default_cursor_factory(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.cursor_factory.lock().as_ref().map(|f| f.clone_ref(py))
+    }
+}
+
+impl Drop for Connection {
+    /// A connection dropped without `putconn()`/`close()` goes back to its pool (rolled
+    /// back, reset) or is closed; that may take a round trip, so not with the GIL held.
+    fn drop(&mut self) {
+        let h = std::mem::replace(&mut self.state.get_mut().holder, Holder::Closed);
+        if matches!(h, Holder::Plain(_) | Holder::Pooled(_)) {
+            Python::attach(|py| py.detach(move || drop(h)));
+        }
+    }
+}
+
+/// Core error → Python, with psycopg2's class for COPY misuse through `execute`.
+pub(crate) fn map_err(py: Python<'_>, e: &pgpool::Error) -> PyErr {
+    map_err_q(py, e, None)
+}
+
+/// [`map_err`] for an error of statement `query`.
+pub(crate) fn map_err_q(py: Python<'_>, e: &pgpool::Error, query: Option<&str>) -> PyErr {
+    if let pgpool::Error::Interface(m) = e {
+        if m.starts_with("can't execute COPY") {
+            return client_error(py, Kind::Programming, m);
+        }
+    }
+    to_py_q(py, e, query)
+}
+
+fn parse_isolevel(py: Python<'_>, v: &Bound<'_, PyAny>) -> PyResult<Option<u8>> {
+    if v.is_none() {
+        return Ok(None);
+    }
+    if let Ok(i) = v.extract::<i64>() {
+        if !(1..=4).contains(&i) {
+            return Err(PyValueError::new_err(
+                "isolation_level must be between 1 and 4",
+            ));
+        }
+        return Ok(Some(i as u8));
+    }
+    let s: String = match v.extract::<String>() {
+        Ok(s) => s,
+        Err(_) => v.str()?.extract()?,
+    };
+    for (i, name) in ISOLEVELS.iter().enumerate().skip(1) {
+        if name.eq_ignore_ascii_case(&s) {
+            return Ok(Some(i as u8));
+        }
+    }
+    if s.eq_ignore_ascii_case("default") {
+        return Ok(None);
+    }
+    let _ = py;
+    Err(PyValueError::new_err(format!(
+        "bad value for isolation_level: '{s}'"
+    )))
+}
+
+fn parse_onoff(v: &Bound<'_, PyAny>) -> PyResult<Option<bool>> {
+    if v.is_none() {
+        return Ok(None);
+    }
+    if let Ok(s) = v.cast::<PyString>() {
+        let s: String = s.extract()?;
+        if s.eq_ignore_ascii_case("default") {
+            return Ok(None);
+        }
+        return Err(PyValueError::new_err(format!(
+            "the only string accepted is 'default'; got {s}"
+        )));
+    }
+    Ok(Some(v.is_truthy()?))
+}
+
+/// psycopg2.extensions' TRANSACTION_STATUS_* values.
+pub(crate) fn tx_status_code(s: TxStatus) -> i32 {
+    match s {
+        TxStatus::Idle => 0,
+        TxStatus::InTransaction => 2,
+        TxStatus::InError => 3,
+        TxStatus::Unknown => 4,
+    }
+}
+
+#[pymethods]
+impl Connection {
+    /// A new cursor. `cursor_factory` (or the connection's `cursor_factory`) is called as
+    /// `factory(conn, name)`, as psycopg2 does.
+    #[pyo3(signature = (name=None, cursor_factory=None, withhold=false, scrollable=None, *, row_mode=None, row_factory=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn cursor(
+        slf: &Bound<'_, Self>,
+        name: Option<&Bound<'_, PyAny>>,
+        cursor_factory: Option<&Bound<'_, PyAny>>,
+        withhold: bool,
+        scrollable: Option<&Bound<'_, PyAny>>,
+        row_mode: Option<&str>,
+        row_factory: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let _ = (withhold, scrollable);
+        slf.get().check_open(py)?;
+        let name = name.filter(|n| !n.is_none());
+        let factory = match cursor_factory.filter(|f| !f.is_none()) {
+            Some(f) => Some(f.clone().unbind()),
+            None => slf.get().default_cursor_factory(py),
+        };
+        if let Some(f) = factory {
+            let c = f.bind(py).call1((slf, name))?;
+            if !c.is_instance_of::<Cursor>() {
+                return Err(client_error(
+                    py,
+                    Kind::TypeError,
+                    "cursor factory must be subclass of pgpool._pgpool.Cursor",
+                ));
+            }
+            return Ok(c.unbind());
+        }
+        let mode = RowMode::parse(py, row_mode.unwrap_or("tuple"), row_factory)?;
+        let name = match name {
+            Some(n) => Some(n.str()?.extract::<String>()?),
+            None => None,
+        };
+        Ok(Py::new(py, Cursor::new(Some(slf.clone().unbind()), name, mode))?.into_any())
+    }
+
+    /// Commits the current transaction (nothing to do when none was started).
+    fn commit(&self, py: Python<'_>) -> PyResult<()> {
+        self.commit_or_rollback(py, true)
+    }
+
+    /// Rolls the current transaction back (no round trip when nothing was sent yet).
+    fn rollback(&self, py: Python<'_>) -> PyResult<()> {
+        self.commit_or_rollback(py, false)
+    }
+
+    /// Closes the connection (a pooled one is discarded: the pool opens a replacement).
+    fn close(&self, py: Python<'_>) {
+        if self.closed.load(Ordering::Acquire) == 1 {
+            return;
+        }
+        let h = self.take_holder(py, Holder::Closed);
+        py.detach(move || match h {
+            Holder::Plain(c) => c.close(),
+            Holder::Pooled(c) => c.discard(),
+            _ => {}
+        });
+    }
+
+    /// 0 open, 1 closed, 2 broken (psycopg2).
+    #[getter]
+    fn closed(&self) -> u8 {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    #[getter]
+    fn get_autocommit(&self, py: Python<'_>) -> bool {
+        self.locked(py, |st| st.autocommit)
+    }
+
+    #[setter]
+    fn set_autocommit(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let v = value.is_truthy()?;
+        self.set_session_inner(py, Some(v), None, None, None)
+    }
+
+    #[getter]
+    fn get_isolation_level(&self, py: Python<'_>) -> Option<u8> {
+        self.locked(py, |st| st.isolevel)
+    }
+
+    #[setter]
+    fn set_isolation_level(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let l = parse_isolevel(py, value)?;
+        self.set_session_inner(py, None, Some(l), None, None)
+    }
+
+    /// Legacy psycopg2 method: rolls back, then 0 = autocommit, 1..4 = a level, None = default.
+    #[pyo3(name = "set_isolation_level")]
+    fn set_isolation_level_method(&self, py: Python<'_>, level: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.check_open(py)?;
+        let lvl: Option<i64> = if level.is_none() {
+            None
+        } else {
+            Some(level.extract()?)
+        };
+        if let Some(l) = lvl {
+            if !(0..=4).contains(&l) {
+                return Err(PyValueError::new_err(
+                    "isolation level must be between 0 and 4",
+                ));
+            }
+        }
+        self.commit_or_rollback(py, false)?;
+        match lvl {
+            Some(0) => self.set_session_inner(py, Some(true), None, None, None),
+            Some(l) => self.set_session_inner(py, Some(false), Some(Some(l as u8)), None, None),
+            None => self.set_session_inner(py, Some(false), Some(None), None, None),
+        }
+    }
+
+    #[getter]
+    fn get_readonly(&self, py: Python<'_>) -> Option<bool> {
+        self.locked(py, |st| st.readonly)
+    }
+
+    #[setter]
+    fn set_readonly(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let v = parse_onoff(value)?;
+        self.set_session_inner(py, None, None, Some(v), None)
+    }
+
+    #[getter]
+    fn get_deferrable(&self, py: Python<'_>) -> Option<bool> {
+        self.locked(py, |st| st.deferrable)
+    }
+
+    #[setter]
+    fn set_deferrable(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let v = parse_onoff(value)?;
+        self.set_session_inner(py, None, None, None, Some(v))
+    }
+
+    /// psycopg2's `set_session()`; `None` leaves a setting unchanged.
+    #[pyo3(signature = (isolation_level=None, readonly=None, deferrable=None, autocommit=None))]
+    fn set_session(
+        &self,
+        py: Python<'_>,
+        isolation_level: Option<&Bound<'_, PyAny>>,
+        readonly: Option<&Bound<'_, PyAny>>,
+        deferrable: Option<&Bound<'_, PyAny>>,
+        autocommit: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        fn nn<'a, 'py>(o: Option<&'a Bound<'py, PyAny>>) -> Option<&'a Bound<'py, PyAny>> {
+            o.filter(|v| !v.is_none())
+        }
+        let iso = match nn(isolation_level) {
+            Some(v) => Some(parse_isolevel(py, v)?),
+            None => None,
+        };
+        let ro = match nn(readonly) {
+            Some(v) => Some(parse_onoff(v)?),
+            None => None,
+        };
+        let de = match nn(deferrable) {
+            Some(v) => Some(parse_onoff(v)?),
+            None => None,
+        };
+        let ac = match nn(autocommit) {
+            Some(v) => Some(v.is_truthy()?),
+            None => None,
+        };
+        self.set_session_inner(py, ac, iso, ro, de)
+    }
+
+    /// The server version as libpq's `PQserverVersion` (150018 for 15.18).
+    #[getter]
+    fn server_version(&self) -> i32 {
+        self.server_version
+    }
+
+    #[getter]
+    fn protocol_version(&self) -> i32 {
+        3
+    }
+
+    fn get_backend_pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// `TRANSACTION_STATUS_*` of the server (a BEGIN still queued counts as idle, as the
+    /// server has not seen it).
+    fn get_transaction_status(&self, py: Python<'_>) -> i32 {
+        self.locked(py, |st| {
+            st.conn_ref()
+                .map(|c| tx_status_code(c.transaction_status()))
+                .unwrap_or(4)
+        })
+    }
+
+    fn get_parameter_status(&self, py: Python<'_>, parameter: &str) -> Option<String> {
+        self.locked(py, |st| {
+            st.conn_ref()
+                .and_then(|c| c.parameter(parameter).map(str::to_owned))
+        })
+    }
+
+    fn get_dsn_parameters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        d.set_item("user", &self.facts.user)?;
+        d.set_item("dbname", &self.facts.dbname)?;
+        d.set_item("host", &self.facts.host)?;
+        d.set_item("port", self.facts.port.to_string())?;
+        Ok(d)
+    }
+
+    /// `STATUS_READY` (1) or `STATUS_BEGIN` (2).
+    #[getter]
+    fn status(&self, py: Python<'_>) -> i32 {
+        if self.locked(py, |st| st.in_tx) {
+            2
+        } else {
+            1
+        }
+    }
+
+    #[getter]
+    fn encoding(&self) -> &'static str {
+        "UTF8"
+    }
+
+    #[getter]
+    fn notices(&self, py: Python<'_>) -> Py<PyList> {
+        self.notices.clone_ref(py)
+    }
+
+    /// The DSN without its password.
+    #[getter]
+    fn dsn(&self) -> String {
+        self.facts.dsn.clone()
+    }
+
+    #[getter]
+    fn info(slf: &Bound<'_, Self>) -> PyResult<Py<ConnectionInfo>> {
+        Py::new(
+            slf.py(),
+            ConnectionInfo {
+                conn: slf.clone().unbind(),
+            },
+        )
+    }
+
+    #[getter]
+    fn pgpool_pool(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.pool.as_ref().map(|p| p.clone_ref(py))
+    }
+
+    #[getter(cursor_factory)]
+    fn get_cursor_factory(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.default_cursor_factory(py)
+    }
+
+    #[setter(cursor_factory)]
+    fn set_cursor_factory(&self, value: Option<Py<PyAny>>) {
+        *self.cursor_factory.lock() = value;
+    }
+
+    #[getter]
+    fn async_(&self) -> i32 {
+        0
+    }
+
+    fn isexecuting(&self) -> bool {
+        false
+    }
+
+    /// Cancels the running statement (callable from any thread).
+    fn cancel(&self, py: Python<'_>) -> PyResult<()> {
+        self.check_open(py)?;
+        let t = self.cancel.clone();
+        py.detach(move || t.cancel()).map_err(|e| to_py(py, &e))
+    }
+
+    /// `with conn:` starts a transaction block; `__exit__` commits or rolls back. It does
+    /// not close the connection (psycopg2).
+    fn __enter__(slf: &Bound<'_, Self>) -> PyResult<Py<Self>> {
+        let py = slf.py();
+        let me = slf.get();
+        me.check_open(py)?;
+        let was = me.locked(py, |st| std::mem::replace(&mut st.entered, true));
+        if was {
+            return Err(client_error(
+                py,
+                Kind::Programming,
+                "the connection cannot be re-entered recursively",
+            ));
+        }
+        Ok(slf.clone().unbind())
+    }
+
+    #[pyo3(signature = (exc_type=None, exc_value=None, traceback=None))]
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        exc_type: Option<&Bound<'_, PyAny>>,
+        exc_value: Option<&Bound<'_, PyAny>>,
+        traceback: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        let _ = (exc_value, traceback);
+        self.locked(py, |st| st.entered = false);
+        let ok = exc_type.is_none_or(|t| t.is_none());
+        self.commit_or_rollback(py, ok)?;
+        Ok(false)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<pgpool.Connection object at {:p}; dsn: '{}', closed: {}>",
+            self as *const _,
+            self.facts.dsn,
+            self.closed()
+        )
+    }
+}
+
+/// psycopg2's `conn.info` (a subset of `ConnectionInfo`).
+#[pyclass(frozen, module = "pgpool._pgpool", name = "ConnectionInfo")]
+pub struct ConnectionInfo {
+    conn: Py<Connection>,
+}
+
+#[pymethods]
+impl ConnectionInfo {
+    #[getter]
+    fn transaction_status(&self, py: Python<'_>) -> i32 {
+        self.conn.get().get_transaction_status(py)
+    }
+
+    #[getter]
+    fn backend_pid(&self) -> i32 {
+        self.conn.get().pid
+    }
+
+    #[getter]
+    fn server_version(&self) -> i32 {
+        self.conn.get().server_version
+    }
+
+    #[getter]
+    fn protocol_version(&self) -> i32 {
+        3
+    }
+
+    /// `CONNECTION_OK` (0) or `CONNECTION_BAD` (1).
+    #[getter]
+    fn status(&self) -> i32 {
+        i32::from(self.conn.get().closed() != 0)
+    }
+
+    #[getter]
+    fn dbname(&self) -> String {
+        self.conn.get().facts.dbname.clone()
+    }
+
+    #[getter]
+    fn user(&self) -> String {
+        self.conn.get().facts.user.clone()
+    }
+
+    #[getter]
+    fn host(&self) -> String {
+        self.conn.get().facts.host.clone()
+    }
+
+    #[getter]
+    fn port(&self) -> u16 {
+        self.conn.get().facts.port
+    }
+
+    #[getter]
+    fn ssl_in_use(&self) -> bool {
+        false
+    }
+
+    fn parameter_status(&self, py: Python<'_>, name: &str) -> Option<String> {
+        self.conn.get().get_parameter_status(py, name)
+    }
+
+    #[getter]
+    fn dsn_parameters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        self.conn.get().get_dsn_parameters(py)
+    }
+}

@@ -1,0 +1,1110 @@
+//! `Cursor`: psycopg2's client-side cursor. Results arrive whole (text cells in one
+//! buffer); rows are decoded into Python objects when fetched, each cell once.
+
+use std::cell::RefCell;
+
+use pyo3::exceptions::{PyIndexError, PyStopIteration, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyDict, PyIterator, PyList, PySlice, PyString, PyTuple, PyType};
+
+use pgpool::QueryResult;
+
+use crate::adapt;
+use crate::conn::{map_err, Connection};
+use crate::decode::{self, Dec};
+use crate::errors::{client_error, Kind};
+
+/// How rows are returned.
+pub(crate) enum RowMode {
+    /// Tuples (psycopg2's default cursor).
+    Tuple,
+    /// Dicts keyed by column name (RealDictCursor); with a factory, `factory(dict)`
+    /// (e.g. an OrderedDict subclass).
+    Dict(Option<Py<PyAny>>),
+    /// `row_factory(cursor, values_tuple)` (DictCursor's DictRow).
+    DictRow(Py<PyAny>),
+    /// `collections.namedtuple` rows (NamedTupleCursor).
+    NamedTuple,
+}
+
+impl RowMode {
+    pub(crate) fn parse(
+        py: Python<'_>,
+        mode: &str,
+        row_factory: Option<Py<PyAny>>,
+    ) -> PyResult<RowMode> {
+        Ok(match mode {
+            "tuple" => RowMode::Tuple,
+            "dict" => RowMode::Dict(row_factory),
+            "namedtuple" => RowMode::NamedTuple,
+            "dictrow" => match row_factory {
+                Some(f) => RowMode::DictRow(f),
+                None => {
+                    return Err(client_error(
+                        py,
+                        Kind::ValueError,
+                        "row_mode 'dictrow' needs row_factory=",
+                    ))
+                }
+            },
+            other => {
+                return Err(client_error(
+                    py,
+                    Kind::ValueError,
+                    format!(
+                    "row_mode must be 'tuple', 'dict', 'dictrow' or 'namedtuple', not {other:?}"
+                ),
+                ))
+            }
+        })
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            RowMode::Tuple => "tuple",
+            RowMode::Dict(_) => "dict",
+            RowMode::DictRow(_) => "dictrow",
+            RowMode::NamedTuple => "namedtuple",
+        }
+    }
+}
+
+/// A result set being fetched.
+struct Rows {
+    r: QueryResult,
+    decs: Vec<Dec>,
+    /// Column names as Python strings (dict rows), built on first use.
+    names: Option<Py<PyTuple>>,
+    /// The namedtuple class (namedtuple rows), built on first use.
+    nt: Option<Py<PyAny>>,
+    description: Option<Py<PyTuple>>,
+}
+
+/// A DB-API 2.0 cursor with psycopg2's semantics. Subclass it from Python and pass
+/// `row_mode=` (and `row_factory=`) to `super().__init__(conn, name, ...)`.
+#[pyclass(subclass, weakref, module = "pgpool._pgpool", name = "Cursor")]
+pub struct Cursor {
+    conn: Option<Py<Connection>>,
+    name: Option<String>,
+    closed: bool,
+    mode: RowMode,
+    rows: Option<Rows>,
+    /// The last command's description when it returned no rows (always None).
+    rowcount: i64,
+    rownumber: usize,
+    #[pyo3(get, set)]
+    arraysize: isize,
+    query: Option<Py<PyBytes>>,
+    status: Option<String>,
+    lastrowid: u32,
+    #[pyo3(get, set)]
+    tzinfo_factory: Option<Py<PyAny>>,
+}
+
+impl Cursor {
+    pub(crate) fn new(conn: Option<Py<Connection>>, name: Option<String>, mode: RowMode) -> Cursor {
+        Cursor {
+            conn,
+            name,
+            closed: false,
+            mode,
+            rows: None,
+            rowcount: -1,
+            rownumber: 0,
+            arraysize: 1,
+            query: None,
+            status: None,
+            lastrowid: 0,
+            tzinfo_factory: None,
+        }
+    }
+
+    /// The connection, checking psycopg2's EXC_IF_CURS_CLOSED.
+    fn open_conn(&self, py: Python<'_>) -> PyResult<Py<Connection>> {
+        let Some(c) = &self.conn else {
+            return Err(client_error(
+                py,
+                Kind::Interface,
+                "the cursor has no connection",
+            ));
+        };
+        if self.closed || c.get().is_closed() {
+            return Err(client_error(py, Kind::Interface, "cursor already closed"));
+        }
+        Ok(c.clone_ref(py))
+    }
+
+    /// Fetching only needs the buffered result: a cursor whose pooled connection went
+    /// back to the pool at the end of its `with` block can still be read.
+    fn check_fetch(&self, py: Python<'_>) -> PyResult<()> {
+        if self.conn.is_none() {
+            return Err(client_error(
+                py,
+                Kind::Interface,
+                "the cursor has no connection",
+            ));
+        }
+        if self.closed {
+            return Err(client_error(py, Kind::Interface, "cursor already closed"));
+        }
+        if self.rows.is_none() {
+            return Err(client_error(py, Kind::Programming, "no results to fetch"));
+        }
+        Ok(())
+    }
+
+    fn check_named(&self, py: Python<'_>) -> PyResult<()> {
+        if self.name.is_some() {
+            return Err(client_error(
+                py,
+                Kind::NotSupported,
+                "server-side (named) cursors are not supported by pgpool yet",
+            ));
+        }
+        Ok(())
+    }
+
+    fn reset(&mut self) {
+        self.rows = None;
+        self.rowcount = -1;
+        self.rownumber = 0;
+        self.status = None;
+        self.lastrowid = 0;
+    }
+
+    /// psycopg2's `pq_fetch` for one result.
+    fn set_result(&mut self, py: Python<'_>, r: QueryResult) -> PyResult<()> {
+        self.status = if r.command_tag.is_empty() && !r.has_rows {
+            None
+        } else {
+            Some(r.command_tag.clone())
+        };
+        if r.has_rows {
+            self.rowcount = r.nrows() as i64;
+            let decs = r
+                .columns
+                .iter()
+                .map(|c| decode::decoder(c.type_oid))
+                .collect();
+            self.rows = Some(Rows {
+                r,
+                decs,
+                names: None,
+                nt: None,
+                description: None,
+            });
+            return Ok(());
+        }
+        if r.command_tag.is_empty() {
+            return Err(client_error(
+                py,
+                Kind::Programming,
+                "can't execute an empty query",
+            ));
+        }
+        self.rowcount = r.rows_affected().map(|n| n as i64).unwrap_or(-1);
+        let mut words = r.command_tag.split(' ');
+        if words.next() == Some("INSERT") {
+            self.lastrowid = words.next().and_then(|o| o.parse().ok()).unwrap_or(0);
+        }
+        Ok(())
+    }
+
+    fn values<'py>(&self, py: Python<'py>, row: usize) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let rs = self.rows.as_ref().expect("checked");
+        let mut v = Vec::with_capacity(rs.decs.len());
+        for (c, dec) in rs.decs.iter().enumerate() {
+            v.push(decode::cell(py, *dec, rs.r.get(row, c))?);
+        }
+        Ok(v)
+    }
+}
+
+static NAMEDTUPLE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// psycopg2's NamedTupleCursor field names: punctuation → `_`, a leading `_` or digit
+/// gets an `f` prefix.
+fn nt_field(name: &str) -> String {
+    const PUNCT: &str = " !\"#$%&'()*+,-./:;<=>?@[\\]^`{|}~";
+    let mut s: String = name
+        .chars()
+        .map(|c| if PUNCT.contains(c) { '_' } else { c })
+        .collect();
+    if s.starts_with('_') || s.starts_with(|c: char| c.is_ascii_digit()) {
+        s.insert(0, 'f');
+    }
+    s
+}
+
+/// Builds row `i` (the borrow of the cursor is released before calling Python row
+/// factories, which may read the cursor).
+fn make_row<'py>(slf: &Bound<'py, Cursor>, i: usize) -> PyResult<Bound<'py, PyAny>> {
+    let py = slf.py();
+    let mut me = slf.borrow_mut();
+    let vals = me.values(py, i)?;
+    match &me.mode {
+        RowMode::Tuple => Ok(PyTuple::new(py, vals)?.into_any()),
+        RowMode::Dict(factory) => {
+            let factory = factory.as_ref().map(|f| f.clone_ref(py));
+            let names = column_names(py, &mut me)?;
+            drop(me);
+            let d = PyDict::new(py);
+            for (k, v) in names.iter().zip(vals) {
+                d.set_item(k, v)?;
+            }
+            match factory {
+                Some(f) => f.bind(py).call1((d,)),
+                None => Ok(d.into_any()),
+            }
+        }
+        RowMode::NamedTuple => {
+            let rs = me.rows.as_mut().expect("checked");
+            let cls = match &rs.nt {
+                Some(c) => c.bind(py).clone(),
+                None => {
+                    let fields: Vec<String> =
+                        rs.r.columns.iter().map(|c| nt_field(&c.name)).collect();
+                    let nt = NAMEDTUPLE.import(py, "collections", "namedtuple")?;
+                    let kw = PyDict::new(py);
+                    kw.set_item("module", "pgpool.extras")?;
+                    let cls = nt.call(("Record", fields), Some(&kw))?;
+                    rs.nt = Some(cls.clone().unbind());
+                    cls
+                }
+            };
+            drop(me);
+            cls.call1(PyTuple::new(py, vals)?)
+        }
+        RowMode::DictRow(f) => {
+            let f = f.clone_ref(py);
+            drop(me);
+            f.bind(py).call1((slf, PyTuple::new(py, vals)?))
+        }
+    }
+}
+
+fn column_names<'py>(py: Python<'py>, me: &mut Cursor) -> PyResult<Bound<'py, PyTuple>> {
+    let rs = me.rows.as_mut().expect("checked");
+    if let Some(n) = &rs.names {
+        return Ok(n.bind(py).clone());
+    }
+    let t = PyTuple::new(
+        py,
+        rs.r.columns.iter().map(|c| PyString::intern(py, &c.name)),
+    )?;
+    rs.names = Some(t.clone().unbind());
+    Ok(t)
+}
+
+/// Direction of a COPY statement, from its text.
+#[derive(PartialEq, Eq)]
+enum CopyDir {
+    In,
+    Out,
+    Neither,
+}
+
+fn copy_direction(sql: &str) -> CopyDir {
+    let upper = sql.to_ascii_uppercase();
+    let words: Vec<&str> = upper
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == ';')
+        .filter(|w| !w.is_empty())
+        .collect();
+    for w in words.windows(2) {
+        if w[0] == "FROM" && w[1] == "STDIN" {
+            return CopyDir::In;
+        }
+        if w[0] == "TO" && w[1] == "STDOUT" {
+            return CopyDir::Out;
+        }
+    }
+    CopyDir::Neither
+}
+
+/// libpq's `PQescapeIdentifier`: always quoted, `"` doubled.
+fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+fn copy_columns(columns: Option<&Bound<'_, PyAny>>) -> PyResult<String> {
+    let Some(cols) = columns.filter(|c| !c.is_none()) else {
+        return Ok(String::new());
+    };
+    let mut names = Vec::new();
+    for c in cols.try_iter()? {
+        let c = c?;
+        let s: String = match c.cast::<PyBytes>() {
+            Ok(b) => String::from_utf8_lossy(b.as_bytes()).into_owned(),
+            Err(_) => c.extract()?,
+        };
+        names.push(quote_ident(&s));
+    }
+    if names.is_empty() {
+        return Ok(String::new());
+    }
+    Ok(format!("({})", names.join(",")))
+}
+
+fn quote_lit(py: Python<'_>, s: &str) -> PyResult<String> {
+    let mut out = String::new();
+    pgpool::sql::quote_string(s, &mut out).map_err(|e| map_err(py, &e))?;
+    Ok(out)
+}
+
+#[pymethods]
+impl Cursor {
+    /// `Cursor(conn, name=None, *, row_mode="tuple", row_factory=None)`. Construction is
+    /// lenient (subclasses may take other arguments); `__init__` does the checks.
+    #[new]
+    #[pyo3(signature = (*args, **kwargs))]
+    fn py_new(args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        let py = args.py();
+        let conn = args
+            .get_item(0)
+            .ok()
+            .or_else(|| kwargs.and_then(|k| k.get_item("conn").ok().flatten()))
+            .and_then(|c| c.cast_into::<Connection>().ok())
+            .map(Bound::unbind);
+        let name = args
+            .get_item(1)
+            .ok()
+            .or_else(|| kwargs.and_then(|k| k.get_item("name").ok().flatten()))
+            .filter(|n| !n.is_none())
+            .and_then(|n| n.str().ok()?.extract::<String>().ok());
+        let mode = kwargs
+            .and_then(|k| k.get_item("row_mode").ok().flatten())
+            .and_then(|m| m.extract::<String>().ok());
+        let factory = kwargs
+            .and_then(|k| k.get_item("row_factory").ok().flatten())
+            .filter(|f| !f.is_none())
+            .map(Bound::unbind);
+        let mode = RowMode::parse(py, mode.as_deref().unwrap_or("tuple"), factory)
+            .unwrap_or(RowMode::Tuple);
+        Ok(Cursor::new(conn, name, mode))
+    }
+
+    /// (Re)initialises the cursor: what Python subclasses call through `super().__init__`.
+    #[pyo3(signature = (conn, name=None, *, row_mode=None, row_factory=None, **_kwargs))]
+    fn __init__(
+        &mut self,
+        conn: &Bound<'_, PyAny>,
+        name: Option<&Bound<'_, PyAny>>,
+        row_mode: Option<&str>,
+        row_factory: Option<Py<PyAny>>,
+        _kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        let py = conn.py();
+        let c = conn.cast::<Connection>().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "argument 1 must be pgpool._pgpool.Connection, not {}",
+                conn.get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            ))
+        })?;
+        self.conn = Some(c.clone().unbind());
+        self.name = match name.filter(|n| !n.is_none()) {
+            Some(n) => Some(n.str()?.extract()?),
+            None => None,
+        };
+        if row_mode.is_some() || row_factory.is_some() {
+            self.mode = RowMode::parse(py, row_mode.unwrap_or("dictrow"), row_factory)?;
+        }
+        Ok(())
+    }
+
+    /// Executes `query` with `vars` interpolated client-side (psycopg2's pyformat).
+    #[pyo3(signature = (query, vars=None))]
+    fn execute(
+        slf: &Bound<'_, Self>,
+        query: &Bound<'_, PyAny>,
+        vars: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let conn = {
+            let me = slf.borrow();
+            let c = me.open_conn(py)?;
+            me.check_named(py)?;
+            c
+        };
+        let sql = adapt::render(py, &adapt::query_text(query)?, vars)?;
+        {
+            let mut me = slf.borrow_mut();
+            me.reset();
+            me.query = Some(PyBytes::new(py, sql.as_bytes()).unbind());
+        }
+        let r = conn.get().execute(py, &sql)?;
+        slf.borrow_mut().set_result(py, r)
+    }
+
+    /// Executes `query` once per item of `vars_list`, pipelined; `rowcount` is the total.
+    fn executemany(
+        slf: &Bound<'_, Self>,
+        query: &Bound<'_, PyAny>,
+        vars_list: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let conn = {
+            let me = slf.borrow();
+            let c = me.open_conn(py)?;
+            if me.name.is_some() {
+                return Err(client_error(
+                    py,
+                    Kind::Programming,
+                    "can't call .executemany() on named cursors",
+                ));
+            }
+            c
+        };
+        let qtext = adapt::query_text(query)?;
+        let it: Py<PyIterator> = vars_list.try_iter()?.unbind();
+        slf.borrow_mut().reset();
+        let (total, last, gen_err) = conn.get().with_state(py, |st, intr| {
+            let stash: RefCell<Option<PyErr>> = RefCell::new(None);
+            let last: RefCell<Option<String>> = RefCell::new(None);
+            let r = (|| {
+                st.prepare_begin()?;
+                let c = st.conn_mut()?;
+                let mut gen = std::iter::from_fn(|| {
+                    Python::attach(|py| {
+                        let item = it.bind(py).clone().next()?;
+                        let rendered = item.and_then(|v| adapt::render(py, &qtext, Some(&v)));
+                        Some(match rendered {
+                            Ok(s) => {
+                                *last.borrow_mut() = Some(s.clone());
+                                Ok(s)
+                            }
+                            Err(e) => {
+                                *stash.borrow_mut() = Some(e);
+                                Err(pgpool::Error::InvalidParameter(
+                                    "executemany: parameter error".into(),
+                                ))
+                            }
+                        })
+                    })
+                });
+                c.pipeline(&mut gen, Some(intr))
+            })();
+            (r, last.into_inner(), stash.into_inner())
+        })?;
+        {
+            let mut me = slf.borrow_mut();
+            if let Some(s) = last {
+                me.query = Some(PyBytes::new(py, s.as_bytes()).unbind());
+            }
+        }
+        if let Some(e) = gen_err {
+            return Err(e);
+        }
+        let total = total.map_err(|e| map_err(py, &e))?;
+        slf.borrow_mut().rowcount = total as i64;
+        Ok(())
+    }
+
+    /// The statement `execute` would send, as bytes.
+    #[pyo3(signature = (query, vars=None))]
+    fn mogrify<'py>(
+        &self,
+        py: Python<'py>,
+        query: &Bound<'py, PyAny>,
+        vars: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        self.open_conn(py)?;
+        let sql = adapt::render(py, &adapt::query_text(query)?, vars)?;
+        Ok(PyBytes::new(py, sql.as_bytes()))
+    }
+
+    /// `SELECT * FROM procname(%s, ...)` (named parameters for a dict); returns `parameters`.
+    #[pyo3(signature = (procname, parameters=None))]
+    fn callproc(
+        slf: &Bound<'_, Self>,
+        procname: &str,
+        parameters: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        {
+            let me = slf.borrow();
+            me.open_conn(py)?;
+            if me.name.is_some() {
+                return Err(client_error(
+                    py,
+                    Kind::Programming,
+                    "can't call .callproc() on named cursors",
+                ));
+            }
+        }
+        let params = parameters.filter(|p| !p.is_none());
+        let n = match params {
+            Some(p) => p.len()?,
+            None => 0,
+        };
+        let mut sql = format!("SELECT * FROM {procname}(");
+        let using_dict = n > 0 && params.is_some_and(|p| p.is_instance_of::<PyDict>());
+        let vals: Bound<'_, PyAny> = if using_dict {
+            let d = params.expect("checked").cast::<PyDict>()?;
+            let mut parts = Vec::new();
+            for k in d.keys() {
+                let k: String = k.extract()?;
+                parts.push(format!("{}:=%s", quote_ident(&k)));
+            }
+            sql.push_str(&parts.join(","));
+            d.values().into_any()
+        } else {
+            sql.push_str(&vec!["%s"; n].join(","));
+            match params {
+                Some(p) => p.clone(),
+                None => py.None().into_bound(py),
+            }
+        };
+        sql.push(')');
+        let q = PyString::new(py, &sql);
+        Self::execute(
+            slf,
+            q.as_any(),
+            if vals.is_none() { None } else { Some(&vals) },
+        )?;
+        if using_dict {
+            Ok(py.None())
+        } else {
+            Ok(params
+                .map(|p| p.clone().unbind())
+                .unwrap_or_else(|| py.None()))
+        }
+    }
+
+    fn fetchone(slf: &Bound<'_, Self>) -> PyResult<Option<Py<PyAny>>> {
+        let py = slf.py();
+        let i = {
+            let mut me = slf.borrow_mut();
+            me.check_fetch(py)?;
+            let n = me.rows.as_ref().expect("checked").r.nrows();
+            if me.rownumber >= n {
+                return Ok(None);
+            }
+            me.rownumber += 1;
+            me.rownumber - 1
+        };
+        Ok(Some(make_row(slf, i)?.unbind()))
+    }
+
+    #[pyo3(signature = (size=None))]
+    fn fetchmany<'py>(slf: &Bound<'py, Self>, size: Option<isize>) -> PyResult<Bound<'py, PyList>> {
+        let py = slf.py();
+        let (start, end) = {
+            let mut me = slf.borrow_mut();
+            me.check_fetch(py)?;
+            let n = me.rows.as_ref().expect("checked").r.nrows();
+            let size = size.unwrap_or(me.arraysize).max(0) as usize;
+            let start = me.rownumber.min(n);
+            let end = start.saturating_add(size).min(n);
+            me.rownumber = end;
+            (start, end)
+        };
+        let out = PyList::empty(py);
+        for i in start..end {
+            out.append(make_row(slf, i)?)?;
+        }
+        Ok(out)
+    }
+
+    fn fetchall<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyList>> {
+        let py = slf.py();
+        let (start, end) = {
+            let mut me = slf.borrow_mut();
+            me.check_fetch(py)?;
+            let n = me.rows.as_ref().expect("checked").r.nrows();
+            let start = me.rownumber.min(n);
+            me.rownumber = n;
+            (start, n)
+        };
+        let out = PyList::empty(py);
+        for i in start..end {
+            out.append(make_row(slf, i)?)?;
+        }
+        Ok(out)
+    }
+
+    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    fn __next__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        match Self::fetchone(slf)? {
+            Some(r) => Ok(r),
+            None => Err(PyStopIteration::new_err(())),
+        }
+    }
+
+    #[pyo3(signature = (value, mode="relative"))]
+    fn scroll(&mut self, py: Python<'_>, value: i64, mode: &str) -> PyResult<()> {
+        if self.closed {
+            return Err(client_error(py, Kind::Interface, "cursor already closed"));
+        }
+        let new = match mode {
+            "relative" => self.rownumber as i64 + value,
+            "absolute" => value,
+            _ => {
+                return Err(client_error(
+                    py,
+                    Kind::Programming,
+                    "scroll mode must be 'relative' or 'absolute'",
+                ))
+            }
+        };
+        if self.rows.is_none() {
+            return Err(client_error(py, Kind::Programming, "no results to fetch"));
+        }
+        if new < 0 || new >= self.rowcount {
+            return Err(client_error(
+                py,
+                Kind::Programming,
+                "scroll destination out of bounds",
+            ));
+        }
+        self.rownumber = new as usize;
+        Ok(())
+    }
+
+    /// The columns of the last result: psycopg2's 7-item `Column`s, `None` after a
+    /// command that returns no rows.
+    #[getter]
+    fn description(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyTuple>>> {
+        let Some(rs) = self.rows.as_mut() else {
+            return Ok(None);
+        };
+        if let Some(d) = &rs.description {
+            return Ok(Some(d.clone_ref(py)));
+        }
+        let mut cols = Vec::with_capacity(rs.r.columns.len());
+        for c in &rs.r.columns {
+            cols.push(Py::new(py, Column::from_core(c))?);
+        }
+        let t = PyTuple::new(py, cols)?;
+        rs.description = Some(t.clone().unbind());
+        Ok(Some(t.unbind()))
+    }
+
+    #[getter]
+    fn rowcount(&self) -> i64 {
+        self.rowcount
+    }
+
+    #[getter]
+    fn rownumber(&self) -> usize {
+        self.rownumber
+    }
+
+    #[getter]
+    fn lastrowid(&self) -> u32 {
+        self.lastrowid
+    }
+
+    /// The last query sent, as bytes.
+    #[getter]
+    fn query(&self, py: Python<'_>) -> Option<Py<PyBytes>> {
+        self.query.as_ref().map(|q| q.clone_ref(py))
+    }
+
+    /// The command tag of the last statement (`SELECT 1`, `INSERT 0 3`).
+    #[getter]
+    fn statusmessage(&self) -> Option<String> {
+        self.status.clone()
+    }
+
+    #[getter]
+    fn connection(&self, py: Python<'_>) -> Option<Py<Connection>> {
+        self.conn.as_ref().map(|c| c.clone_ref(py))
+    }
+
+    #[getter]
+    fn name(&self) -> Option<String> {
+        self.name.clone()
+    }
+
+    #[getter]
+    fn row_mode(&self) -> &'static str {
+        self.mode.name()
+    }
+
+    #[getter]
+    fn row_factory(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        match &self.mode {
+            RowMode::DictRow(f) | RowMode::Dict(Some(f)) => Some(f.clone_ref(py)),
+            _ => None,
+        }
+    }
+
+    #[getter]
+    fn closed(&self) -> bool {
+        self.closed || self.conn.as_ref().is_some_and(|c| c.get().is_closed())
+    }
+
+    #[getter]
+    fn withhold(&self) -> bool {
+        false
+    }
+
+    #[getter]
+    fn scrollable(&self) -> Option<bool> {
+        None
+    }
+
+    fn close(&mut self) {
+        self.closed = true;
+    }
+
+    fn setinputsizes(&self, _sizes: &Bound<'_, PyAny>) {}
+
+    #[pyo3(signature = (_size, _column=None))]
+    fn setoutputsize(&self, _size: &Bound<'_, PyAny>, _column: Option<&Bound<'_, PyAny>>) {}
+
+    fn nextset(&self, py: Python<'_>) -> PyResult<()> {
+        Err(client_error(
+            py,
+            Kind::NotSupported,
+            "nextset() not supported",
+        ))
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    /// Closes the cursor (only the cursor: the transaction is the connection's business).
+    #[pyo3(signature = (_exc_type=None, _exc_value=None, _traceback=None))]
+    fn __exit__(
+        &mut self,
+        _exc_type: Option<&Bound<'_, PyAny>>,
+        _exc_value: Option<&Bound<'_, PyAny>>,
+        _traceback: Option<&Bound<'_, PyAny>>,
+    ) -> bool {
+        self.closed = true;
+        false
+    }
+
+    /// `COPY ... FROM STDIN` reading `file.read(size)`, or `COPY ... TO STDOUT` writing to
+    /// `file.write()`, as the statement says.
+    #[pyo3(signature = (sql, file, size=8192))]
+    fn copy_expert(
+        slf: &Bound<'_, Self>,
+        sql: &Bound<'_, PyAny>,
+        file: &Bound<'_, PyAny>,
+        size: isize,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let sql = adapt::query_text(sql)?;
+        if !file.hasattr("read")? && !file.hasattr("write")? {
+            return Err(PyTypeError::new_err(
+                "file must be a readable file-like object for COPY FROM; a writable file-like object for COPY TO.",
+            ));
+        }
+        copy(slf, py, sql, file, size)
+    }
+
+    #[pyo3(signature = (file, table, sep="\t", null="\\N", size=8192, columns=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn copy_from(
+        slf: &Bound<'_, Self>,
+        file: &Bound<'_, PyAny>,
+        table: &str,
+        sep: &str,
+        null: &str,
+        size: isize,
+        columns: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let sql = format!(
+            "COPY {}{} FROM stdin WITH DELIMITER AS {} NULL AS {}",
+            quote_ident(table),
+            copy_columns(columns)?,
+            quote_lit(py, sep)?,
+            quote_lit(py, null)?
+        );
+        copy(slf, py, sql, file, size)
+    }
+
+    #[pyo3(signature = (file, table, sep="\t", null="\\N", columns=None))]
+    fn copy_to(
+        slf: &Bound<'_, Self>,
+        file: &Bound<'_, PyAny>,
+        table: &str,
+        sep: &str,
+        null: &str,
+        columns: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let sql = format!(
+            "COPY {}{} TO stdout WITH DELIMITER AS {} NULL AS {}",
+            quote_ident(table),
+            copy_columns(columns)?,
+            quote_lit(py, sep)?,
+            quote_lit(py, null)?
+        );
+        copy(slf, py, sql, file, 8192)
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> String {
+        let me = slf.borrow();
+        format!(
+            "<pgpool.Cursor object at {:p}; closed: {}>",
+            slf.as_ptr(),
+            i32::from(me.closed())
+        )
+    }
+}
+
+static TEXT_IO: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// What psycopg2 raises when `file.read()` fails during COPY FROM: the server's answer to
+/// the CopyFail, a QueryCanceled.
+fn read_failed(py: Python<'_>, msg: &str) -> PyErr {
+    let e = pgpool::DbError {
+        severity: "ERROR".into(),
+        severity_nonlocalized: Some("ERROR".into()),
+        code: "57014".into(),
+        message: format!("COPY from stdin failed: {msg}"),
+        ..Default::default()
+    };
+    crate::errors::server_error(py, &e, None)
+}
+
+fn copy(
+    slf: &Bound<'_, Cursor>,
+    py: Python<'_>,
+    sql: String,
+    file: &Bound<'_, PyAny>,
+    size: isize,
+) -> PyResult<()> {
+    let conn = {
+        let me = slf.borrow();
+        let c = me.open_conn(py)?;
+        me.check_named(py)?;
+        c
+    };
+    {
+        let mut me = slf.borrow_mut();
+        me.reset();
+        me.query = Some(PyBytes::new(py, sql.as_bytes()).unbind());
+    }
+    let dir = copy_direction(&sql);
+    if dir == CopyDir::Neither {
+        let r = conn.get().execute(py, &sql)?;
+        return slf.borrow_mut().set_result(py, r);
+    }
+    let text_file = file.is_instance(TEXT_IO.import(py, "io", "TextIOBase")?)?;
+    let file: Py<PyAny> = file.clone().unbind();
+    let (r, user_err) = conn.get().with_state(py, |st, _intr| {
+        let stash: RefCell<Option<PyErr>> = RefCell::new(None);
+        let r = (|| {
+            st.prepare_begin()?;
+            let c = st.conn_mut()?;
+            if dir == CopyDir::In {
+                let mut next = || -> pgpool::error::Result<Option<Vec<u8>>> {
+                    Python::attach(|py| {
+                        let got = file.bind(py).call_method1("read", (size,)).and_then(
+                            |d| -> PyResult<Vec<u8>> {
+                                if let Ok(b) = d.cast::<PyBytes>() {
+                                    Ok(b.as_bytes().to_vec())
+                                } else if let Ok(s) = d.cast::<PyString>() {
+                                    Ok(s.extract::<String>()?.into_bytes())
+                                } else {
+                                    Ok(d.call_method0("__bytes__")?
+                                        .cast::<PyBytes>()?
+                                        .as_bytes()
+                                        .to_vec())
+                                }
+                            },
+                        );
+                        match got {
+                            Ok(v) if v.is_empty() => Ok(None),
+                            Ok(v) => Ok(Some(v)),
+                            Err(e) => {
+                                // psycopg2's CopyFail text; the server answers 57014.
+                                let name = e
+                                    .get_type(py)
+                                    .name()
+                                    .map(|n| n.to_string())
+                                    .unwrap_or_default();
+                                let msg = format!("error in .read() call: {name} {}", e.value(py));
+                                *stash.borrow_mut() = Some(read_failed(py, &msg));
+                                Err(pgpool::Error::Interface(msg))
+                            }
+                        }
+                    })
+                };
+                c.copy_in(&sql, &mut next)
+            } else {
+                let mut sink = |data: &[u8]| -> pgpool::error::Result<()> {
+                    Python::attach(|py| {
+                        let arg: PyResult<Bound<'_, PyAny>> = if text_file {
+                            std::str::from_utf8(data)
+                                .map(|s| PyString::new(py, s).into_any())
+                                .map_err(|e| client_error(py, Kind::Data, e.to_string()))
+                        } else {
+                            Ok(PyBytes::new(py, data).into_any())
+                        };
+                        match arg.and_then(|a| file.bind(py).call_method1("write", (a,))) {
+                            Ok(_) => Ok(()),
+                            Err(e) => {
+                                let msg = e.to_string();
+                                *stash.borrow_mut() = Some(e);
+                                Err(pgpool::Error::Interface(format!(
+                                    "error in file.write(): {msg}"
+                                )))
+                            }
+                        }
+                    })
+                };
+                c.copy_out(&sql, &mut sink)
+            }
+        })();
+        (r, stash.into_inner())
+    })?;
+    if let Some(e) = user_err {
+        return Err(e);
+    }
+    let r = r.map_err(|e| map_err(py, &e))?;
+    let mut me = slf.borrow_mut();
+    // psycopg2 reads the status of the COPY_IN/COPY_OUT result: empty.
+    me.status = Some(String::new());
+    me.rowcount = r.rows_affected().map(|n| n as i64).unwrap_or(-1);
+    Ok(())
+}
+
+/// One item of `cursor.description`: psycopg2's `Column`, a 7-item sequence with names.
+#[pyclass(frozen, sequence, module = "pgpool._pgpool", name = "Column")]
+pub struct Column {
+    #[pyo3(get)]
+    name: String,
+    #[pyo3(get)]
+    type_code: u32,
+    #[pyo3(get)]
+    internal_size: Option<i32>,
+    #[pyo3(get)]
+    precision: Option<i32>,
+    #[pyo3(get)]
+    scale: Option<i32>,
+    #[pyo3(get)]
+    table_oid: Option<u32>,
+    #[pyo3(get)]
+    table_column: Option<i16>,
+}
+
+impl Column {
+    /// psycopg2's `_make_column`: sizes from `typlen`/`typmod`, precision and scale for
+    /// numeric only.
+    fn from_core(c: &pgpool::Column) -> Column {
+        const NUMERIC: u32 = 1700;
+        let mut fmod = c.type_modifier;
+        if fmod > 0 {
+            fmod -= 4;
+        }
+        let internal_size = if c.type_size == -1 {
+            if c.type_oid == NUMERIC {
+                fmod >> 16
+            } else {
+                fmod
+            }
+        } else {
+            i32::from(c.type_size)
+        };
+        let (precision, scale) = if c.type_oid == NUMERIC {
+            (Some((fmod >> 16) & 0xFFFF), Some(fmod & 0xFFFF))
+        } else {
+            (None, None)
+        };
+        Column {
+            name: c.name.clone(),
+            type_code: c.type_oid,
+            internal_size: Some(internal_size),
+            precision,
+            scale,
+            table_oid: (c.table_oid != 0).then_some(c.table_oid),
+            table_column: (c.column_id > 0).then_some(c.column_id),
+        }
+    }
+
+    fn items<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let none = py.None().into_bound(py);
+        PyTuple::new(
+            py,
+            [
+                self.name.clone().into_pyobject(py)?.into_any(),
+                self.type_code.into_pyobject(py)?.into_any(),
+                none.clone(),
+                self.internal_size.into_pyobject(py)?,
+                self.precision.into_pyobject(py)?,
+                self.scale.into_pyobject(py)?,
+                none,
+            ],
+        )
+    }
+}
+
+#[pymethods]
+impl Column {
+    #[getter]
+    fn display_size(&self) -> Option<i32> {
+        None
+    }
+
+    #[getter]
+    fn null_ok(&self) -> Option<bool> {
+        None
+    }
+
+    fn __len__(&self) -> usize {
+        7
+    }
+
+    fn __getitem__<'py>(
+        &self,
+        py: Python<'py>,
+        idx: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let t = self.items(py)?;
+        if let Ok(s) = idx.cast::<PySlice>() {
+            return t.as_any().get_item(s);
+        }
+        let i: isize = idx.extract()?;
+        let j = if i < 0 { i + 7 } else { i };
+        if !(0..7).contains(&j) {
+            return Err(PyIndexError::new_err("tuple index out of range"));
+        }
+        t.get_item(j as usize)
+    }
+
+    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyIterator>> {
+        self.items(py)?.try_iter()
+    }
+
+    fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let mine = self.items(py)?;
+        if let Ok(o) = other.cast::<Column>() {
+            return mine.eq(o.get().items(py)?);
+        }
+        if other.is_instance_of::<PyTuple>() {
+            return mine.eq(other);
+        }
+        Ok(false)
+    }
+
+    fn __hash__(&self, py: Python<'_>) -> PyResult<isize> {
+        self.items(py)?.hash()
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let name = PyString::new(py, &self.name).repr()?;
+        Ok(format!("Column(name={name}, type_code={})", self.type_code))
+    }
+
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
+        let py = slf.py();
+        let t = slf.get().items(py)?;
+        Ok((py.get_type::<PyTuple>().into_any(), PyTuple::new(py, [t])?))
+    }
+}

@@ -1,0 +1,95 @@
+//! `pgpool._pgpool`: the PyO3 face of the pgpool core. Translation only: every pool,
+//! wire and SQL decision lives in the `pgpool` crate; this crate turns Python objects into
+//! core values and back, and releases the GIL around every wait.
+#![doc = include_str!("contract.md")]
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+
+mod adapt;
+mod conn;
+mod cursor;
+mod decode;
+mod errors;
+mod pool;
+
+use conn::{Connection, Facts, Holder};
+use errors::to_py;
+
+/// `connect(dsn=None, *, cursor_factory=None, **kwargs)`: one unpooled connection
+/// (psycopg2's `connect`). `kwargs` are libpq keywords and win over the DSN's.
+#[pyfunction]
+#[pyo3(signature = (dsn=None, *, connection_factory=None, cursor_factory=None, **kwargs))]
+fn connect(
+    py: Python<'_>,
+    dsn: Option<String>,
+    connection_factory: Option<&Bound<'_, PyAny>>,
+    cursor_factory: Option<&Bound<'_, PyAny>>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Py<Connection>> {
+    if connection_factory.is_some_and(|f| !f.is_none()) {
+        return Err(errors::client_error(
+            py,
+            errors::Kind::NotSupported,
+            "connection_factory is not supported by pgpool",
+        ));
+    }
+    let mut kv = pool::keywords(kwargs)?;
+    if kv
+        .iter()
+        .any(|(k, v)| (k == "async" || k == "async_") && v != "False" && v != "0")
+    {
+        return Err(errors::client_error(
+            py,
+            errors::Kind::NotSupported,
+            "asynchronous connections are not supported by pgpool",
+        ));
+    }
+    kv.retain(|(k, _)| k != "async" && k != "async_");
+    let o = pgpool::config::PoolOverrides {
+        keywords: kv,
+        ..Default::default()
+    };
+    let cfg = pgpool::PoolConfig::new(dsn.as_deref(), &o).map_err(|e| to_py(py, &e))?;
+    let params = cfg.connect.clone();
+    let c = py
+        .detach(move || pgpool::Connection::connect(&params))
+        .map_err(|e| to_py(py, &e))?;
+    let facts = std::sync::Arc::new(Facts::new(&cfg.connect, dsn.as_deref()));
+    let conn = Py::new(py, Connection::new(py, Holder::Plain(c), None, facts)?)?;
+    if let Some(f) = cursor_factory.filter(|f| !f.is_none()) {
+        conn.bind(py).setattr("cursor_factory", f)?;
+    }
+    Ok(conn)
+}
+
+/// Tells the core this process is a fresh fork (registered with `os.register_at_fork`).
+#[pyfunction]
+fn _after_fork() {
+    pgpool::runtime::note_fork();
+}
+
+#[pymodule]
+fn _pgpool(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("__version__", pgpool::VERSION)?;
+    m.add("__doc__", include_str!("contract.md"))?;
+    m.add_class::<pool::Pool>()?;
+    m.add_class::<pool::PoolCursor>()?;
+    m.add_class::<pool::PoolConnection>()?;
+    m.add_class::<Connection>()?;
+    m.add_class::<conn::ConnectionInfo>()?;
+    m.add_class::<cursor::Cursor>()?;
+    m.add_class::<cursor::Column>()?;
+    m.add_function(wrap_pyfunction!(connect, m)?)?;
+    let after = wrap_pyfunction!(_after_fork, m)?;
+    m.add_function(after.clone())?;
+    let os = py.import("os")?;
+    if os.hasattr("register_at_fork")? {
+        let kw = PyDict::new(py);
+        kw.set_item("after_in_child", after)?;
+        os.getattr("register_at_fork")?
+            .call(PyTuple::empty(py), Some(&kw))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,670 @@
+//! `Pool` and its two context managers (`pool.cursor()`, `pool.connection()`), the hot
+//! path of the Python face.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
+
+use pgpool::config::PoolOverrides;
+use pgpool::stats::WAIT_BUCKETS_MS;
+use pgpool::PoolConfig;
+
+use crate::conn::{Connection, Facts, Holder};
+use crate::cursor::{Cursor, RowMode};
+use crate::errors::{client_error, to_py, Kind};
+
+fn secs(py: Python<'_>, what: &str, v: f64) -> PyResult<Duration> {
+    if !v.is_finite() || v < 0.0 {
+        return Err(client_error(
+            py,
+            Kind::Config,
+            format!(
+                "invalid configuration {what}: must be a non-negative number of seconds, got {v}"
+            ),
+        ));
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+/// `max_lifetime` / `max_idle` / `leak_threshold`: `None` → env/default; 0, a negative
+/// number or infinity → never/off (SQLAlchemy's `pool_recycle=-1`).
+fn opt_secs(v: Option<f64>) -> Option<Option<Duration>> {
+    v.map(|v| {
+        if v.is_finite() && v > 0.0 {
+            Some(Duration::from_secs_f64(v))
+        } else {
+            None
+        }
+    })
+}
+
+fn size(py: Python<'_>, what: &str, v: Option<i64>) -> PyResult<Option<usize>> {
+    match v {
+        None => Ok(None),
+        Some(v) if v < 0 => Err(client_error(
+            py,
+            Kind::Config,
+            format!("invalid configuration {what}: must not be negative, got {v}"),
+        )),
+        Some(v) => Ok(Some(v as usize)),
+    }
+}
+
+/// libpq keyword arguments (`host=`, `port=5432`, ...): `str()` of each value, `None`
+/// dropped (psycopg2's `make_dsn`).
+pub(crate) fn keywords(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Vec<(String, String)>> {
+    let mut kv = Vec::new();
+    if let Some(k) = kwargs {
+        for (key, v) in k.iter() {
+            if v.is_none() {
+                continue;
+            }
+            kv.push((key.extract::<String>()?, v.str()?.extract::<String>()?));
+        }
+    }
+    Ok(kv)
+}
+
+/// A connection pool (SPEC §3.2). Subclassable from Python.
+#[pyclass(frozen, subclass, weakref, module = "pgpool._pgpool", name = "Pool")]
+pub struct Pool {
+    pool: pgpool::Pool,
+    facts: Arc<Facts>,
+}
+
+impl Pool {
+    fn checkout(slf: &Bound<'_, Self>, timeout: Option<f64>) -> PyResult<Py<Connection>> {
+        let py = slf.py();
+        let me = slf.get();
+        let t = match timeout {
+            Some(t) => Some(secs(py, "timeout", t)?),
+            None => None,
+        };
+        let pc = py.detach(|| me.pool.get(t)).map_err(|e| to_py(py, &e))?;
+        let c = Connection::new(
+            py,
+            Holder::Pooled(pc),
+            Some(slf.clone().into_any().unbind()),
+            me.facts.clone(),
+        )?;
+        Py::new(py, c)
+    }
+
+    fn give_back(slf: &Bound<'_, Self>, conn: &Bound<'_, PyAny>, close: bool) -> PyResult<()> {
+        let py = slf.py();
+        let c = conn.cast::<Connection>().map_err(|_| {
+            client_error(
+                py,
+                Kind::Programming,
+                format!(
+                    "putconn() takes a pgpool connection, not {}",
+                    conn.get_type()
+                        .name()
+                        .map(|n| n.to_string())
+                        .unwrap_or_default()
+                ),
+            )
+        })?;
+        let c = c.get();
+        let mine = c.pool.as_ref().is_some_and(|p| p.as_ptr() == slf.as_ptr());
+        if !mine {
+            return Err(client_error(
+                py,
+                Kind::Programming,
+                "can't return the connection: it does not belong to this pool",
+            ));
+        }
+        match c.take_holder(py, Holder::Returned) {
+            Holder::Pooled(pc) => {
+                py.detach(move || {
+                    if close {
+                        pc.discard();
+                    } else {
+                        pc.release();
+                    }
+                });
+                Ok(())
+            }
+            Holder::Returned => Err(client_error(
+                py,
+                Kind::Programming,
+                "can't return the connection: it was already returned to the pool",
+            )),
+            // Closed by the user: its slot was freed then.
+            Holder::Closed => Ok(()),
+            Holder::Plain(p) => {
+                // Cannot happen (pooled connections hold a PooledConnection); put it back.
+                let _ = c.take_holder(py, Holder::Plain(p));
+                Err(client_error(
+                    py,
+                    Kind::Programming,
+                    "not a pooled connection",
+                ))
+            }
+        }
+    }
+
+    fn stats_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = self.pool.stats();
+        let d = PyDict::new(py);
+        d.set_item("pool_min", s.pool_min)?;
+        d.set_item("pool_max", s.pool_max)?;
+        d.set_item("pool_size", s.pool_size)?;
+        d.set_item("pool_available", s.pool_available)?;
+        d.set_item("in_use", s.in_use)?;
+        d.set_item("requests_waiting", s.requests_waiting)?;
+        d.set_item("requests_num", s.requests_num)?;
+        d.set_item("requests_queued", s.requests_queued)?;
+        d.set_item("requests_wait_ms", s.requests_wait_ms)?;
+        d.set_item("requests_timeouts", s.requests_timeouts)?;
+        d.set_item("requests_rejected", s.requests_rejected)?;
+        d.set_item("max_wait_ms", s.max_wait_ms)?;
+        d.set_item("usage_ms", s.usage_ms)?;
+        d.set_item("connections_num", s.connections_num)?;
+        d.set_item("connections_errors", s.connections_errors)?;
+        d.set_item("connections_lost", s.connections_lost)?;
+        d.set_item("returns_bad", s.returns_bad)?;
+        d.set_item("recycled_lifetime", s.recycled_lifetime)?;
+        d.set_item("recycled_idle", s.recycled_idle)?;
+        d.set_item("utilization", s.utilization())?;
+        let buckets = PyList::empty(py);
+        for (i, n) in s.wait_buckets.iter().enumerate() {
+            let le = WAIT_BUCKETS_MS.get(i).copied().unwrap_or(f64::INFINITY);
+            buckets.append((le, *n))?;
+        }
+        d.set_item("wait_buckets", buckets)?;
+        Ok(d)
+    }
+}
+
+/// Transaction options of `pool.cursor()` / `pool.connection()`.
+struct TxOpts {
+    autocommit: bool,
+    readonly: bool,
+    isolation_level: Option<u8>,
+}
+
+fn parse_iso(py: Python<'_>, v: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u8>> {
+    let Some(v) = v.filter(|v| !v.is_none()) else {
+        return Ok(None);
+    };
+    if let Ok(i) = v.extract::<i64>() {
+        return match i {
+            1..=4 => Ok(Some(i as u8)),
+            _ => Err(client_error(
+                py,
+                Kind::ValueError,
+                "isolation_level must be between 1 and 4",
+            )),
+        };
+    }
+    let s: String = v.extract()?;
+    let levels = [
+        "READ COMMITTED",
+        "REPEATABLE READ",
+        "SERIALIZABLE",
+        "READ UNCOMMITTED",
+    ];
+    match levels.iter().position(|l| l.eq_ignore_ascii_case(s.trim())) {
+        Some(i) => Ok(Some(i as u8 + 1)),
+        None if s.eq_ignore_ascii_case("default") => Ok(None),
+        None => Err(client_error(
+            py,
+            Kind::ValueError,
+            format!("bad value for isolation_level: '{s}'"),
+        )),
+    }
+}
+
+/// Checks out, applies the options and queues BEGIN (it goes out with the first statement).
+fn enter_conn(
+    pool: &Bound<'_, Pool>,
+    timeout: Option<f64>,
+    o: &TxOpts,
+) -> PyResult<Py<Connection>> {
+    let py = pool.py();
+    let conn = Pool::checkout(pool, timeout)?;
+    let (ac, ro, iso) = (o.autocommit, o.readonly, o.isolation_level);
+    let r = conn
+        .get()
+        .run(py, move |st, intr| -> pgpool::error::Result<()> {
+            st.autocommit = ac;
+            st.isolevel = iso;
+            st.readonly = ro.then_some(true);
+            if ac {
+                // No BEGIN: make the settings the session's defaults (reset on return).
+                let c = st.conn_mut()?;
+                if ro {
+                    c.simple_query("SET default_transaction_read_only TO 'on'", Some(intr))?;
+                }
+                if let Some(l) = iso {
+                    let names = [
+                        "",
+                        "READ COMMITTED",
+                        "REPEATABLE READ",
+                        "SERIALIZABLE",
+                        "READ UNCOMMITTED",
+                    ];
+                    c.simple_query(
+                        &format!(
+                            "SET default_transaction_isolation TO '{}'",
+                            names[l as usize]
+                        ),
+                        Some(intr),
+                    )?;
+                }
+                Ok(())
+            } else {
+                st.prepare_begin()
+            }
+        });
+    if let Err(e) = r {
+        let _ = Pool::give_back(pool, conn.bind(py).as_any(), true);
+        return Err(e);
+    }
+    Ok(conn)
+}
+
+/// COMMIT (or ROLLBACK when the block raised), then back to the pool.
+fn exit_conn(pool: &Bound<'_, Pool>, conn: &Py<Connection>, ok: bool) -> PyResult<()> {
+    let py = pool.py();
+    let c = conn.get();
+    let r = if c.is_closed() {
+        Ok(())
+    } else {
+        c.run(py, |st, intr| st.finish(ok, Some(intr)))
+    };
+    let back = Pool::give_back(pool, conn.bind(py).as_any(), false);
+    r?;
+    // A connection closed inside the block was already discarded: nothing to report.
+    match back {
+        Err(e) if c.is_closed() => {
+            let _ = e;
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+#[pymethods]
+impl Pool {
+    #[new]
+    #[pyo3(signature = (dsn=None, *, min_size=None, max_size=None, timeout=None, max_lifetime=None, max_idle=None, pre_ping=None, max_waiting=None, leak_threshold=None, name=None, replicas=None, **conn_kwargs))]
+    #[allow(clippy::too_many_arguments)]
+    fn py_new(
+        py: Python<'_>,
+        dsn: Option<String>,
+        min_size: Option<i64>,
+        max_size: Option<i64>,
+        timeout: Option<f64>,
+        max_lifetime: Option<f64>,
+        max_idle: Option<f64>,
+        pre_ping: Option<bool>,
+        max_waiting: Option<i64>,
+        leak_threshold: Option<f64>,
+        name: Option<String>,
+        replicas: Option<Vec<String>>,
+        conn_kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
+        let o = PoolOverrides {
+            min_size: size(py, "min_size", min_size)?,
+            max_size: size(py, "max_size", max_size)?,
+            timeout: match timeout {
+                Some(t) => Some(secs(py, "timeout", t)?),
+                None => None,
+            },
+            max_lifetime: opt_secs(max_lifetime),
+            max_idle: opt_secs(max_idle),
+            pre_ping,
+            max_waiting: size(py, "max_waiting", max_waiting)?,
+            leak_threshold: opt_secs(leak_threshold),
+            name,
+            replicas: replicas.unwrap_or_default(),
+            keywords: keywords(conn_kwargs)?,
+        };
+        let cfg = PoolConfig::new(dsn.as_deref(), &o).map_err(|e| to_py(py, &e))?;
+        let facts = Arc::new(Facts::new(&cfg.connect, dsn.as_deref()));
+        let pool = pgpool::Pool::new(cfg).map_err(|e| to_py(py, &e))?;
+        Ok(Pool { pool, facts })
+    }
+
+    /// Accepts and ignores the constructor's arguments, so that Python subclasses can call
+    /// `super().__init__(...)`.
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn __init__(&self, _args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) {}
+
+    /// Checks out a connection, waiting up to `timeout` seconds (default: the pool's).
+    #[pyo3(signature = (timeout=None))]
+    fn getconn(slf: &Bound<'_, Self>, timeout: Option<f64>) -> PyResult<Py<Connection>> {
+        Self::checkout(slf, timeout)
+    }
+
+    /// Returns a connection (an open transaction is rolled back, session state reset);
+    /// `close=True` discards it instead.
+    #[pyo3(signature = (conn, close=false))]
+    fn putconn(slf: &Bound<'_, Self>, conn: &Bound<'_, PyAny>, close: bool) -> PyResult<()> {
+        Self::give_back(slf, conn, close)
+    }
+
+    /// `with pool.cursor(...) as cur:` — checkout, BEGIN (deferred) unless autocommit,
+    /// COMMIT at the end (ROLLBACK on exception), connection returned.
+    #[pyo3(signature = (*, autocommit=false, readonly=false, dict_rows=false, cursor_factory=None, isolation_level=None, timeout=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn cursor(
+        slf: &Bound<'_, Self>,
+        autocommit: bool,
+        readonly: bool,
+        dict_rows: bool,
+        cursor_factory: Option<Py<PyAny>>,
+        isolation_level: Option<&Bound<'_, PyAny>>,
+        timeout: Option<f64>,
+    ) -> PyResult<PoolCursor> {
+        let py = slf.py();
+        Ok(PoolCursor {
+            pool: slf.clone().unbind(),
+            opts: TxOpts {
+                autocommit,
+                readonly,
+                isolation_level: parse_iso(py, isolation_level)?,
+            },
+            dict_rows,
+            cursor_factory: cursor_factory.filter(|f| !f.is_none(py)),
+            timeout,
+            conn: None,
+            cursor: None,
+        })
+    }
+
+    /// `with pool.connection() as conn:` — a pooled connection, committed (or rolled back on
+    /// exception) and returned at the end of the block.
+    #[pyo3(signature = (timeout=None, *, autocommit=false, readonly=false, isolation_level=None))]
+    fn connection(
+        slf: &Bound<'_, Self>,
+        timeout: Option<f64>,
+        autocommit: bool,
+        readonly: bool,
+        isolation_level: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PoolConnection> {
+        let py = slf.py();
+        Ok(PoolConnection {
+            pool: slf.clone().unbind(),
+            opts: TxOpts {
+                autocommit,
+                readonly,
+                isolation_level: parse_iso(py, isolation_level)?,
+            },
+            timeout,
+            conn: None,
+        })
+    }
+
+    /// Gauges and counters (SPEC §3.7), `utilization` and the acquire-wait histogram
+    /// `wait_buckets`: `[(upper_bound_ms, cumulative_count), ..., (inf, total)]`.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        self.stats_dict(py)
+    }
+
+    /// Closes the pool: later checkouts raise PoolClosed, idle connections close now,
+    /// checked-out ones when returned. With `timeout`, waits up to that many seconds for
+    /// them to be returned.
+    #[pyo3(signature = (timeout=None))]
+    fn close(&self, py: Python<'_>, timeout: Option<f64>) {
+        let p = self.pool.clone();
+        py.detach(move || {
+            p.close();
+            if let Some(t) = timeout.filter(|t| t.is_finite() && *t > 0.0) {
+                let deadline = Instant::now() + Duration::from_secs_f64(t);
+                while p.stats().in_use > 0 && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+        });
+    }
+
+    #[getter]
+    fn closed(&self) -> bool {
+        self.pool.is_closed()
+    }
+
+    /// Changes the sizes (shrinking closes idle connections; busy ones when returned).
+    fn resize(&self, py: Python<'_>, min_size: i64, max_size: i64) -> PyResult<()> {
+        let min = size(py, "min_size", Some(min_size))?.unwrap_or(0);
+        let max = size(py, "max_size", Some(max_size))?.unwrap_or(0);
+        let p = self.pool.clone();
+        py.detach(move || p.resize(min, max))
+            .map_err(|e| to_py(py, &e))
+    }
+
+    /// Opens `min_size` connections now, waiting up to `timeout` seconds (PoolTimeout).
+    #[pyo3(signature = (timeout=30.0))]
+    fn wait(&self, py: Python<'_>, timeout: f64) -> PyResult<()> {
+        let t = secs(py, "timeout", timeout)?;
+        let p = self.pool.clone();
+        py.detach(move || p.wait_ready(t))
+            .map_err(|e| to_py(py, &e))
+    }
+
+    #[getter]
+    fn name(&self) -> Option<String> {
+        self.pool.config().name.clone()
+    }
+
+    /// The connection target, without password.
+    #[getter]
+    fn dsn(&self) -> String {
+        self.facts.dsn.clone()
+    }
+
+    /// The configured settings (seconds for durations, `None` for never/off).
+    #[getter]
+    fn config<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let c = self.pool.config();
+        let d = PyDict::new(py);
+        d.set_item("min_size", c.min_size)?;
+        d.set_item("max_size", c.max_size)?;
+        d.set_item("timeout", c.timeout.as_secs_f64())?;
+        d.set_item("max_lifetime", c.max_lifetime.map(|x| x.as_secs_f64()))?;
+        d.set_item("max_idle", c.max_idle.map(|x| x.as_secs_f64()))?;
+        d.set_item("pre_ping", c.pre_ping)?;
+        d.set_item("max_waiting", c.max_waiting)?;
+        d.set_item("leak_threshold", c.leak_threshold.map(|x| x.as_secs_f64()))?;
+        d.set_item("name", c.name.as_deref())?;
+        d.set_item("dsn", &self.facts.dsn)?;
+        Ok(d)
+    }
+
+    /// Gets a connection, runs `SELECT 1`: `{"ok", "latency_ms", "error", "stats"}`. Never
+    /// raises for a database problem.
+    #[pyo3(signature = (timeout=None))]
+    fn health_check<'py>(
+        slf: &Bound<'py, Self>,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let py = slf.py();
+        let start = Instant::now();
+        let outcome: PyResult<()> = (|| {
+            let conn = Self::checkout(slf, timeout)?;
+            let r = conn.get().run(py, |st, intr| {
+                st.conn_mut()?.simple_query("SELECT 1", Some(intr))
+            });
+            Self::give_back(slf, conn.bind(py).as_any(), false)?;
+            r.map(|_| ())
+        })();
+        let d = PyDict::new(py);
+        d.set_item("ok", outcome.is_ok())?;
+        d.set_item("latency_ms", start.elapsed().as_secs_f64() * 1000.0)?;
+        match outcome {
+            Ok(()) => d.set_item("error", py.None())?,
+            Err(e) => d.set_item("error", e.value(py).str()?)?,
+        }
+        d.set_item("stats", slf.get().stats_dict(py)?)?;
+        Ok(d)
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (_exc_type=None, _exc_value=None, _traceback=None))]
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        _exc_type: Option<&Bound<'_, PyAny>>,
+        _exc_value: Option<&Bound<'_, PyAny>>,
+        _traceback: Option<&Bound<'_, PyAny>>,
+    ) -> bool {
+        self.close(py, None);
+        false
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let me = slf.get();
+        let s = me.pool.stats();
+        let cls = slf.get_type().qualname()?;
+        let name = match &me.pool.config().name {
+            Some(n) => format!(" {n:?}"),
+            None => String::new(),
+        };
+        Ok(format!(
+            "<{cls}{name} {} size={}/{} in_use={}{}>",
+            me.facts.dsn,
+            s.pool_size,
+            s.pool_max,
+            s.in_use,
+            if me.pool.is_closed() { " closed" } else { "" }
+        ))
+    }
+}
+
+/// What `pool.cursor()` returns: a context manager yielding a cursor.
+#[pyclass(module = "pgpool._pgpool", name = "PoolCursor")]
+pub struct PoolCursor {
+    pool: Py<Pool>,
+    opts: TxOpts,
+    dict_rows: bool,
+    cursor_factory: Option<Py<PyAny>>,
+    timeout: Option<f64>,
+    conn: Option<Py<Connection>>,
+    cursor: Option<Py<PyAny>>,
+}
+
+#[pymethods]
+impl PoolCursor {
+    fn __enter__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let (pool, timeout, factory, dict_rows) = {
+            let me = slf.borrow();
+            if me.conn.is_some() {
+                return Err(client_error(
+                    py,
+                    Kind::Programming,
+                    "this pool.cursor() block is already entered",
+                ));
+            }
+            (
+                me.pool.clone_ref(py),
+                me.timeout,
+                me.cursor_factory.as_ref().map(|f| f.clone_ref(py)),
+                me.dict_rows,
+            )
+        };
+        let pool = pool.bind(py);
+        let conn = enter_conn(pool, timeout, &slf.borrow().opts)?;
+        let cur: PyResult<Py<PyAny>> = match factory {
+            Some(f) => f
+                .bind(py)
+                .call1((conn.clone_ref(py), py.None()))
+                .map(Bound::unbind),
+            None => {
+                let mode = if dict_rows {
+                    RowMode::Dict(None)
+                } else {
+                    RowMode::Tuple
+                };
+                Py::new(py, Cursor::new(Some(conn.clone_ref(py)), None, mode)).map(|c| c.into_any())
+            }
+        };
+        let cur = match cur {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = Pool::give_back(pool, conn.bind(py).as_any(), true);
+                return Err(e);
+            }
+        };
+        let mut me = slf.borrow_mut();
+        me.conn = Some(conn);
+        me.cursor = Some(cur.clone_ref(py));
+        Ok(cur)
+    }
+
+    #[pyo3(signature = (exc_type=None, _exc_value=None, _traceback=None))]
+    fn __exit__(
+        slf: &Bound<'_, Self>,
+        exc_type: Option<&Bound<'_, PyAny>>,
+        _exc_value: Option<&Bound<'_, PyAny>>,
+        _traceback: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        let py = slf.py();
+        let (pool, conn) = {
+            let mut me = slf.borrow_mut();
+            me.cursor = None;
+            (me.pool.clone_ref(py), me.conn.take())
+        };
+        if let Some(conn) = conn {
+            let ok = exc_type.is_none_or(|t| t.is_none());
+            exit_conn(pool.bind(py), &conn, ok)?;
+        }
+        Ok(false)
+    }
+}
+
+/// What `pool.connection()` returns: a context manager yielding a pooled connection.
+#[pyclass(module = "pgpool._pgpool", name = "PoolConnection")]
+pub struct PoolConnection {
+    pool: Py<Pool>,
+    opts: TxOpts,
+    timeout: Option<f64>,
+    conn: Option<Py<Connection>>,
+}
+
+#[pymethods]
+impl PoolConnection {
+    fn __enter__(slf: &Bound<'_, Self>) -> PyResult<Py<Connection>> {
+        let py = slf.py();
+        let (pool, timeout) = {
+            let me = slf.borrow();
+            if me.conn.is_some() {
+                return Err(client_error(
+                    py,
+                    Kind::Programming,
+                    "this pool.connection() block is already entered",
+                ));
+            }
+            (me.pool.clone_ref(py), me.timeout)
+        };
+        let conn = enter_conn(pool.bind(py), timeout, &slf.borrow().opts)?;
+        slf.borrow_mut().conn = Some(conn.clone_ref(py));
+        Ok(conn)
+    }
+
+    #[pyo3(signature = (exc_type=None, _exc_value=None, _traceback=None))]
+    fn __exit__(
+        slf: &Bound<'_, Self>,
+        exc_type: Option<&Bound<'_, PyAny>>,
+        _exc_value: Option<&Bound<'_, PyAny>>,
+        _traceback: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        let py = slf.py();
+        let (pool, conn) = {
+            let mut me = slf.borrow_mut();
+            (me.pool.clone_ref(py), me.conn.take())
+        };
+        if let Some(conn) = conn {
+            let ok = exc_type.is_none_or(|t| t.is_none());
+            exit_conn(pool.bind(py), &conn, ok)?;
+        }
+        Ok(false)
+    }
+}
