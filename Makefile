@@ -119,7 +119,12 @@ demo-run:
 	        scripts/with-pg-env "$$PGBOUNCER_URL" $(PYTHON) examples/python/test_pg_pool.py; \
 	    fi; \
 	fi
-	@# (the C smoke example joins here)
+	@echo "== C smoke example, direct to PostgreSQL"
+	@$(MAKE) --no-print-directory -C examples/c run-smoke
+	@if [ -n "$${PGBOUNCER_URL:-}" ]; then \
+	    echo "== C smoke example, through PgBouncer"; \
+	    DATABASE_URL="$$PGBOUNCER_URL" $(MAKE) --no-print-directory -C examples/c run-smoke; \
+	fi
 	@if [ ! -f examples/python/test_pg_pool.py ] && [ ! -f examples/smoke.rs ] && [ ! -d examples/smoke ]; then \
 	    echo "demo-run: no smoke examples yet"; \
 	fi
@@ -138,3 +143,6 @@ clean:
 # Also the tools bootstrap installed.
 distclean: clean
 	rm -rf $(VENV) .tools
+
+# make install / uninstall for the C library (PREFIX, LIBDIR, DESTDIR ...)
+include mk/install.mk

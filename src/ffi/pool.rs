@@ -1,0 +1,465 @@
+//! `pgpool_pool`: creating, sharing, closing and freeing a pool; checking connections
+//! out; options and statistics.
+
+use std::ffi::c_char;
+use std::mem::{offset_of, size_of};
+use std::sync::{Arc, Once};
+use std::time::Duration;
+
+use crate::config::{PoolConfig, PoolOverrides};
+use crate::pool::Pool;
+
+use super::conn::pgpool_conn;
+use super::error::{finish, pgpool_code, pgpool_error, Failure, FfiResult};
+use super::handle::{self, out_arg, str_arg, Kind};
+use super::panic::ffi_boundary;
+
+/// A connection pool. Thread-safe: share one `const pgpool_pool *` between all threads.
+/// Created by `pgpool_pool_new`, freed (once) by `pgpool_pool_free`.
+pub struct pgpool_pool {
+    _private: [u8; 0],
+}
+
+/// In a numeric field of `pgpool_options`: not set here, so the conninfo, then the
+/// environment (`PGPOOL_MAX_SIZE`, ...), then pgpool's default decides.
+pub const PGPOOL_DEFAULT: u32 = u32::MAX;
+
+/// Pool settings. Versioned: fields are only ever appended, and `struct_size` tells the
+/// library how much of the struct the caller knows. Fill it with `pgpool_options_init`
+/// (every numeric field `PGPOOL_DEFAULT`, `pre_ping` true), then set what you need.
+///
+/// Settings given here win over the conninfo, which wins over the environment, which
+/// wins over the defaults (min_size 1, max_size 10, acquire timeout 30 s, max_lifetime
+/// 3600 s, max_idle 600 s, pre_ping on, max_waiting 0 = unbounded).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct pgpool_options {
+    /// `sizeof(pgpool_options)` as the caller compiled it (set by `pgpool_options_init`).
+    pub struct_size: u32,
+    /// Connections kept open.
+    pub min_size: u32,
+    /// Connections at most.
+    pub max_size: u32,
+    /// Default time `pgpool_acquire` waits for a connection, in ms.
+    pub acquire_timeout_ms: u32,
+    /// Replace a connection after this long (minus up to 5% jitter), in ms; 0: never.
+    pub max_lifetime_ms: u32,
+    /// Close idle connections above `min_size` after this long, in ms; 0: never.
+    pub max_idle_ms: u32,
+    /// Time allowed for opening one connection, in ms; 0: no limit.
+    pub connect_timeout_ms: u32,
+    /// Check that a connection idle for more than 500 ms is alive before handing it out.
+    /// Always applied when options are passed (`pgpool_options_init` sets true).
+    pub pre_ping: bool,
+    /// Reject `pgpool_acquire` at once (`PGPOOL_TOO_MANY_REQUESTS`) when this many callers
+    /// are already waiting; 0: unbounded.
+    pub max_waiting: u32,
+}
+
+/// The same layout with `pre_ping` as a byte, so copying a caller's bytes in is always
+/// valid (a C `bool` other than 0/1 would not be a valid Rust `bool`).
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct RawOptions {
+    struct_size: u32,
+    min_size: u32,
+    max_size: u32,
+    acquire_timeout_ms: u32,
+    max_lifetime_ms: u32,
+    max_idle_ms: u32,
+    connect_timeout_ms: u32,
+    pre_ping: u8,
+    max_waiting: u32,
+}
+
+const _: () = {
+    assert!(size_of::<RawOptions>() == size_of::<pgpool_options>());
+    assert!(offset_of!(RawOptions, pre_ping) == offset_of!(pgpool_options, pre_ping));
+    assert!(offset_of!(RawOptions, max_waiting) == offset_of!(pgpool_options, max_waiting));
+};
+
+impl pgpool_options {
+    const DEFAULTS: pgpool_options = pgpool_options {
+        struct_size: size_of::<pgpool_options>() as u32,
+        min_size: PGPOOL_DEFAULT,
+        max_size: PGPOOL_DEFAULT,
+        acquire_timeout_ms: PGPOOL_DEFAULT,
+        max_lifetime_ms: PGPOOL_DEFAULT,
+        max_idle_ms: PGPOOL_DEFAULT,
+        connect_timeout_ms: PGPOOL_DEFAULT,
+        pre_ping: true,
+        max_waiting: PGPOOL_DEFAULT,
+    };
+}
+
+impl From<pgpool_options> for RawOptions {
+    fn from(o: pgpool_options) -> RawOptions {
+        RawOptions {
+            struct_size: o.struct_size,
+            min_size: o.min_size,
+            max_size: o.max_size,
+            acquire_timeout_ms: o.acquire_timeout_ms,
+            max_lifetime_ms: o.max_lifetime_ms,
+            max_idle_ms: o.max_idle_ms,
+            connect_timeout_ms: o.connect_timeout_ms,
+            pre_ping: o.pre_ping as u8,
+            max_waiting: o.max_waiting,
+        }
+    }
+}
+
+/// Reads the caller's options: only `struct_size` bytes of them; fields the caller does
+/// not know keep their defaults.
+///
+/// # Safety
+/// `p` points to at least `p->struct_size` readable bytes.
+unsafe fn read_options(p: *const pgpool_options) -> Result<RawOptions, Failure> {
+    // SAFETY: the first field is always there.
+    let size = unsafe { std::ptr::read_unaligned(p as *const u32) } as usize;
+    if size < size_of::<u32>() {
+        return Err(Failure::invalid(format!(
+            "pgpool_options.struct_size is {size}: fill the options with pgpool_options_init first"
+        )));
+    }
+    let mut raw = RawOptions::from(pgpool_options::DEFAULTS);
+    let n = size.min(size_of::<RawOptions>());
+    // SAFETY: `n` <= the caller's struct_size and <= our size; every bit pattern is a
+    // valid RawOptions (integers only).
+    unsafe {
+        std::ptr::copy_nonoverlapping(p as *const u8, &mut raw as *mut RawOptions as *mut u8, n)
+    };
+    Ok(raw)
+}
+
+fn ms(v: u32) -> Option<Duration> {
+    (v != PGPOOL_DEFAULT).then(|| Duration::from_millis(v.into()))
+}
+
+/// `PGPOOL_DEFAULT`: not set; 0: never; else a duration.
+fn ms_or_never(v: u32) -> Option<Option<Duration>> {
+    match v {
+        PGPOOL_DEFAULT => None,
+        0 => Some(None),
+        v => Some(Some(Duration::from_millis(v.into()))),
+    }
+}
+
+fn count(v: u32) -> Option<usize> {
+    (v != PGPOOL_DEFAULT).then_some(v as usize)
+}
+
+fn overrides(o: &RawOptions) -> PoolOverrides {
+    PoolOverrides {
+        min_size: count(o.min_size),
+        max_size: count(o.max_size),
+        timeout: ms(o.acquire_timeout_ms),
+        max_lifetime: ms_or_never(o.max_lifetime_ms),
+        max_idle: ms_or_never(o.max_idle_ms),
+        pre_ping: Some(o.pre_ping != 0),
+        max_waiting: count(o.max_waiting),
+        ..PoolOverrides::default()
+    }
+}
+
+/// Fills the first `size` bytes of `*opts` with the defaults and sets `struct_size` to
+/// `size`. Use it through the `pgpool_options_init` inline function of this header,
+/// which passes `sizeof(pgpool_options)` as the caller compiled it; bindings from other
+/// languages call it directly. NULL `opts` or a `size` below 4 is ignored. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn pgpool_options_init_sized(opts: *mut pgpool_options, size: usize) {
+    ffi_boundary! {
+        if opts.is_null() || size < size_of::<u32>() {
+            return;
+        }
+        let mut defaults = pgpool_options::DEFAULTS;
+        defaults.struct_size = size.min(u32::MAX as usize) as u32;
+        let raw = RawOptions::from(defaults);
+        let n = size.min(size_of::<RawOptions>());
+        // SAFETY: the caller owns `size` writable bytes at `opts`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(&raw as *const RawOptions as *const u8, opts as *mut u8, n)
+        };
+    }
+}
+
+static FORK_HANDLERS: Once = Once::new();
+
+extern "C" fn before_fork() {
+    ffi_boundary! {
+        handle::lock_for_fork();
+    }
+}
+
+extern "C" fn after_fork_parent() {
+    ffi_boundary! {
+        // SAFETY: `before_fork` took the lock in this process.
+        unsafe { handle::unlock_after_fork() };
+    }
+}
+
+extern "C" fn after_fork_child() {
+    ffi_boundary! {
+        // SAFETY: `before_fork` took the lock in the parent; this is its copy.
+        unsafe { handle::unlock_after_fork() };
+        crate::runtime::note_fork();
+    }
+}
+
+/// Registers the `fork()` handlers once per process: the child rebuilds the runtime and
+/// never touches the parent's connections (see `runtime`).
+fn install_fork_handlers() {
+    FORK_HANDLERS.call_once(|| {
+        // SAFETY: plain function pointers that live as long as the process (the library
+        // is linked with -z nodelete, so it is never unloaded).
+        let rc = unsafe {
+            libc::pthread_atfork(
+                Some(before_fork),
+                Some(after_fork_parent),
+                Some(after_fork_child),
+            )
+        };
+        if rc != 0 {
+            log::warn!("pthread_atfork failed ({rc}): fork detection falls back to pid checks");
+        }
+    });
+}
+
+/// Creates a pool and writes it to `*out`.
+///
+/// `conninfo` is a libpq connection string (`host=... port=... dbname=... user=...
+/// password=... sslmode=...`) or a `postgresql://` URI; NULL builds it from the
+/// environment (`DATABASE_URL`, libpq's `PGHOST`..., `POSTGRES_HOST`...). `opts` may be
+/// NULL (the environment and defaults decide; see `pgpool_options`).
+///
+/// Returns at once: `min_size` connections are opened in the background, and a database
+/// that is down is not an error here (`pgpool_acquire` reports it). Bad configuration is
+/// `PGPOOL_CONFIG`, with the setting named in the error message.
+///
+/// On success `*out` is a pool the caller frees with `pgpool_pool_free`, exactly once;
+/// on failure `*out` is untouched and, when `err` is not NULL, `*err` receives an error
+/// the caller frees with `pgpool_error_free`. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn pgpool_pool_new(
+    conninfo: *const c_char,
+    opts: *const pgpool_options,
+    out: *mut *const pgpool_pool,
+    err: *mut *mut pgpool_error,
+) -> pgpool_code {
+    ffi_boundary! {
+        let r: FfiResult = (|| {
+            let out = out_arg(out, "out")?;
+            let dsn = if conninfo.is_null() {
+                None
+            } else {
+                // SAFETY: a NUL-terminated string, by contract.
+                Some(unsafe { str_arg(conninfo, "conninfo") }?)
+            };
+            let raw = if opts.is_null() {
+                None
+            } else {
+                // SAFETY: `opts` points to `struct_size` bytes, by contract.
+                Some(unsafe { read_options(opts) }?)
+            };
+            let ov = raw.as_ref().map(overrides).unwrap_or_default();
+            let mut config = PoolConfig::new(dsn, &ov)?;
+            if let Some(raw) = &raw {
+                match raw.connect_timeout_ms {
+                    PGPOOL_DEFAULT => {}
+                    0 => config.connect.connect_timeout = None,
+                    v => config.connect.connect_timeout = Some(Duration::from_millis(v.into())),
+                }
+            }
+            install_fork_handlers();
+            let pool = Pool::new(config)?;
+            let p = Arc::into_raw(Arc::new(pool));
+            handle::register(p as usize, Kind::Pool);
+            // SAFETY: `out` is a writable pointer, by contract.
+            unsafe { *out = p as *const pgpool_pool };
+            Ok(())
+        })();
+        finish(r, err)
+    }
+}
+
+/// A counted reference to a live pool.
+fn pool_arg(pool: *const pgpool_pool) -> Result<Arc<Pool>, Failure> {
+    if pool.is_null() {
+        return Err(Failure::null("pool"));
+    }
+    handle::pool_ref(pool as *const Pool)
+        .ok_or_else(|| Failure::invalid("`pool` is not a live pool (already freed?)"))
+}
+
+/// Closes the pool: callers waiting in `pgpool_acquire` and later calls get
+/// `PGPOOL_CLOSED`; idle connections are closed now, checked-out ones when they are
+/// released. The handle stays valid until `pgpool_pool_free`. Closing twice is fine.
+/// Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn pgpool_pool_close(pool: *const pgpool_pool) -> pgpool_code {
+    ffi_boundary! {
+        let r: FfiResult = (|| {
+            pool_arg(pool)?.close();
+            Ok(())
+        })();
+        finish(r, std::ptr::null_mut())
+    }
+}
+
+/// Closes the pool (as `pgpool_pool_close`) and frees the handle. NULL is accepted and
+/// ignored. Call exactly once, after every thread is done with the pool (a second call is
+/// detected and ignored as long as no new pool got the same address). Connections still
+/// checked out stay usable until released.
+#[unsafe(no_mangle)]
+pub extern "C" fn pgpool_pool_free(pool: *const pgpool_pool) {
+    ffi_boundary! {
+        if pool.is_null() || !handle::unregister(pool as usize, Kind::Pool) {
+            return;
+        }
+        // SAFETY: registered pools come from `Arc::into_raw`; unregistering it handed us
+        // its count.
+        let pool = unsafe { Arc::from_raw(pool as *const Pool) };
+        pool.close();
+        drop(pool);
+    }
+}
+
+/// Checks out a connection, waiting up to `timeout_ms` milliseconds (negative: the pool's
+/// acquire timeout; 0: do not wait for other callers to release one, though a new
+/// connection may still be opened when the pool has room). Waiters are served in arrival
+/// order. While the database is unreachable, connecting is retried until the timeout.
+///
+/// On success `*out` is a connection owned by the calling thread until it hands it back
+/// with `pgpool_release` (exactly once); use it from one thread at a time. Errors:
+/// `PGPOOL_TIMEOUT` (the message names the last connection error, if any),
+/// `PGPOOL_CLOSED`, `PGPOOL_TOO_MANY_REQUESTS`. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn pgpool_acquire(
+    pool: *const pgpool_pool,
+    timeout_ms: i32,
+    out: *mut *mut pgpool_conn,
+    err: *mut *mut pgpool_error,
+) -> pgpool_code {
+    ffi_boundary! {
+        let r: FfiResult = (|| {
+            let pool = pool_arg(pool)?;
+            let out = out_arg(out, "out")?;
+            let timeout = u64::try_from(timeout_ms).ok().map(Duration::from_millis);
+            let conn = pool.get(timeout)?;
+            let p = super::conn::into_handle(conn);
+            // SAFETY: `out` is a writable pointer, by contract.
+            unsafe { *out = p };
+            Ok(())
+        })();
+        finish(r, err)
+    }
+}
+
+/// A snapshot of a pool's statistics: gauges, then counters since the pool was created.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct pgpool_stats {
+    /// Connections open (idle + in use).
+    pub size: u32,
+    /// Idle connections.
+    pub available: u32,
+    /// Connections checked out.
+    pub in_use: u32,
+    /// Callers waiting in `pgpool_acquire` now.
+    pub waiting: u32,
+    /// The configured `min_size`.
+    pub min_size: u32,
+    /// The configured `max_size`.
+    pub max_size: u32,
+    /// Checkouts requested.
+    pub requests: u64,
+    /// Checkouts that timed out.
+    pub timeouts: u64,
+    /// Total time callers waited for a connection, in microseconds.
+    pub wait_us_total: u64,
+    /// Connections opened.
+    pub connections_created: u64,
+    /// Connections found dead (server restarts, killed backends, network errors).
+    pub connections_lost: u64,
+}
+
+fn u32_sat(v: usize) -> u32 {
+    v.min(u32::MAX as usize) as u32
+}
+
+/// Writes a snapshot of the pool's statistics to the first `size` bytes of `*out`. Use it
+/// through the `pgpool_pool_stats` inline function of this header, which passes
+/// `sizeof(pgpool_stats)` as the caller compiled it (the struct may grow at the end).
+/// `size` 0 is `PGPOOL_INVALID_PARAMETER`. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn pgpool_pool_stats_sized(
+    pool: *const pgpool_pool,
+    out: *mut pgpool_stats,
+    size: usize,
+) -> pgpool_code {
+    ffi_boundary! {
+        let r: FfiResult = (|| {
+            let pool = pool_arg(pool)?;
+            let out = out_arg(out, "out")?;
+            if size == 0 {
+                return Err(Failure::invalid("`size` is 0"));
+            }
+            let s = pool.stats();
+            let st = pgpool_stats {
+                size: u32_sat(s.pool_size),
+                available: u32_sat(s.pool_available),
+                in_use: u32_sat(s.in_use),
+                waiting: u32_sat(s.requests_waiting),
+                min_size: u32_sat(s.pool_min),
+                max_size: u32_sat(s.pool_max),
+                requests: s.requests_num,
+                timeouts: s.requests_timeouts,
+                wait_us_total: s.requests_wait_us,
+                connections_created: s.connections_num,
+                connections_lost: s.connections_lost,
+            };
+            let n = size.min(size_of::<pgpool_stats>());
+            // SAFETY: the caller owns `size` writable bytes at `out`.
+            unsafe {
+                std::ptr::copy_nonoverlapping(&st as *const pgpool_stats as *const u8, out as *mut u8, n)
+            };
+            Ok(())
+        })();
+        finish(r, std::ptr::null_mut())
+    }
+}
+
+/// The library's version, e.g. "0.1.0" (the header's `PGPOOL_VERSION_STRING` is the
+/// version it was generated for). A static string; thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn pgpool_version() -> *const c_char {
+    ffi_boundary! {
+        concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr() as *const c_char
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shorter_options_struct_reads_only_its_fields() {
+        // A caller that knows only struct_size, min_size and max_size.
+        let old: [u32; 3] = [12, 2, 7];
+        let raw = unsafe { read_options(old.as_ptr() as *const pgpool_options) }.unwrap();
+        assert_eq!((raw.min_size, raw.max_size), (2, 7));
+        assert_eq!(raw.acquire_timeout_ms, PGPOOL_DEFAULT);
+        assert_eq!(raw.pre_ping, 1);
+        assert_eq!(raw.max_waiting, PGPOOL_DEFAULT);
+        let zero: [u32; 1] = [0];
+        assert!(unsafe { read_options(zero.as_ptr() as *const pgpool_options) }.is_err());
+    }
+
+    #[test]
+    fn init_writes_only_size_bytes() {
+        let mut buf = [0xAAu8; 64];
+        pgpool_options_init_sized(buf.as_mut_ptr() as *mut pgpool_options, 12);
+        assert_eq!(&buf[0..4], &12u32.to_ne_bytes());
+        assert_eq!(&buf[4..8], &PGPOOL_DEFAULT.to_ne_bytes());
+        assert!(buf[12..].iter().all(|b| *b == 0xAA));
+    }
+}
