@@ -186,6 +186,11 @@ pub struct PoolConfig {
     pub max_waiting: usize,
     /// Warn when a connection is held longer than this.
     pub leak_threshold: Option<Duration>,
+    /// Client-side limit on the wait for a statement's answer (asyncpg's
+    /// `command_timeout`): past it the statement is cancelled, the connection discarded and
+    /// an error raised — protection against a stalled network, on top of keepalives and
+    /// `tcp_user_timeout`. `None` (default): no limit.
+    pub command_timeout: Option<Duration>,
     /// A name for logs and stats.
     pub name: Option<String>,
 }
@@ -211,6 +216,8 @@ pub struct PoolOverrides {
     pub max_waiting: Option<usize>,
     /// `leak_threshold` (`Some(None)`: off)
     pub leak_threshold: Option<Option<Duration>>,
+    /// `command_timeout` (`Some(None)`: off)
+    pub command_timeout: Option<Option<Duration>>,
     /// `name`
     pub name: Option<String>,
     /// Replica DSNs.
@@ -237,6 +244,7 @@ impl fmt::Debug for PoolOverrides {
             .field("pre_ping", &self.pre_ping)
             .field("max_waiting", &self.max_waiting)
             .field("leak_threshold", &self.leak_threshold)
+            .field("command_timeout", &self.command_timeout)
             .field("name", &self.name)
             .field("replicas", &replicas)
             .field("keywords", &keywords)
@@ -1787,7 +1795,16 @@ impl PoolConfig {
             },
         };
 
+        let command_timeout = match overrides.command_timeout {
+            Some(t) => nonzero(t),
+            None => match env_first(env, &["PGPOOL_COMMAND_TIMEOUT"]) {
+                Some((var, v)) => parse_optional_duration(var, &v)?,
+                None => None,
+            },
+        };
+
         Ok(PoolConfig {
+            command_timeout,
             connect,
             replicas,
             min_size,

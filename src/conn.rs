@@ -708,12 +708,9 @@ impl Connection {
                     ));
                 }
                 Ok(n) => self.rend += n,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
+                // SO_RCVTIMEO expiry is EAGAIN (WouldBlock) on Linux: a poll tick. A
+                // TimedOut (ETIMEDOUT: keepalives / tcp_user_timeout gave up) is fatal.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     if let Some(d) = deadline {
                         if Instant::now() >= d {
                             self.broken = true;
@@ -723,6 +720,11 @@ impl Connection {
                     if let Some(limit) = self.read_deadline {
                         if started.elapsed() >= limit {
                             self.broken = true;
+                            // Best effort, off this thread: the path may be stalled too.
+                            let token = self.cancel_token();
+                            let _ = std::thread::Builder::new()
+                                .name("pgpool-cancel".into())
+                                .spawn(move || token.cancel());
                             return Err(Error::Connection(format!(
                                 "no answer from the server within {:.1} s (network stall?)",
                                 limit.as_secs_f64()

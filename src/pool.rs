@@ -66,6 +66,7 @@ struct Shared {
     max_lifetime: Option<Duration>,
     pre_ping: bool,
     pre_ping_window: Duration,
+    command_timeout: Option<Duration>,
 }
 
 impl managed::Manager for Manager {
@@ -76,7 +77,8 @@ impl managed::Manager for Manager {
         // Blocking on purpose: checkouts run on the caller's thread and the maintenance
         // thread is ours; a connection belongs to whoever drives it.
         match Connection::connect(&self.params) {
-            Ok(conn) => {
+            Ok(mut conn) => {
+                conn.set_read_deadline(self.shared.command_timeout);
                 Counters::inc(&self.shared.counters.connections_num);
                 let now = Coarse::now();
                 let expires = self.shared.max_lifetime.map(|l| {
@@ -179,9 +181,16 @@ impl std::fmt::Debug for Pool {
     }
 }
 
-fn build_dp(params: &ConnectParams, shared: &Arc<Shared>, max: usize) -> DpPool {
+fn build_dp(params: &ConnectParams, shared: &Arc<Shared>, max: usize, timeout: Duration) -> DpPool {
+    let mut params = params.clone();
+    // Connecting runs on the thread that asked for a connection: without a DSN
+    // connect_timeout it must still not outlive the acquire timeout (libpq's default
+    // would wait for the OS, minutes on a black-holed host).
+    if params.connect_timeout.is_none() {
+        params.connect_timeout = Some(timeout.max(Duration::from_millis(100)));
+    }
     managed::Pool::builder(Manager {
-        params: params.clone(),
+        params,
         shared: shared.clone(),
     })
     .max_size(max)
@@ -212,8 +221,9 @@ impl Pool {
             max_lifetime: config.max_lifetime,
             pre_ping: config.pre_ping,
             pre_ping_window: config.pre_ping_window,
+            command_timeout: config.command_timeout,
         });
-        let dp = build_dp(&config.connect, &shared, config.max_size);
+        let dp = build_dp(&config.connect, &shared, config.max_size, config.timeout);
         let mut replicas = Vec::with_capacity(config.replicas.len());
         for (i, r) in config.replicas.iter().enumerate() {
             let mut rc = config.clone();
@@ -271,6 +281,7 @@ impl Pool {
                 &self.inner.config.connect,
                 &self.inner.shared,
                 self.inner.max_size.load(Ordering::Relaxed),
+                self.inner.config.timeout,
             );
             let old = std::mem::replace(&mut *g, (gen, fresh));
             drop(old);

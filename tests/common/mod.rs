@@ -70,6 +70,8 @@ pub struct Proxy {
     pub port: u16,
     /// Chunks client -> server, in order.
     pub chunks: std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
+    /// While true, nothing is forwarded in either direction (a network stall).
+    pub paused: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Proxy {
@@ -82,6 +84,8 @@ impl Proxy {
         let port = l.local_addr().unwrap().port();
         let chunks: Arc<Mutex<Vec<Vec<u8>>>> = Arc::new(Mutex::new(Vec::new()));
         let ch = chunks.clone();
+        let paused = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let pz = paused.clone();
         std::thread::spawn(move || {
             for client in l.incoming() {
                 let Ok(mut client) = client else { return };
@@ -93,10 +97,18 @@ impl Proxy {
                 let mut c2 = client.try_clone().unwrap();
                 let mut s2 = server.try_clone().unwrap();
                 let ch = ch.clone();
+                let (p1, p2) = (pz.clone(), pz.clone());
+                let stall = move |p: &Arc<std::sync::atomic::AtomicBool>| {
+                    while p.load(std::sync::atomic::Ordering::Relaxed) {
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                    }
+                };
                 std::thread::spawn(move || {
                     let mut buf = vec![0u8; 1 << 16];
                     loop {
-                        match client.read(&mut buf) {
+                        let r = client.read(&mut buf);
+                        stall(&p1);
+                        match r {
                             Ok(0) | Err(_) => {
                                 let _ = server.shutdown(std::net::Shutdown::Both);
                                 return;
@@ -113,7 +125,9 @@ impl Proxy {
                 std::thread::spawn(move || {
                     let mut buf = vec![0u8; 1 << 16];
                     loop {
-                        match s2.read(&mut buf) {
+                        let r = s2.read(&mut buf);
+                        stall(&p2);
+                        match r {
                             Ok(0) | Err(_) => {
                                 let _ = c2.shutdown(std::net::Shutdown::Both);
                                 return;
@@ -128,7 +142,11 @@ impl Proxy {
                 });
             }
         });
-        Proxy { port, chunks }
+        Proxy {
+            port,
+            chunks,
+            paused,
+        }
     }
 }
 
