@@ -1654,14 +1654,24 @@ fn process_env(name: &str) -> Option<String> {
 
 impl PoolConfig {
     /// The configuration from an optional DSN, explicit arguments and the process
-    /// environment. See [`PoolConfig::with_env`].
+    /// environment. See [`PoolConfig::with_env`]. The TLS files are checked too
+    /// ([`crate::tls::check`]), so unusable TLS settings fail here, naming the setting.
     pub fn new(dsn: Option<&str>, overrides: &PoolOverrides) -> Result<PoolConfig> {
-        Self::with_env(dsn, overrides, &process_env)
+        Self::with_env(dsn, overrides, &process_env)?.checked_tls()
     }
 
-    /// The configuration from the process environment alone.
+    /// The configuration from the process environment alone (TLS files checked, as in
+    /// [`PoolConfig::new`]).
     pub fn from_env() -> Result<PoolConfig> {
-        Self::with_env(None, &PoolOverrides::default(), &process_env)
+        Self::with_env(None, &PoolOverrides::default(), &process_env)?.checked_tls()
+    }
+
+    fn checked_tls(self) -> Result<PoolConfig> {
+        crate::tls::check(&self.connect)?;
+        for r in &self.replicas {
+            crate::tls::check(r)?;
+        }
+        Ok(self)
     }
 
     /// The configuration from an optional DSN, explicit arguments and the environment
@@ -1709,7 +1719,15 @@ impl PoolConfig {
             Some(d) => parse_dsn(d).map_err(|e| rename_dsn_setting(e, dsn_setting))?,
             None => Vec::new(),
         };
-        kv.extend(overrides.keywords.iter().cloned());
+        // psycopg2's `connect(database=...)` is libpq's `dbname`.
+        kv.extend(overrides.keywords.iter().map(|(k, v)| {
+            let k = if k == "database" {
+                "dbname".to_string()
+            } else {
+                k.clone()
+            };
+            (k, v.clone())
+        }));
         let connect = ConnectParams::from_keywords(&kv, env)?;
         let replicas = overrides
             .replicas

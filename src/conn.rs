@@ -48,6 +48,8 @@ pub enum TxStatus {
 enum Stream {
     Tcp(TcpStream),
     Unix(UnixStream),
+    /// TLS over TCP (`src/tls.rs`); boxed: rustls's state is large.
+    Tls(Box<crate::tls::TlsStream>),
 }
 
 impl Stream {
@@ -55,12 +57,14 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.set_read_timeout(d),
             Stream::Unix(s) => s.set_read_timeout(d),
+            Stream::Tls(s) => s.sock.set_read_timeout(d),
         }
     }
     fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.set_write_timeout(d),
             Stream::Unix(s) => s.set_write_timeout(d),
+            Stream::Tls(s) => s.sock.set_write_timeout(d),
         }
     }
 }
@@ -70,6 +74,12 @@ impl Read for Stream {
         match self {
             Stream::Tcp(s) => s.read(buf),
             Stream::Unix(s) => s.read(buf),
+            // A timed-out read (WouldBlock) leaves a partial record buffered in rustls; the
+            // next read carries on. EOF without close_notify reads as EOF, like plain TCP.
+            Stream::Tls(s) => match s.read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+                r => r,
+            },
         }
     }
 }
@@ -79,6 +89,12 @@ impl Write for Stream {
         match self {
             Stream::Tcp(s) => s.write(buf),
             Stream::Unix(s) => s.write(buf),
+            // rustls's write() keeps socket errors for later: flush to see them now.
+            Stream::Tls(s) => {
+                let n = s.write(buf)?;
+                s.flush()?;
+                Ok(n)
+            }
         }
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -93,13 +109,34 @@ pub struct CancelToken {
     connect_timeout: Option<Duration>,
     pid: i32,
     secret: i32,
+    /// Set when the connection uses TLS: the cancel request goes over TLS too.
+    tls: Option<crate::tls::TlsConnector>,
 }
 
 impl CancelToken {
-    /// Sends a CancelRequest on a new connection (as libpq's `PQcancel`).
+    /// Sends a CancelRequest on a new connection (as libpq's `PQcancel`), over TLS when
+    /// the connection uses TLS (as libpq 17's `PQcancelBlocking`: servers and proxies that
+    /// only accept TLS connections get the request too).
     pub fn cancel(&self) -> Result<()> {
-        let mut s = open_socket(&self.target.0, self.target.1, self.connect_timeout)
+        let s = open_socket(&self.target.0, self.target.1, self.connect_timeout)
             .map_err(|e| Error::Connection(format!("cancel: {e}")))?;
+        let mut s = match (s, &self.tls, &self.target.0) {
+            (Stream::Tcp(mut t), Some(tls), Host::Tcp(name)) => {
+                let deadline =
+                    Instant::now() + self.connect_timeout.unwrap_or(Duration::from_secs(10));
+                let cancel_err = |e: Error| Error::Connection(format!("cancel: {e}"));
+                t.set_read_timeout(Some(POLL_INTERVAL))
+                    .map_err(|e| Error::Connection(format!("cancel: {e}")))?;
+                if crate::tls::ssl_request(&mut t, Some(deadline)).map_err(cancel_err)? {
+                    let ts =
+                        crate::tls::handshake(tls, t, name, Some(deadline)).map_err(cancel_err)?;
+                    Stream::Tls(Box::new(ts))
+                } else {
+                    Stream::Tcp(t)
+                }
+            }
+            (s, _, _) => s,
+        };
         let mut buf = BytesMut::with_capacity(16);
         frontend::cancel_request(self.pid, self.secret, &mut buf);
         s.write_all(&buf)
@@ -146,6 +183,8 @@ pub struct Connection {
     generation: u64,
     /// True while the statement being read was sent with the extended protocol.
     extended: bool,
+    /// The TLS settings, when the connection uses TLS (for the cancel connection).
+    tls: Option<crate::tls::TlsConnector>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -363,25 +402,96 @@ impl Connection {
     }
 
     fn connect_one(p: &ConnectParams, host: &Host, port: u16) -> Result<Connection> {
+        // sslmode applies to TCP only (libpq ignores it on Unix sockets). libpq's order:
+        // `allow` tries plain first and TLS after a server error; `prefer` tries TLS first
+        // and plain after a failed handshake or a server error over TLS.
+        let tls = match host {
+            Host::Tcp(_) => crate::tls::TlsConnector::new(&p.ssl)?,
+            Host::Unix(_) => None,
+        };
+        let first = tls.as_ref().filter(|_| p.ssl.mode != SslMode::Allow);
+        let mut retry = false;
+        match Self::connect_attempt(p, host, port, first, &mut retry) {
+            Err(e) if retry && matches!(p.ssl.mode, SslMode::Allow | SslMode::Prefer) => {
+                let second = if first.is_some() { None } else { tls.as_ref() };
+                log::debug!(
+                    "{}: {e}; trying again {} TLS (sslmode={:?})",
+                    describe_target(host, port),
+                    if second.is_some() { "with" } else { "without" },
+                    p.ssl.mode
+                );
+                Self::connect_attempt(p, host, port, second, &mut retry).map_err(|e2| {
+                    match (e, e2) {
+                        (Error::Connection(m1), Error::Connection(m2)) => {
+                            Error::Connection(format!("{m1}\n{m2}"))
+                        }
+                        (_, e2) => e2,
+                    }
+                })
+            }
+            r => r,
+        }
+    }
+
+    /// One connection attempt, over TLS when `tls` is set (SSLRequest first; a server that
+    /// answers 'N' gets plain text unless sslmode requires TLS). `retry` tells whether
+    /// libpq would make its second attempt (`allow`/`prefer`) after this failure.
+    fn connect_attempt(
+        p: &ConnectParams,
+        host: &Host,
+        port: u16,
+        tls: Option<&crate::tls::TlsConnector>,
+        retry: &mut bool,
+    ) -> Result<Connection> {
+        *retry = false;
         let target = describe_target(host, port);
+        let failed = |e: Error| match e {
+            Error::Connection(m) => {
+                Error::Connection(format!("connection to server at {target} failed: {m}"))
+            }
+            other => other,
+        };
         let stream = open_socket(host, port, p.connect_timeout).map_err(|e| {
             Error::Connection(format!("connection to server at {target} failed: {e}"))
         })?;
         if let Stream::Tcp(s) = &stream {
             configure_tcp(s, p).map_err(|e| io_err("socket options", e))?;
         }
-        if let (SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull, Host::Tcp(_)) =
-            (p.ssl.mode, host)
-        {
-            return Err(Error::config(
-                "sslmode",
-                format!(
-                    "{:?} is not supported by this build yet (TLS lands with issue 8)",
-                    p.ssl.mode
-                ),
-            ));
-        }
         let now = Instant::now();
+        // The whole startup is bounded by connect_timeout (libpq applies it to the
+        // connection attempt as a whole).
+        let deadline = p.connect_timeout.map(|t| now + t);
+        let stream = match (stream, tls, host) {
+            (Stream::Tcp(mut s), Some(t), Host::Tcp(name)) => {
+                s.set_read_timeout(Some(POLL_INTERVAL))
+                    .map_err(|e| io_err("socket options", e))?;
+                if crate::tls::ssl_request(&mut s, deadline).map_err(failed)? {
+                    match crate::tls::handshake(t, s, name, deadline) {
+                        Ok(ts) => Stream::Tls(Box::new(ts)),
+                        Err(e) => {
+                            // (Not when connect_timeout ran out: that ends this host.)
+                            *retry = deadline.is_none_or(|d| Instant::now() < d);
+                            return Err(failed(e));
+                        }
+                    }
+                } else if matches!(
+                    p.ssl.mode,
+                    SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull
+                ) {
+                    return Err(failed(Error::Connection(
+                        "server does not support SSL, but SSL was required".into(),
+                    )));
+                } else {
+                    Stream::Tcp(s)
+                }
+            }
+            (s, _, _) => s,
+        };
+        let asked_tls = tls.is_some();
+        let tls = match &stream {
+            Stream::Tls(_) => tls.cloned(),
+            _ => None,
+        };
         let mut c = Connection {
             stream,
             rbuf: vec![0; 64 * 1024],
@@ -403,19 +513,20 @@ impl Connection {
             read_deadline: None,
             generation: crate::runtime::generation(),
             extended: false,
+            tls,
         };
-        // The whole startup is bounded by connect_timeout (libpq applies it to the
-        // connection attempt as a whole).
-        let deadline = p.connect_timeout.map(|t| now + t);
         c.stream
             .set_read_timeout(Some(POLL_INTERVAL))
             .map_err(|e| io_err("socket options", e))?;
-        c.startup(p, deadline).map_err(|e| match e {
-            Error::Connection(m) => {
-                Error::Connection(format!("connection to server at {target} failed: {m}"))
+        if let Err(e) = c.startup(p, deadline) {
+            // libpq tries the other way after any server error at startup except "the
+            // database system is starting up" (57P03), unless TLS was asked for and the
+            // server refused it (then both ways were the same).
+            if let Error::Db(d) = &e {
+                *retry = d.code != "57P03" && c.ssl_in_use() == asked_tls;
             }
-            other => other,
-        })?;
+            return Err(failed(e));
+        }
         Ok(c)
     }
 
@@ -474,19 +585,33 @@ impl Connection {
                                 }
                                 mechs.push(m.to_string());
                             }
-                            if !mechs.iter().any(|m| m == sasl::SCRAM_SHA_256) {
+                            let plus = mechs.iter().any(|m| m == sasl::SCRAM_SHA_256_PLUS);
+                            if !plus && !mechs.iter().any(|m| m == sasl::SCRAM_SHA_256) {
                                 return Err(Error::Connection(format!(
                                     "unsupported SASL mechanisms {mechs:?}"
                                 )));
                             }
                             let pw = password(p)?;
-                            let s = ScramSha256::new(pw.as_bytes(), ChannelBinding::unsupported());
-                            frontend::sasl_initial_response(
-                                sasl::SCRAM_SHA_256,
-                                s.message(),
-                                &mut self.wbuf,
-                            )
-                            .map_err(|e| io_err("auth", e))?;
+                            // libpq's channel_binding=prefer: SCRAM-SHA-256-PLUS with
+                            // tls-server-end-point over TLS when the server offers it.
+                            let (mech, cb) = match &self.stream {
+                                Stream::Tls(t) => match crate::tls::server_end_point(t) {
+                                    Some(h) if plus => (
+                                        sasl::SCRAM_SHA_256_PLUS,
+                                        ChannelBinding::tls_server_end_point(h),
+                                    ),
+                                    // The server would bind but we cannot: say so ('n').
+                                    _ if plus => {
+                                        (sasl::SCRAM_SHA_256, ChannelBinding::unsupported())
+                                    }
+                                    // We could bind, the server does not offer it ('y').
+                                    _ => (sasl::SCRAM_SHA_256, ChannelBinding::unrequested()),
+                                },
+                                _ => (sasl::SCRAM_SHA_256, ChannelBinding::unsupported()),
+                            };
+                            let s = ScramSha256::new(pw.as_bytes(), cb);
+                            frontend::sasl_initial_response(mech, s.message(), &mut self.wbuf)
+                                .map_err(|e| io_err("auth", e))?;
                             self.flush()?;
                             scram = Some(s);
                         }
@@ -605,7 +730,13 @@ impl Connection {
             connect_timeout: self.connect_timeout,
             pid: self.pid,
             secret: self.secret,
+            tls: self.tls.clone(),
         }
+    }
+
+    /// True when the connection is encrypted with TLS (libpq's `PQsslInUse`).
+    pub fn ssl_in_use(&self) -> bool {
+        matches!(self.stream, Stream::Tls(_))
     }
 
     /// When the connection was opened.
@@ -796,7 +927,10 @@ impl Connection {
                 let e = parse_error_fields(body);
                 let fatal = e.severity == "FATAL" || e.severity == "PANIC";
                 let e = Error::Db(Arc::new(e));
-                if fatal || e.is_connection_error() {
+                // Only a FATAL/PANIC ends the session (the server closes it after);
+                // an ERROR-level 08xxx/57P0x raised by e.g. PL/pgSQL leaves it usable,
+                // as psycopg2 keeps it.
+                if fatal {
                     self.broken = true;
                 }
                 if err.is_none() {
@@ -1261,6 +1395,7 @@ impl Connection {
         let nb = |s: &Stream, on: bool| match s {
             Stream::Tcp(t) => t.set_nonblocking(on),
             Stream::Unix(u) => u.set_nonblocking(on),
+            Stream::Tls(t) => t.sock.set_nonblocking(on),
         };
         if nb(&self.stream, true).is_err() {
             self.broken = true;

@@ -10,6 +10,7 @@ pub mod result;
 pub mod runtime;
 pub mod sql;
 pub mod stats;
+pub mod tls;
 pub mod types;
 
 pub mod ffi;

@@ -95,8 +95,15 @@ impl managed::Manager for Manager {
             }
             Err(e) => {
                 Counters::inc(&self.shared.counters.connections_errors);
-                log::warn!("connection failed: {e}");
-                *self.shared.last_error.lock() = Some(e.to_string());
+                let mut last = self.shared.last_error.lock();
+                // Warn when connecting starts failing (or fails differently); repeats of
+                // the same error while the database stays down are debug-level.
+                if last.as_deref() != Some(&e.to_string()) {
+                    log::warn!("connection failed: {e}");
+                } else {
+                    log::debug!("connection failed again: {e}");
+                }
+                *last = Some(e.to_string());
                 Err(e)
             }
         }
@@ -146,6 +153,9 @@ struct PoolInner {
     down_until_ms: AtomicU64,
     /// Checked-out connections, tracked only when `leak_threshold` is set.
     leaks: Mutex<LeakRegistry>,
+    /// Background filling backs off while connecting fails (coarse ms).
+    fill_retry_at_ms: AtomicU64,
+    fill_backoff_ms: AtomicU64,
 }
 
 #[derive(Default)]
@@ -240,6 +250,8 @@ impl Pool {
             rr: AtomicUsize::new(0),
             down_until_ms: AtomicU64::new(0),
             leaks: Mutex::new(LeakRegistry::default()),
+            fill_retry_at_ms: AtomicU64::new(0),
+            fill_backoff_ms: AtomicU64::new(0),
             min_size: AtomicUsize::new(config.min_size),
             max_size: AtomicUsize::new(config.max_size),
             dp: RwLock::new((runtime::check_fork(), dp)),
@@ -507,12 +519,12 @@ impl Pool {
     /// acquire-wait histogram), labelled with the pool's name.
     pub fn prometheus(&self) -> String {
         let name = self.inner.config.name.as_deref().unwrap_or("default");
-        let mut out = self.stats().prometheus(name);
+        let mut all = vec![(name, self.stats())];
         for r in &self.inner.replicas {
-            let rn = r.inner.config.name.clone().unwrap_or_default();
-            out.push_str(&r.stats().prometheus_samples(&rn));
+            all.push((r.inner.config.name.as_deref().unwrap_or(""), r.stats()));
         }
-        out
+        let refs: Vec<(&str, &Stats)> = all.iter().map(|(n, s)| (*n, s)).collect();
+        Stats::prometheus_many(&refs)
     }
 
     /// A snapshot of the pool's gauges and counters.
@@ -582,7 +594,7 @@ impl Pool {
     pub fn wait_ready(&self, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
         loop {
-            fill_min(&self.inner, &self.dp());
+            let _ = fill_min(&self.inner, &self.dp());
             if self.stats().pool_size >= self.inner.min_size.load(Ordering::Relaxed) {
                 return Ok(());
             }
@@ -621,9 +633,11 @@ fn scopeguard<F: FnMut()>(f: F) -> ScopeGuard<F> {
 }
 
 /// Opens connections (non-blocking checkouts) until `min_size` are open.
-fn fill_min(inner: &PoolInner, dp: &DpPool) {
+/// Returns false when a connection attempt failed.
+fn fill_min(inner: &PoolInner, dp: &DpPool) -> bool {
     let min = inner.min_size.load(Ordering::Relaxed);
     let mut held = Vec::new();
+    let mut ok = true;
     while dp.status().size < min && held.len() < min {
         let t = Timeouts {
             wait: Some(Duration::ZERO),
@@ -632,6 +646,10 @@ fn fill_min(inner: &PoolInner, dp: &DpPool) {
         };
         match dp.timeout_get(&t).now_or_never() {
             Some(Ok(o)) => held.push(o),
+            Some(Err(PoolError::Backend(_))) => {
+                ok = false;
+                break;
+            }
             _ => break,
         }
     }
@@ -639,6 +657,7 @@ fn fill_min(inner: &PoolInner, dp: &DpPool) {
         o.returned = Coarse::now();
         drop(o);
     }
+    ok
 }
 
 fn maintenance(weak: Weak<PoolInner>) {
@@ -694,21 +713,39 @@ fn maintenance(weak: Weak<PoolInner>) {
             })
             .removed;
         drop(removed); // closes them, outside deadpool's lock
-        fill_min(&inner, &dp);
+        let now_ms = coarse_ms();
+        if now_ms >= inner.fill_retry_at_ms.load(Ordering::Relaxed) {
+            if fill_min(&inner, &dp) {
+                inner.fill_backoff_ms.store(0, Ordering::Relaxed);
+            } else {
+                // 250 ms, doubling up to 5 s, while the database stays unreachable.
+                let b = (inner.fill_backoff_ms.load(Ordering::Relaxed) * 2).clamp(250, 5000);
+                inner.fill_backoff_ms.store(b, Ordering::Relaxed);
+                inner.fill_retry_at_ms.store(now_ms + b, Ordering::Relaxed);
+            }
+        }
         if let Some(th) = inner.config.leak_threshold {
             let th = coarse(th);
-            let mut reg = inner.leaks.lock();
-            for e in reg.entries.values_mut() {
-                let held = now.duration_since(e.acquired);
-                if !e.warned && held >= th {
-                    e.warned = true;
-                    log::warn!(
-                        "a connection has been checked out for {:.1} s (leak_threshold {:.1} s); acquired at:\n{}",
-                        held.as_f64(),
-                        th.as_f64(),
-                        e.context.as_deref().unwrap_or("(no stack recorded)")
-                    );
+            // Collected under the lock, logged after it: a logger may block (the Python
+            // face's takes the GIL) and must not do so while holding the registry.
+            let mut leaked = Vec::new();
+            {
+                let mut reg = inner.leaks.lock();
+                for e in reg.entries.values_mut() {
+                    let held = now.duration_since(e.acquired);
+                    if !e.warned && held >= th {
+                        e.warned = true;
+                        leaked.push((held, e.context.clone()));
+                    }
                 }
+            }
+            for (held, context) in leaked {
+                log::warn!(
+                    "a connection has been checked out for {:.1} s (leak_threshold {:.1} s); acquired at:\n{}",
+                    held.as_f64(),
+                    th.as_f64(),
+                    context.as_deref().unwrap_or("(no stack recorded)")
+                );
             }
         }
     }
@@ -743,8 +780,10 @@ impl PooledConnection {
     pub fn set_leak_context(&self, context: impl FnOnce() -> String) {
         if let Some((id, w)) = &self.leak {
             if let Some(inner) = w.upgrade() {
+                // Built before taking the registry lock: `context` may be slow or block.
+                let context = context();
                 if let Some(e) = inner.leaks.lock().entries.get_mut(id) {
-                    e.context = Some(context());
+                    e.context = Some(context);
                 }
             }
         }

@@ -68,44 +68,54 @@ impl Stats {
     /// Prometheus text exposition (version 0.0.4) of these stats, with `# HELP` and
     /// `# TYPE` lines, labelled `pool="<name>"`.
     pub fn prometheus(&self, pool: &str) -> String {
-        let mut out = String::with_capacity(4096);
-        for (name, kind, help, _) in self.metrics() {
+        Stats::prometheus_many(&[(pool, self)])
+    }
+
+    /// The exposition of several pools (a pool and its replicas) in one text: each
+    /// family's `# HELP`/`# TYPE` once, then its samples for every pool, as the format
+    /// requires (a family's lines form one group).
+    pub fn prometheus_many(pools: &[(&str, &Stats)]) -> String {
+        let labels: Vec<String> = pools
+            .iter()
+            .map(|(name, _)| {
+                name.replace('\\', "\\\\")
+                    .replace('"', "\\\"")
+                    .replace('\n', "\\n")
+            })
+            .collect();
+        let metrics: Vec<_> = pools.iter().map(|(_, s)| s.metrics()).collect();
+        let mut out = String::with_capacity(2048 + 2048 * pools.len());
+        let Some(first) = metrics.first() else {
+            return out;
+        };
+        for (i, (name, kind, help, _)) in first.iter().enumerate() {
             out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+            for (label, m) in labels.iter().zip(&metrics) {
+                out.push_str(&format!("{name}{{pool=\"{label}\"}} {}\n", m[i].3));
+            }
         }
         out.push_str("# HELP pgpool_acquire_wait_seconds Time spent waiting for a connection.\n");
         out.push_str("# TYPE pgpool_acquire_wait_seconds histogram\n");
-        out.push_str(&self.prometheus_samples(pool));
-        out
-    }
-
-    /// The samples alone (no HELP/TYPE), to append another pool's to one exposition.
-    pub fn prometheus_samples(&self, pool: &str) -> String {
-        let label = pool
-            .replace('\\', "\\\\")
-            .replace('"', "\\\"")
-            .replace('\n', "\\n");
-        let mut out = String::with_capacity(2048);
-        for (name, _, _, v) in self.metrics() {
-            out.push_str(&format!("{name}{{pool=\"{label}\"}} {v}\n"));
-        }
-        for (i, b) in WAIT_BUCKETS_MS.iter().enumerate() {
-            let c = self.wait_buckets.get(i).copied().unwrap_or(0);
+        for (label, (_, s)) in labels.iter().zip(pools) {
+            for (i, b) in WAIT_BUCKETS_MS.iter().enumerate() {
+                let c = s.wait_buckets.get(i).copied().unwrap_or(0);
+                out.push_str(&format!(
+                    "pgpool_acquire_wait_seconds_bucket{{pool=\"{label}\",le=\"{}\"}} {c}\n",
+                    b / 1000.0
+                ));
+            }
+            let total = s.wait_buckets.last().copied().unwrap_or(0);
             out.push_str(&format!(
-                "pgpool_acquire_wait_seconds_bucket{{pool=\"{label}\",le=\"{}\"}} {c}\n",
-                b / 1000.0
+                "pgpool_acquire_wait_seconds_bucket{{pool=\"{label}\",le=\"+Inf\"}} {total}\n"
+            ));
+            out.push_str(&format!(
+                "pgpool_acquire_wait_seconds_sum{{pool=\"{label}\"}} {}\n",
+                s.requests_wait_us as f64 / 1e6
+            ));
+            out.push_str(&format!(
+                "pgpool_acquire_wait_seconds_count{{pool=\"{label}\"}} {total}\n"
             ));
         }
-        let total = self.wait_buckets.last().copied().unwrap_or(0);
-        out.push_str(&format!(
-            "pgpool_acquire_wait_seconds_bucket{{pool=\"{label}\",le=\"+Inf\"}} {total}\n"
-        ));
-        out.push_str(&format!(
-            "pgpool_acquire_wait_seconds_sum{{pool=\"{label}\"}} {}\n",
-            self.requests_wait_ms as f64 / 1000.0
-        ));
-        out.push_str(&format!(
-            "pgpool_acquire_wait_seconds_count{{pool=\"{label}\"}} {total}\n"
-        ));
         out
     }
 
@@ -214,6 +224,12 @@ impl Stats {
                 self.recycled_idle as f64,
             ),
             (
+                "pgpool_returns_implicit_total",
+                "counter",
+                "Connections dropped by their user without being returned (returned anyway).",
+                self.returns_implicit as f64,
+            ),
+            (
                 "pgpool_usage_seconds_total",
                 "counter",
                 "Time connections were held.",
@@ -295,5 +311,46 @@ impl Counters {
                 acc
             })
             .collect();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposition_groups_each_family_across_pools() {
+        let a = Stats {
+            pool_size: 2,
+            returns_implicit: 1,
+            wait_buckets: (1..=11).collect(),
+            ..Default::default()
+        };
+        let b = Stats {
+            pool_size: 3,
+            ..Default::default()
+        };
+        let text = Stats::prometheus_many(&[("p", &a), ("p-replica0", &b)]);
+        // Each sample follows the `# TYPE` of its own family, and each family appears once.
+        let mut family = "";
+        let mut seen = std::collections::HashSet::new();
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                family = rest.split(' ').next().unwrap();
+                assert!(seen.insert(family), "{family} twice in\n{text}");
+            } else if !line.starts_with('#') {
+                let name = line.split('{').next().unwrap();
+                let suffix = name.strip_prefix(family);
+                assert!(
+                    matches!(suffix, Some("" | "_bucket" | "_sum" | "_count")),
+                    "{line:?} outside family {family}"
+                );
+            }
+        }
+        assert!(text
+            .contains("pgpool_pool_size{pool=\"p\"} 2\npgpool_pool_size{pool=\"p-replica0\"} 3\n"));
+        assert!(text.contains("pgpool_returns_implicit_total{pool=\"p\"} 1\n"));
+        assert!(text.contains("pgpool_acquire_wait_seconds_count{pool=\"p\"} 11\n"));
+        assert!(text.contains("pgpool_acquire_wait_seconds_count{pool=\"p-replica0\"} 0\n"));
     }
 }

@@ -7,9 +7,6 @@ use pgpool::config::PoolConfig;
 #[test]
 fn seed_env_aliases_build_a_working_pool() {
     let (host, port) = common::host_port(&common::url());
-    for k in ["DATABASE_URL_SAVED"] {
-        std::env::remove_var(k);
-    }
     let url = common::url();
     std::env::remove_var("DATABASE_URL");
     std::env::set_var("POSTGRES_HOST", &host);

@@ -251,13 +251,6 @@ def _with_db(url: str, db: str) -> str:
     return urlunsplit((u.scheme, u.netloc, "/" + db, u.query, u.fragment))
 
 
-_REPLICAS = pytest.mark.xfail(
-    strict=True,
-    reason="core: readonly routing to replicas= is not implemented yet (SPEC §6)",
-)
-
-
-@_REPLICAS
 def test_seed003_read_write_split(dsn, replica_db):
     primary_db = urlsplit(dsn).path.lstrip("/") or "postgres"
     with pgpool.Pool(

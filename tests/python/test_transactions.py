@@ -328,3 +328,28 @@ def test_commit_inside_pool_cursor_block(pool, admin, table):
         cur.execute(f"INSERT INTO {table} (val) VALUES (2)")
         cur.connection.rollback()
     assert count(admin, table) == 1
+
+
+def test_ctrl_c_cancels_the_query(conn):
+    """SIGINT during a long statement cancels it on the server; the connection stays
+    usable (SPEC §5)."""
+    import os
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals go to the main thread")
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    started = time.monotonic()
+    timer.start()
+    try:
+        with conn.cursor() as cur:
+            with pytest.raises((KeyboardInterrupt, pgpool.QueryCanceledError)):
+                cur.execute("SELECT pg_sleep(10)")
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 5
+    conn.rollback()
+    with conn.cursor() as cur:
+        cur.execute("SELECT 1")
+        assert cur.fetchone() == (1,)
+    conn.rollback()

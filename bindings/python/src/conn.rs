@@ -18,7 +18,8 @@ use crate::errors::{client_error, to_py, to_py_q, Kind};
 
 /// What the Python object holds.
 pub(crate) enum Holder {
-    Plain(pgpool::Connection),
+    /// Boxed: a core connection is several hundred bytes, the other variants are small.
+    Plain(Box<pgpool::Connection>),
     Pooled(PooledConnection),
     /// Given back to its pool (`putconn`, end of a `with pool.connection()` block).
     Returned,
@@ -64,7 +65,7 @@ impl State {
 
     pub(crate) fn conn_mut(&mut self) -> pgpool::error::Result<&mut pgpool::Connection> {
         match &mut self.holder {
-            Holder::Plain(c) => Ok(c),
+            Holder::Plain(c) => Ok(&mut **c),
             Holder::Pooled(c) => Ok(c),
             Holder::Returned | Holder::Closed => {
                 Err(pgpool::Error::Interface("connection already closed".into()))
@@ -74,7 +75,7 @@ impl State {
 
     fn conn_ref(&self) -> Option<&pgpool::Connection> {
         match &self.holder {
-            Holder::Plain(c) => Some(c),
+            Holder::Plain(c) => Some(&**c),
             Holder::Pooled(c) => Some(c),
             _ => None,
         }
@@ -180,6 +181,63 @@ pub struct Connection {
     facts: std::sync::Arc<Facts>,
 }
 
+thread_local! {
+    /// This thread is Python's main thread (the one that runs signal handlers).
+    static IS_MAIN_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether `IS_MAIN_THREAD` was set on the main thread (the module was imported there,
+/// or this is a forked child). If not, every thread checks for signals.
+static MAIN_THREAD_KNOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Records the calling thread as Python's main thread (at import when it is, and in a
+/// forked child, whose only thread is the main one).
+pub(crate) fn set_main_thread() {
+    IS_MAIN_THREAD.with(|m| m.set(true));
+    MAIN_THREAD_KNOWN.store(true, Ordering::Release);
+}
+
+/// The core's [`Interrupt`] hook for a wait with the GIL released (a statement, a pool
+/// checkout): each call (every 100 ms) takes the GIL and runs Python's signal handlers.
+/// The exception one raises (KeyboardInterrupt on Ctrl-C) is kept, to be raised once the
+/// core call has returned; the hook then says stop. Python runs signal handlers on its
+/// main thread only: on other threads the hook does nothing (and takes no GIL).
+pub(crate) struct SignalHook {
+    raised: RefCell<Option<PyErr>>,
+    active: bool,
+}
+
+impl SignalHook {
+    pub(crate) fn new() -> SignalHook {
+        SignalHook {
+            raised: RefCell::new(None),
+            active: !MAIN_THREAD_KNOWN.load(Ordering::Acquire) || IS_MAIN_THREAD.with(|m| m.get()),
+        }
+    }
+
+    /// True when a signal handler raised: the core should stop waiting.
+    pub(crate) fn check(&self) -> bool {
+        if !self.active {
+            return false;
+        }
+        Python::attach(|py| match py.check_signals() {
+            Ok(()) => false,
+            Err(e) => {
+                let mut s = self.raised.borrow_mut();
+                if s.is_none() {
+                    *s = Some(e);
+                }
+                true
+            }
+        })
+    }
+
+    /// The exception a signal handler raised, if any.
+    pub(crate) fn into_raised(self) -> Option<PyErr> {
+        self.raised.into_inner()
+    }
+}
+
 /// What one call under the connection lock produced, besides its own result.
 struct After {
     notices: Vec<Notice>,
@@ -260,21 +318,9 @@ impl Connection {
         F: FnOnce(&mut State, Interrupt<'_>) -> T + Send,
     {
         let (out, after) = py.detach(|| {
-            let stash: RefCell<Option<PyErr>> = RefCell::new(None);
-            let hook = || {
-                Python::attach(|py| match py.check_signals() {
-                    Ok(()) => false,
-                    Err(e) => {
-                        let mut s = stash.borrow_mut();
-                        if s.is_none() {
-                            *s = Some(e);
-                        }
-                        true
-                    }
-                })
-            };
+            let hook = SignalHook::new();
             let mut st = self.state.lock();
-            let out = f(&mut st, &hook);
+            let out = f(&mut st, &|| hook.check());
             let (notices, broken) = match &mut st.holder {
                 Holder::Plain(c) => (c.take_notices(), c.is_broken()),
                 Holder::Pooled(c) => (c.take_notices(), c.is_broken()),
@@ -289,7 +335,7 @@ impl Connection {
                 After {
                     notices,
                     broken,
-                    interrupted: stash.into_inner(),
+                    interrupted: hook.into_raised(),
                 },
             )
         });

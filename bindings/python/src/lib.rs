@@ -12,6 +12,7 @@ mod cursor;
 mod decode;
 mod errors;
 mod pool;
+mod pylog;
 
 use conn::{Connection, Facts, Holder};
 use errors::to_py;
@@ -56,7 +57,10 @@ fn connect(
         .detach(move || pgpool::Connection::connect(&params))
         .map_err(|e| to_py(py, &e))?;
     let facts = std::sync::Arc::new(Facts::new(&cfg.connect, dsn.as_deref()));
-    let conn = Py::new(py, Connection::new(py, Holder::Plain(c), None, facts)?)?;
+    let conn = Py::new(
+        py,
+        Connection::new(py, Holder::Plain(Box::new(c)), None, facts)?,
+    )?;
     if let Some(f) = cursor_factory.filter(|f| !f.is_none()) {
         conn.bind(py).setattr("cursor_factory", f)?;
     }
@@ -67,6 +71,9 @@ fn connect(
 #[pyfunction]
 fn _after_fork() {
     pgpool::runtime::note_fork();
+    pylog::after_fork();
+    // The forking thread is the child's main thread.
+    conn::set_main_thread();
 }
 
 #[pymodule]
@@ -82,6 +89,14 @@ fn _pgpool(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<cursor::Cursor>()?;
     m.add_class::<cursor::Column>()?;
     m.add_function(wrap_pyfunction!(connect, m)?)?;
+    pylog::install(py)?;
+    let threading = py.import("threading")?;
+    if threading
+        .call_method0("current_thread")?
+        .is(&threading.call_method0("main_thread")?)
+    {
+        conn::set_main_thread();
+    }
     let after = wrap_pyfunction!(_after_fork, m)?;
     m.add_function(after.clone())?;
     let os = py.import("os")?;

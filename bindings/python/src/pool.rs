@@ -5,13 +5,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
 use pgpool::config::PoolOverrides;
 use pgpool::stats::WAIT_BUCKETS_MS;
 use pgpool::PoolConfig;
 
-use crate::conn::{Connection, Facts, Holder};
+use crate::conn::{Connection, Facts, Holder, SignalHook};
 use crate::cursor::{Cursor, RowMode};
 use crate::errors::{client_error, to_py, Kind};
 
@@ -74,15 +75,56 @@ pub struct Pool {
     facts: Arc<Facts>,
 }
 
+static FORMAT_STACK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// The Python stack of the caller (`traceback.format_stack()`, joined), for leak warnings.
+fn python_stack(py: Python<'_>) -> String {
+    let stack = || -> PyResult<String> {
+        let frames = FORMAT_STACK
+            .import(py, "traceback", "format_stack")?
+            .call0()?;
+        let mut s = String::new();
+        for f in frames.try_iter()? {
+            s.push_str(&f?.extract::<String>()?);
+        }
+        Ok(s.trim_end().to_owned())
+    };
+    stack().unwrap_or_else(|e| format!("(no Python stack: {e})"))
+}
+
 impl Pool {
-    fn checkout(slf: &Bound<'_, Self>, timeout: Option<f64>) -> PyResult<Py<Connection>> {
+    /// Checks out a connection (from a replica for `readonly` work when the pool has
+    /// some), with the GIL released; Ctrl-C ends the wait with KeyboardInterrupt.
+    fn checkout(
+        slf: &Bound<'_, Self>,
+        timeout: Option<f64>,
+        readonly: bool,
+    ) -> PyResult<Py<Connection>> {
         let py = slf.py();
         let me = slf.get();
         let t = match timeout {
             Some(t) => Some(secs(py, "timeout", t)?),
             None => None,
         };
-        let pc = py.detach(|| me.pool.get(t)).map_err(|e| to_py(py, &e))?;
+        let (got, raised) = py.detach(|| {
+            let hook = SignalHook::new();
+            let got = me
+                .pool
+                .get_interruptible(t, readonly, Some(&|| hook.check()));
+            (got, hook.into_raised())
+        });
+        if let Some(e) = raised {
+            if let Ok(pc) = got {
+                py.detach(move || pc.release());
+            }
+            return Err(e);
+        }
+        let pc = got.map_err(|e| to_py(py, &e))?;
+        if pc.tracks_leaks() {
+            // Only with leak_threshold set: formatting a stack is not free.
+            let stack = python_stack(py);
+            pc.set_leak_context(move || stack);
+        }
         let c = Connection::new(
             py,
             Holder::Pooled(pc),
@@ -168,6 +210,7 @@ impl Pool {
         d.set_item("returns_bad", s.returns_bad)?;
         d.set_item("recycled_lifetime", s.recycled_lifetime)?;
         d.set_item("recycled_idle", s.recycled_idle)?;
+        d.set_item("returns_implicit", s.returns_implicit)?;
         d.set_item("utilization", s.utilization())?;
         let buckets = PyList::empty(py);
         for (i, n) in s.wait_buckets.iter().enumerate() {
@@ -225,7 +268,7 @@ fn enter_conn(
     o: &TxOpts,
 ) -> PyResult<Py<Connection>> {
     let py = pool.py();
-    let conn = Pool::checkout(pool, timeout)?;
+    let conn = Pool::checkout(pool, timeout, o.readonly)?;
     let (ac, ro, iso) = (o.autocommit, o.readonly, o.isolation_level);
     let r = conn
         .get()
@@ -339,7 +382,7 @@ impl Pool {
     /// Checks out a connection, waiting up to `timeout` seconds (default: the pool's).
     #[pyo3(signature = (timeout=None))]
     fn getconn(slf: &Bound<'_, Self>, timeout: Option<f64>) -> PyResult<Py<Connection>> {
-        Self::checkout(slf, timeout)
+        Self::checkout(slf, timeout, false)
     }
 
     /// Returns a connection (an open transaction is rolled back, session state reset);
@@ -405,6 +448,13 @@ impl Pool {
     /// `wait_buckets`: `[(upper_bound_ms, cumulative_count), ..., (inf, total)]`.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         self.stats_dict(py)
+    }
+
+    /// The stats as Prometheus text exposition (gauges, counters, the acquire-wait
+    /// histogram; one `pool` label per pool, replicas included).
+    fn prometheus(&self, py: Python<'_>) -> String {
+        let p = self.pool.clone();
+        py.detach(move || p.prometheus())
     }
 
     /// Closes the pool: later checkouts raise PoolClosed, idle connections close now,
@@ -486,7 +536,7 @@ impl Pool {
         let py = slf.py();
         let start = Instant::now();
         let outcome: PyResult<()> = (|| {
-            let conn = Self::checkout(slf, timeout)?;
+            let conn = Self::checkout(slf, timeout, false)?;
             let r = conn.get().run(py, |st, intr| {
                 st.conn_mut()?.simple_query("SELECT 1", Some(intr))
             });

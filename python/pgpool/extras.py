@@ -1,0 +1,301 @@
+"""The ``psycopg2.extras`` names applications use, for ``pgpool``.
+
+- row types: ``RealDictCursor`` (rows are ``RealDictRow`` dicts), ``DictCursor`` (rows are
+  ``DictRow`` lists that are also indexable by column name), ``NamedTupleCursor``;
+- ``Json`` to pass a ``dict``/``list``/... as a json(b) parameter;
+- ``execute_batch`` and ``execute_values``: many parameter sets in few round trips.
+"""
+
+from __future__ import annotations
+
+import json as _json
+import re as _re
+from collections import OrderedDict as _OrderedDict
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
+
+from ._pgpool import Cursor as _Cursor
+
+__all__ = [
+    "DictCursorBase",
+    "DictCursor",
+    "DictRow",
+    "RealDictCursor",
+    "RealDictRow",
+    "NamedTupleCursor",
+    "Json",
+    "execute_batch",
+    "execute_values",
+]
+
+
+# ---------------------------------------------------------------------------
+# Row types
+
+
+class DictRow(list):  # type: ignore[type-arg]
+    """A row that is a list of the values and also a mapping by column name:
+    ``row[0]``, ``row["id"]``, ``row.keys()``, ``row.items()``, ``dict(row)`` all work
+    (psycopg2's ``DictRow``)."""
+
+    __slots__ = ("_index",)
+
+    def __init__(
+        self, values: Iterable[Any] = (), index: Optional[Dict[str, int]] = None
+    ):
+        super().__init__(values)
+        self._index: Dict[str, int] = index if index is not None else {}
+
+    def __getitem__(self, x: Any) -> Any:
+        if not isinstance(x, (int, slice)):
+            x = self._index[x]
+        return super().__getitem__(x)
+
+    def __setitem__(self, x: Any, v: Any) -> None:
+        if not isinstance(x, (int, slice)):
+            x = self._index[x]
+        super().__setitem__(x, v)
+
+    def items(self) -> Iterator[Tuple[str, Any]]:
+        """(column name, value) pairs, in column order."""
+        return (
+            (k, super(DictRow, self).__getitem__(i)) for k, i in self._index.items()
+        )
+
+    def keys(self) -> Iterator[str]:
+        """The column names, in order."""
+        return iter(self._index)
+
+    def values(self) -> Iterator[Any]:
+        """The values, in column order."""
+        return (super(DictRow, self).__getitem__(i) for i in self._index.values())
+
+    def get(self, x: Any, default: Any = None) -> Any:
+        """The value of column ``x`` (a name or a position), else ``default``."""
+        try:
+            return self[x]
+        except (KeyError, IndexError):
+            return default
+
+    def copy(self) -> _OrderedDict[str, Any]:  # type: ignore[override]
+        """The row as an ordered dict."""
+        return _OrderedDict(self.items())
+
+    def __contains__(self, x: object) -> bool:
+        return x in self._index
+
+    def __reduce__(self) -> Any:
+        return (type(self), (list(self), self._index))
+
+    def __repr__(self) -> str:
+        return f"[{', '.join(map(repr, list.__iter__(self)))}]"
+
+
+class RealDictRow(dict):  # type: ignore[type-arg]
+    """A row as a dict of column name -> value, in column order (psycopg2's
+    ``RealDictRow``). ``RealDictCursor`` returns plain ``dict`` rows, built in Rust;
+    this class is for code that builds or names such rows itself."""
+
+
+def _index_of(cur: Any) -> Dict[str, int]:
+    """Column name -> position for the cursor's current result (cached per result)."""
+    desc = cur.description
+    attrs = getattr(cur, "__dict__", None)
+    cached = None if attrs is None else attrs.get("_pgpool_index")
+    if cached is not None and cached[0] is desc:
+        return cached[1]  # type: ignore[no-any-return]
+    index = {} if desc is None else {d[0]: i for i, d in enumerate(desc)}
+    if attrs is not None:
+        attrs["_pgpool_index"] = (desc, index)
+    return index
+
+
+def _dictrow_factory(cur: Any, values: Tuple[Any, ...]) -> DictRow:
+    return DictRow(values, _index_of(cur))
+
+
+class DictCursorBase(_Cursor):
+    """The base of the dict-returning cursors, as in psycopg2."""
+
+    @property
+    def index(self) -> Dict[str, int]:
+        """Column name -> position in the current result (psycopg2's ``index``)."""
+        return dict(_index_of(self))
+
+
+class DictCursor(DictCursorBase):
+    """A cursor whose rows are :class:`DictRow`: lists also indexable by name."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["row_mode"] = "dictrow"
+        kwargs["row_factory"] = _dictrow_factory
+        super().__init__(*args, **kwargs)
+
+
+class RealDictCursor(DictCursorBase):
+    """A cursor whose rows are dicts of column name -> value."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["row_mode"] = "dict"
+        kwargs.pop("row_factory", None)
+        super().__init__(*args, **kwargs)
+
+
+class NamedTupleCursor(_Cursor):
+    """A cursor whose rows are named tuples with the column names as fields."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["row_mode"] = "namedtuple"
+        kwargs.pop("row_factory", None)
+        super().__init__(*args, **kwargs)
+
+
+# ---------------------------------------------------------------------------
+# Json
+
+
+class Json:
+    """A parameter sent as JSON text: ``cur.execute("... %s", [Json({"a": 1})])``.
+
+    ``dumps`` replaces ``json.dumps`` (e.g. ``functools.partial(json.dumps,
+    default=str)``); a subclass may override :meth:`dumps` instead.
+    """
+
+    def __init__(
+        self, adapted: Any, dumps: Optional[Callable[[Any], str]] = None
+    ) -> None:
+        self.adapted = adapted
+        self._conn: Any = None
+        self._dumps: Callable[[Any], str] = dumps or _json.dumps
+
+    def __conform__(self, proto: Any) -> Optional[Json]:
+        return self
+
+    def dumps(self, obj: Any) -> str:
+        """Serialize ``obj`` to JSON text."""
+        return self._dumps(obj)
+
+    def prepare(self, conn: Any) -> None:
+        """Accepted for psycopg2 compatibility: quoting needs no connection here."""
+        self._conn = conn
+
+    def getquoted(self) -> bytes:
+        """The SQL literal: the JSON text quoted as a standard-conforming string."""
+        text = self.dumps(self.adapted)
+        if isinstance(text, bytes):
+            text = text.decode("utf-8")
+        if "\x00" in text:
+            raise ValueError("A string literal cannot contain NUL (0x00) characters.")
+        return ("'" + text.replace("'", "''") + "'").encode("utf-8")
+
+    def __str__(self) -> str:
+        return self.getquoted().decode("ascii", "replace")
+
+    def __repr__(self) -> str:
+        return f"Json({self.adapted!r})"
+
+
+# ---------------------------------------------------------------------------
+# Batch helpers
+
+
+def _paginate(seq: Iterable[Any], page_size: int) -> Iterator[List[Any]]:
+    page: List[Any] = []
+    for item in seq:
+        page.append(item)
+        if len(page) >= page_size:
+            yield page
+            page = []
+    if page:
+        yield page
+
+
+def _as_bytes(sql: Union[str, bytes]) -> bytes:
+    if isinstance(sql, bytes):
+        return sql
+    if isinstance(sql, str):
+        return sql.encode("utf-8")
+    as_string = getattr(sql, "as_string", None)
+    if as_string is not None:  # a composed statement (psycopg2.sql-like objects)
+        return _as_bytes(as_string(None))
+    raise TypeError(f"the query must be str or bytes, not {type(sql).__name__}")
+
+
+def _run(cur: Any, statement: bytes) -> None:
+    # The statement is fully rendered: run it without parameters, so that no `%` in it
+    # is interpreted again.
+    cur.execute(statement.decode("utf-8"))
+
+
+def execute_batch(
+    cur: Any, sql: Union[str, bytes], argslist: Iterable[Any], page_size: int = 100
+) -> None:
+    """Run ``sql`` once per parameter set in ``argslist``, ``page_size`` statements per
+    round trip (psycopg2's ``execute_batch``). ``cur.rowcount`` is the last statement's.
+    """
+    for page in _paginate(argslist, page_size):
+        statements = [cur.mogrify(sql, args) for args in page]
+        _run(cur, b";".join(statements))
+
+
+_PLACEHOLDER = _re.compile(rb"%(.)", _re.DOTALL)
+
+
+def _split_values_sql(sql: bytes) -> Tuple[bytes, bytes]:
+    """Split ``sql`` around its one ``%s``, with ``%%`` turned into ``%``."""
+    parts: List[List[bytes]] = [[], []]
+    side = 0
+    pos = 0
+    for m in _PLACEHOLDER.finditer(sql):
+        parts[side].append(sql[pos : m.start()])
+        pos = m.end()
+        conv = m.group(1)
+        if conv == b"%":
+            parts[side].append(b"%")
+        elif conv == b"s":
+            if side == 1:
+                raise ValueError("the query contains more than one '%s' placeholder")
+            side = 1
+        else:
+            char = conv.decode("ascii", "replace")
+            raise ValueError(f"unsupported format character: '{char}'")
+    parts[side].append(sql[pos:])
+    if side == 0:
+        raise ValueError("the query doesn't contain any '%s' placeholder")
+    return b"".join(parts[0]), b"".join(parts[1])
+
+
+def execute_values(
+    cur: Any,
+    sql: Union[str, bytes],
+    argslist: Sequence[Any],
+    template: Union[str, bytes, None] = None,
+    page_size: int = 100,
+    fetch: bool = False,
+) -> Optional[List[Any]]:
+    """Run ``sql``, whose one ``%s`` is replaced by ``VALUES`` rows built from
+    ``argslist`` with ``template`` (default ``(%s, %s, ...)``), ``page_size`` rows per
+    statement (psycopg2's ``execute_values``). With ``fetch=True``, the rows the
+    statements return (e.g. ``RETURNING``) are collected and returned.
+    """
+    pre, post = _split_values_sql(_as_bytes(sql))
+    tmpl = None if template is None else _as_bytes(template)
+    result: Optional[List[Any]] = [] if fetch else None
+    for page in _paginate(argslist, page_size):
+        if tmpl is None:
+            tmpl = b"(" + b",".join([b"%s"] * len(page[0])) + b")"
+        values = b",".join(cur.mogrify(tmpl, args) for args in page)
+        _run(cur, pre + values + post)
+        if result is not None:
+            result.extend(cur.fetchall())
+    return result
