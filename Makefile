@@ -129,6 +129,33 @@ demo-run:
 	    echo "demo-run: no smoke examples yet"; \
 	fi
 
+# ---- bench ---------------------------------------------------------------------------
+
+# Issue 5's benchmark: pgpool beside psycopg2, psycopg_pool and SQLAlchemy (and the C
+# baseline against libpq) on a throwaway server (or DATABASE_URL), printing the table.
+# bench-quick takes a minute or two; bench about ten. BENCH_ARGS: see bench/poolbench.py -h.
+.PHONY: bench bench-quick
+BENCH_ARGS ?=
+
+bench: bootstrap build
+	bench/run $(BENCH_ARGS)
+
+bench-quick: bootstrap build
+	bench/run --quick $(BENCH_ARGS)
+
+# ---- soak -----------------------------------------------------------------------------
+
+# Issue 6's soak: SOAK_CYCLES get_cursor() cycles (default 1M, ~2-3 min) on a throwaway
+# server (or DATABASE_URL), failing if RSS grows by 10 MB or more; then the C fuzz
+# (tests/c/fuzz.c) under ASan with 20000 iterations per case. `make test` runs a 50k-cycle
+# soak and the 2000-iteration fuzz.
+.PHONY: soak
+SOAK_CYCLES ?= 1000000
+
+soak: bootstrap build
+	$(TEST_ENV) $(PYTHON) tests/soak/soak.py --cycles $(SOAK_CYCLES) --max-growth-mb 10
+	PGPOOL_FUZZ_ITERS=20000 $(MAKE) --no-print-directory -C tests/c fuzz
+
 # ---- housekeeping --------------------------------------------------------------------
 
 lint:

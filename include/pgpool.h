@@ -39,6 +39,38 @@
 #define PGPOOL_DEFAULT UINT32_MAX
 
 /*
+ `max_level` for `pgpool_set_log_callback`: nothing.
+ */
+#define PGPOOL_LOG_OFF 0
+
+/*
+ Errors.
+ */
+#define PGPOOL_LOG_ERROR 1
+
+/*
+ Warnings: the first failed connect of a series ("connection failed: ..."), an
+ unreachable replica, a connection checked out longer than `leak_threshold`.
+ */
+#define PGPOOL_LOG_WARN 2
+
+/*
+ Notable events: a dead idle connection discarded.
+ */
+#define PGPOOL_LOG_INFO 3
+
+/*
+ Details: repeated connect failures, connections replaced at `max_lifetime`, the second
+ attempt of `sslmode=prefer`/`allow`.
+ */
+#define PGPOOL_LOG_DEBUG 4
+
+/*
+ Everything, including the TLS library's trace (very verbose).
+ */
+#define PGPOOL_LOG_TRACE 5
+
+/*
  The result of a fallible call: `PGPOOL_OK` (0) or an error code. Codes come in bands:
  1xx the caller's arguments or configuration, 2xx the pool, 3xx the server or the
  connection, 9xx internal. Compare with the named constants, never with numbers;
@@ -238,6 +270,14 @@ typedef struct pgpool_stats {
     uint64_t connections_lost;
 } pgpool_stats;
 
+/*
+ A log callback: `level` is one of `PGPOOL_LOG_ERROR` .. `PGPOOL_LOG_TRACE`, `msg` a
+ NUL-terminated UTF-8 message valid only during the call (copy it to keep it), without
+ a trailing newline (a leak warning's message spans several lines), `userdata` the
+ pointer given to `pgpool_set_log_callback`.
+ */
+typedef void (*pgpool_log_callback)(uint32_t level, const char *msg, void *userdata);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -312,6 +352,25 @@ pgpool_code pgpool_acquire(const struct pgpool_pool *pool,
 pgpool_code pgpool_pool_stats_sized(const struct pgpool_pool *pool,
                                     struct pgpool_stats *out,
                                     size_t size);
+
+/*
+ Writes the pool's statistics in the Prometheus text exposition format (version 0.0.4)
+ to `*out`: the same text as the Python module's `pool.prometheus()`. Gauges
+ `pgpool_pool_size`, `pgpool_pool_idle`, `pgpool_pool_in_use`, `pgpool_requests_waiting`,
+ `pgpool_pool_min`, `pgpool_pool_max`, `pgpool_utilization`; counters
+ `pgpool_requests_total`, `pgpool_requests_timeouts_total`,
+ `pgpool_connections_created_total`, `pgpool_connections_lost_total` and more; the
+ histogram `pgpool_acquire_wait_seconds`. Every sample has a `pool` label ("default"
+ for pools made by `pgpool_pool_new`). Serve it with the content type
+ `text/plain; version=0.0.4`.
+
+ On success `*out` is a NUL-terminated string the caller frees with
+ `pgpool_string_free` (exactly once), and `*len`, when `len` is not NULL, its length in
+ bytes without the NUL; on failure neither is written. Works on a closed pool too.
+ Errors: `PGPOOL_NULL_PARAMETER` (`pool` or `out` NULL), `PGPOOL_INVALID_PARAMETER`
+ (`pool` is not a live pool). Thread-safe; takes no lock a checkout waits for.
+ */
+pgpool_code pgpool_pool_prometheus(const struct pgpool_pool *pool, char **out, size_t *len);
 
 /*
  The library's version, e.g. "0.1.0" (the header's `PGPOOL_VERSION_STRING` is the
@@ -450,6 +509,42 @@ void pgpool_error_free(struct pgpool_error *e);
  that is no code. Never NULL; a static string. Thread-safe.
  */
 const char *pgpool_code_name(uint32_t code);
+
+/*
+ Frees a string the library handed out through a `char **` output (e.g. by
+ `pgpool_pool_prometheus`). NULL is accepted and ignored. Call exactly once per string,
+ and do not write past its terminating NUL or shorten it before freeing it; a second
+ call on the same pointer is detected and ignored as long as no new string got the
+ same address in between (do not rely on it). Never pass it memory from `malloc`.
+ Thread-safe.
+ */
+void pgpool_string_free(char *s);
+
+/*
+ Sets the function that receives pgpool's log records, or turns logging off.
+
+ `cb` is called for every record at `max_level` or more severe (`PGPOOL_LOG_ERROR`,
+ `PGPOOL_LOG_WARN`, `PGPOOL_LOG_INFO`, `PGPOOL_LOG_DEBUG`, `PGPOOL_LOG_TRACE`), with
+ `userdata` passed through. Records of the libraries pgpool uses (TLS) are passed on
+ from `PGPOOL_LOG_WARN` up only, unless `max_level` is `PGPOOL_LOG_TRACE`. NULL `cb` or
+ `max_level` `PGPOOL_LOG_OFF` turns logging off. Without a callback (the default)
+ nothing is logged, and nothing is ever printed to stderr.
+
+ The setting is process-wide (all pools) and may be changed at any time. When this
+ call returns, the previous callback is not running on any thread and will not be
+ called again, so its `userdata` may be freed (when called from inside the callback,
+ that call itself continues).
+
+ Threads: the callback may be called from any thread, concurrently: the threads calling
+ pgpool, and each pool's maintenance thread. It is never called while pgpool holds a
+ lock, so it may call pgpool functions (records they log are dropped, not passed to it
+ recursively); it should return quickly (it delays the thread that logged). It must
+ not wait for a thread that is itself calling `pgpool_set_log_callback`.
+
+ Errors: `PGPOOL_INVALID_PARAMETER` for a `max_level` that is none of the constants
+ (the previous setting stays). Thread-safe.
+ */
+pgpool_code pgpool_set_log_callback(pgpool_log_callback cb, void *userdata, uint32_t max_level);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -1052,17 +1052,31 @@ impl Connection {
         if crate::sql::changes_session_state(sql) {
             self.session_dirty = true;
         }
-        let begin = self.put_pending_begin()?;
-        frontend::query(sql, &mut self.wbuf).map_err(|e| io_err("encode", e))?;
-        self.flush()?;
-        if begin {
-            if let Err(e) = self.read_begin(intr) {
-                // Still read the statement's answer so the connection stays in sync.
-                let _ = self.read_until_ready(intr);
-                return Err(e);
+        match self.pending_begin.take() {
+            None => {
+                frontend::query(sql, &mut self.wbuf).map_err(|e| io_err("encode", e))?;
+                self.flush()?;
+                self.read_until_ready(intr)
+            }
+            Some(begin) => {
+                // One Query message "BEGIN;<sql>": one write, and one flush and one
+                // wake-up on the server side (two Query messages cost two).
+                let mut q = String::with_capacity(begin.len() + 1 + sql.len());
+                q.push_str(&begin);
+                q.push(';');
+                q.push_str(sql);
+                frontend::query(&q, &mut self.wbuf).map_err(|e| io_err("encode", e))?;
+                self.flush()?;
+                let r = self.read_until_ready(intr);
+                if r.is_err() && self.tx == TxStatus::Idle && !self.broken {
+                    // The server parses the whole message before running any of it: a
+                    // syntax error means BEGIN did not run either. Keep the transaction
+                    // pending, so what follows still runs inside one.
+                    self.pending_begin = Some(begin);
+                }
+                r
             }
         }
-        self.read_until_ready(intr)
     }
 
     fn read_until_ready(&mut self, intr: Option<Interrupt<'_>>) -> Result<QueryResult> {
@@ -1108,16 +1122,31 @@ impl Connection {
         if crate::sql::changes_session_state(sql) {
             self.session_dirty = true;
         }
-        let begin = self.put_pending_begin()?;
-        self.encode_extended(sql, params)?;
+        let begin = self.pending_begin.take();
+        if let Some(begin) = &begin {
+            // BEGIN through the unnamed statement too, with no Sync of its own: one
+            // write, one Sync, one flush on the server for the whole block.
+            frontend::parse("", begin, std::iter::empty(), &mut self.wbuf)
+                .map_err(|e| io_err("encode", e))?;
+            frontend::bind(
+                "",
+                "",
+                std::iter::empty(),
+                std::iter::empty::<Option<&[u8]>>(),
+                |_, _| Ok(IsNull::Yes),
+                std::iter::empty(),
+                &mut self.wbuf,
+            )
+            .map_err(|_| Error::InvalidParameter("could not encode BEGIN".into()))?;
+            frontend::execute("", 0, &mut self.wbuf).map_err(|e| io_err("encode", e))?;
+        }
+        if let Err(e) = self.encode_extended(sql, params) {
+            self.wbuf.clear();
+            self.pending_begin = begin;
+            return Err(e);
+        }
         frontend::sync(&mut self.wbuf);
         self.flush()?;
-        if begin {
-            if let Err(e) = self.read_begin(intr) {
-                let _ = self.read_until_ready(intr);
-                return Err(e);
-            }
-        }
         self.read_until_ready(intr)
     }
 

@@ -135,8 +135,11 @@ impl Error {
         match self {
             Error::Connection(_) => true,
             // admin_shutdown, crash_shutdown, cannot_connect_now, connection exceptions
+            // (not an 08 the server reports as a plain ERROR and carries on after, e.g.
+            // 08P01 for a Bind with the wrong number of parameters)
             Error::Db(e) => {
-                e.code.starts_with("08")
+                (e.code.starts_with("08")
+                    && e.severity_nonlocalized.as_deref().unwrap_or(&e.severity) != "ERROR")
                     || e.code == "57P01"
                     || e.code == "57P02"
                     || e.code == "57P03"

@@ -28,7 +28,7 @@ fn coarse_ms() -> u64 {
 
 use deadpool::managed::{self, Metrics, Object, PoolError, RecycleError, RecycleResult, Timeouts};
 use futures_util::FutureExt;
-use parking_lot::{Condvar, Mutex, RwLock};
+use parking_lot::{Mutex, RwLock};
 
 use crate::config::{ConnectParams, PoolConfig};
 use crate::conn::Connection;
@@ -75,8 +75,19 @@ impl managed::Manager for Manager {
 
     async fn create(&self) -> Result<Conn> {
         // Blocking on purpose: checkouts run on the caller's thread and the maintenance
-        // thread is ours; a connection belongs to whoever drives it.
-        match Connection::connect(&self.params) {
+        // thread is ours; a connection belongs to whoever drives it. An async checkout
+        // ([`Pool::get_async`]) polled on a runtime worker connects in `block_in_place`.
+        if NO_CREATE.with(|w| w.get()) {
+            // [`Pool::try_get_idle`]: only an idle connection will do.
+            return Err(Error::Interface("no idle connection".into()));
+        }
+        let connect = || Connection::connect(&self.params);
+        let connected = if ON_WORKER.with(|w| w.get()) {
+            tokio::task::block_in_place(connect)
+        } else {
+            connect()
+        };
+        match connected {
             Ok(mut conn) => {
                 conn.set_read_deadline(self.shared.command_timeout);
                 Counters::inc(&self.shared.counters.connections_num);
@@ -95,15 +106,22 @@ impl managed::Manager for Manager {
             }
             Err(e) => {
                 Counters::inc(&self.shared.counters.connections_errors);
-                let mut last = self.shared.last_error.lock();
                 // Warn when connecting starts failing (or fails differently); repeats of
-                // the same error while the database stays down are debug-level.
-                if last.as_deref() != Some(&e.to_string()) {
+                // the same error while the database stays down are debug-level. Logged
+                // after the lock is released: loggers (a C callback, Python's logging)
+                // may call back into the pool.
+                let msg = e.to_string();
+                let repeated = {
+                    let mut last = self.shared.last_error.lock();
+                    let repeated = last.as_deref() == Some(msg.as_str());
+                    *last = Some(msg);
+                    repeated
+                };
+                if !repeated {
                     log::warn!("connection failed: {e}");
                 } else {
                     log::debug!("connection failed again: {e}");
                 }
-                *last = Some(e.to_string());
                 Err(e)
             }
         }
@@ -144,7 +162,10 @@ struct PoolInner {
     max_size: AtomicUsize,
     waiting: AtomicUsize,
     closed: AtomicBool,
-    stop: (Mutex<bool>, Condvar),
+    // std's Mutex/Condvar, not parking_lot's: parking_lot keeps parked threads in a
+    // process-global table, and in a forked child the parent's parked maintenance
+    // threads (which do not exist there) stay in it; notifying could then spin.
+    stop: (std::sync::Mutex<bool>, std::sync::Condvar),
     id: u64,
     /// Sub-pools for `readonly` work (SPEC §6), tried round-robin.
     replicas: Vec<Pool>,
@@ -259,7 +280,7 @@ impl Pool {
             shared,
             waiting: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
-            stop: (Mutex::new(false), Condvar::new()),
+            stop: (std::sync::Mutex::new(false), std::sync::Condvar::new()),
             id: NEXT_POOL_ID.fetch_add(1, Ordering::Relaxed),
         });
         let weak = Arc::downgrade(&inner);
@@ -377,6 +398,9 @@ impl Pool {
         let c = &self.inner.shared.counters;
         Counters::inc(&c.requests_num);
         let dp = self.dp();
+        // The deadline counts from here: the fast path may itself spend up to
+        // connect_timeout connecting (a silent server).
+        let start = Instant::now();
         // Fast path: an idle connection (or a free slot) is ready at the first poll.
         if let Some(r) = dp.get().now_or_never() {
             match r {
@@ -390,6 +414,7 @@ impl Pool {
         }
         self.get_slow(
             dp,
+            start,
             timeout.unwrap_or(self.inner.config.timeout),
             retry_connect,
             intr,
@@ -399,6 +424,7 @@ impl Pool {
     fn get_slow(
         &self,
         dp: DpPool,
+        start: Instant,
         timeout: Duration,
         retry_connect: bool,
         intr: Option<crate::conn::Interrupt<'_>>,
@@ -414,13 +440,17 @@ impl Pool {
             return Err(Error::TooManyRequests { max_waiting });
         }
         Counters::inc(&c.requests_queued);
-        let start = Instant::now();
         let deadline = start + timeout;
         let mut backoff = Duration::from_millis(20);
         let rt = runtime::runtime();
         loop {
             let now = Instant::now();
             let remaining = deadline.saturating_duration_since(now);
+            // The fast path's connect attempt used the whole timeout: a further attempt
+            // would block up to connect_timeout past the deadline.
+            if remaining.is_zero() && !timeout.is_zero() {
+                break;
+            }
             let t = Timeouts {
                 wait: Some(remaining.max(Duration::from_micros(1))),
                 create: None,
@@ -573,7 +603,7 @@ impl Pool {
         if self.inner.closed.swap(true, Ordering::AcqRel) {
             return;
         }
-        *self.inner.stop.0.lock() = true;
+        *self.inner.stop.0.lock().unwrap_or_else(|e| e.into_inner()) = true;
         self.inner.stop.1.notify_all();
         let dp = self.dp();
         dp.close();
@@ -617,7 +647,7 @@ impl Pool {
 
 impl Drop for PoolInner {
     fn drop(&mut self) {
-        *self.stop.0.lock() = true;
+        *self.stop.0.lock().unwrap_or_else(|e| e.into_inner()) = true;
         self.stop.1.notify_all();
     }
 }
@@ -664,11 +694,15 @@ fn maintenance(weak: Weak<PoolInner>) {
     loop {
         let Some(inner) = weak.upgrade() else { return };
         {
-            let mut stop = inner.stop.0.lock();
+            let stop = inner.stop.0.lock().unwrap_or_else(|e| e.into_inner());
             if *stop {
                 return;
             }
-            inner.stop.1.wait_for(&mut stop, MAINTENANCE_INTERVAL);
+            let (stop, _) = inner
+                .stop
+                .1
+                .wait_timeout(stop, MAINTENANCE_INTERVAL)
+                .unwrap_or_else(|e| e.into_inner());
             if *stop {
                 return;
             }
@@ -864,5 +898,159 @@ impl Drop for PooledConnection {
             Counters::inc(&self.shared.counters.returns_implicit);
             self.give_back(false);
         }
+    }
+}
+
+thread_local! {
+    /// Set while [`Pool::get_async`]'s future is polled: `Manager::create` must not block
+    /// a runtime worker, so it connects inside `block_in_place`.
+    static ON_WORKER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Set during [`Pool::try_get_idle`]: `Manager::create` fails at once.
+    static NO_CREATE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Polls the inner future with [`ON_WORKER`] set.
+struct OnWorker<F>(std::pin::Pin<Box<F>>);
+
+impl<F: std::future::Future> std::future::Future for OnWorker<F> {
+    type Output = F::Output;
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        ON_WORKER.with(|w| w.set(true));
+        let r = self.0.as_mut().poll(cx);
+        ON_WORKER.with(|w| w.set(false));
+        r
+    }
+}
+
+impl Pool {
+    /// [`Pool::get`] as a future, for faces with an event loop (Python's asyncio): the
+    /// wait holds no thread. It runs on the shared runtime ([`runtime::runtime`]`.spawn`)
+    /// and queues in the same FIFO semaphore as every blocking checkout, with the same
+    /// timeout, `max_waiting`, connect retries and stats. When `cancel` completes first
+    /// the wait ends with [`Error::Interrupted`] and leaves the queue. Primary only:
+    /// readonly routing to replicas is [`Pool::get_interruptible`]'s.
+    pub async fn get_async<C>(
+        &self,
+        timeout: Option<Duration>,
+        cancel: C,
+    ) -> Result<PooledConnection>
+    where
+        C: std::future::Future<Output = ()>,
+    {
+        OnWorker(Box::pin(self.get_async_inner(timeout, cancel))).await
+    }
+
+    /// An idle connection if one is ready now, without waiting, connecting or queueing
+    /// (a free slot without an idle connection is not used): a checkout an event loop
+    /// can do on its own thread. `None`: use [`Pool::get_async`]. Waiters already queued
+    /// keep their turn (the semaphore is fair).
+    pub fn try_get_idle(&self) -> Option<PooledConnection> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return None;
+        }
+        let dp = self.dp();
+        if dp.status().available == 0 {
+            return None;
+        }
+        NO_CREATE.with(|w| w.set(true));
+        let r = dp.get().now_or_never();
+        NO_CREATE.with(|w| w.set(false));
+        match r {
+            Some(Ok(obj)) => {
+                Counters::inc(&self.inner.shared.counters.requests_num);
+                Some(self.wrap(obj))
+            }
+            _ => None,
+        }
+    }
+
+    async fn get_async_inner<C>(
+        &self,
+        timeout: Option<Duration>,
+        cancel: C,
+    ) -> Result<PooledConnection>
+    where
+        C: std::future::Future<Output = ()>,
+    {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        let c = &self.inner.shared.counters;
+        Counters::inc(&c.requests_num);
+        let dp = self.dp();
+        let start = Instant::now();
+        if let Some(r) = dp.get().now_or_never() {
+            match r {
+                Ok(obj) => return Ok(self.wrap(obj)),
+                Err(PoolError::Closed) => return Err(Error::Closed),
+                Err(_) => {}
+            }
+        }
+        let timeout = timeout.unwrap_or(self.inner.config.timeout);
+        let max_waiting = self.inner.config.max_waiting;
+        let waiting = self.inner.waiting.fetch_add(1, Ordering::AcqRel);
+        let _guard = scopeguard(|| {
+            self.inner.waiting.fetch_sub(1, Ordering::AcqRel);
+        });
+        if max_waiting > 0 && waiting >= max_waiting {
+            Counters::inc(&c.requests_rejected);
+            return Err(Error::TooManyRequests { max_waiting });
+        }
+        Counters::inc(&c.requests_queued);
+        let deadline = start + timeout;
+        let mut backoff = Duration::from_millis(20);
+        tokio::pin!(cancel);
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() && !timeout.is_zero() {
+                break;
+            }
+            let t = Timeouts {
+                wait: Some(remaining.max(Duration::from_micros(1))),
+                create: None,
+                recycle: None,
+            };
+            let r = tokio::select! {
+                r = dp.timeout_get(&t) => r,
+                _ = &mut cancel => return Err(Error::Interrupted),
+            };
+            match r {
+                Ok(obj) => {
+                    c.record_wait(start.elapsed().as_micros() as u64);
+                    return Ok(self.wrap(obj));
+                }
+                Err(PoolError::Closed) => return Err(Error::Closed),
+                Err(PoolError::Timeout(_)) => break,
+                Err(_) => {
+                    if self.inner.closed.load(Ordering::Acquire) {
+                        return Err(Error::Closed);
+                    }
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff.min(left)) => {}
+                        _ = &mut cancel => return Err(Error::Interrupted),
+                    }
+                    backoff = (backoff * 2).min(Duration::from_millis(500));
+                }
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+        }
+        Counters::inc(&c.requests_timeouts);
+        c.record_wait(start.elapsed().as_micros() as u64);
+        let st = dp.status();
+        Err(Error::Timeout {
+            timeout_secs: timeout.as_secs_f64(),
+            size: st.size,
+            waiting: self.inner.waiting.load(Ordering::Relaxed).saturating_sub(1),
+            last_error: self.inner.shared.last_error.lock().clone(),
+        })
     }
 }

@@ -25,8 +25,9 @@ fn begin_rides_with_the_first_statement() {
         2,
         "expected 2 writes (BEGIN+SELECT, COMMIT): {chunks:?}"
     );
-    assert_eq!(count(&chunks[0], b"BEGIN\0"), 1);
-    assert_eq!(count(&chunks[0], b"SELECT 41 + 1\0"), 1);
+    // one Query message: 'Q', length, "BEGIN;SELECT 41 + 1" and its NUL
+    assert_eq!(chunks[0][0], b'Q');
+    assert_eq!(count(&chunks[0], b"BEGIN;SELECT 41 + 1\0"), 1);
     assert_eq!(count(&chunks[1], b"COMMIT\0"), 1);
 
     // The extended protocol (C face) too: Parse/Bind/Describe/Execute/Sync after BEGIN.

@@ -8,6 +8,13 @@ The module is a DB-API 2.0 driver with psycopg2's semantics, and a connection po
         cur.execute("SELECT * FROM orders WHERE id = %s", (order_id,))
         row = cur.fetchone()
 
+asyncio code uses the same pools (:func:`get_cursor_async`, ``Pool.cursor_async()``,
+``Pool.connection_async()``)::
+
+    async with get_cursor_async() as cur:
+        await cur.execute("SELECT * FROM orders WHERE id = %s", (order_id,))
+        row = await cur.fetchone()
+
 The module-level functions use a *default pool*, created on first use from the
 environment (``DATABASE_URL``, libpq's ``PG*``, the ``POSTGRES_*`` variables and the pool
 settings ``PGPOOL_MIN_SIZE``/``PG_POOL_MIN``/...: see the README), once per process and
@@ -27,6 +34,12 @@ from . import _pgpool
 from ._pgpool import Connection, Cursor, Pool
 
 if TYPE_CHECKING:
+    from ._aio import (
+        AsyncConnection,
+        AsyncCursor,
+        AsyncPoolConnection,
+        AsyncPoolCursor,
+    )
     from ._pgpool import PoolConnection, PoolCursor
 from .errors import (
     DatabaseError,
@@ -88,6 +101,10 @@ __all__ = [
     "Pool",
     "get_cursor",
     "connection",
+    "get_cursor_async",
+    "connection_async",
+    "AsyncConnection",
+    "AsyncCursor",
     "get_conn",
     "put_conn",
     "configure",
@@ -331,6 +348,44 @@ def connection(
     )
 
 
+def get_cursor_async(
+    *,
+    autocommit: bool = False,
+    readonly: bool = False,
+    dict_rows: bool = False,
+    cursor_factory: Any = None,
+    isolation_level: Any = None,
+    timeout: Optional[float] = None,
+) -> AsyncPoolCursor:
+    """:func:`get_cursor` for asyncio: ``async with get_cursor_async() as cur:`` then
+    ``await cur.execute(...)``, ``await cur.fetchone()``. Same arguments and transaction
+    semantics, same default pool (shared with threads)."""
+    return default_pool().cursor_async(
+        autocommit=autocommit,
+        readonly=readonly,
+        dict_rows=dict_rows,
+        cursor_factory=cursor_factory,
+        isolation_level=isolation_level,
+        timeout=timeout,
+    )
+
+
+def connection_async(
+    timeout: Optional[float] = None,
+    *,
+    autocommit: bool = False,
+    readonly: bool = False,
+    isolation_level: Any = None,
+) -> AsyncPoolConnection:
+    """:func:`connection` for asyncio: ``async with connection_async() as conn:``."""
+    return default_pool().connection_async(
+        timeout,
+        autocommit=autocommit,
+        readonly=readonly,
+        isolation_level=isolation_level,
+    )
+
+
 def get_conn(timeout: Optional[float] = None) -> Connection:
     """Check a connection out of the default pool; give it back with :func:`put_conn`."""
     pool = default_pool()
@@ -413,3 +468,12 @@ class PostgresPool:
 
     closeall = close_all
     close = close_all
+
+
+def __getattr__(name: str) -> Any:
+    # The asyncio classes, imported on first use (importing asyncio is not free).
+    if name in ("AsyncConnection", "AsyncCursor"):
+        from . import _aio
+
+        return getattr(_aio, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

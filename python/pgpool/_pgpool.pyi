@@ -21,6 +21,8 @@ from typing import (
 
 from typing_extensions import disjoint_base, final
 
+from pgpool._aio import AsyncPoolConnection, AsyncPoolCursor
+
 if sys.version_info >= (3, 11):
     from typing import Self
 else:
@@ -304,6 +306,7 @@ class Pool:
         pre_ping: Optional[bool] = None,
         max_waiting: Optional[int] = None,
         leak_threshold: Optional[float] = None,
+        command_timeout: Optional[float] = None,
         name: Optional[str] = None,
         replicas: Optional[Sequence[str]] = None,
         **conn_kwargs: Any,
@@ -329,6 +332,24 @@ class Pool:
         readonly: bool = False,
         isolation_level: _IsolationLevel = None,
     ) -> PoolConnection: ...
+    def connection_async(
+        self,
+        timeout: Optional[float] = None,
+        *,
+        autocommit: bool = False,
+        readonly: bool = False,
+        isolation_level: _IsolationLevel = None,
+    ) -> AsyncPoolConnection: ...
+    def cursor_async(
+        self,
+        *,
+        autocommit: bool = False,
+        readonly: bool = False,
+        dict_rows: bool = False,
+        cursor_factory: Optional[Callable[..., Any]] = None,
+        isolation_level: _IsolationLevel = None,
+        timeout: Optional[float] = None,
+    ) -> AsyncPoolCursor: ...
     def stats(self) -> Dict[str, Any]: ...
     def prometheus(self) -> str: ...
     def close(self, timeout: Optional[float] = None) -> None: ...
@@ -359,3 +380,32 @@ def connect(
     **kwargs: Any,
 ) -> Connection: ...
 def _after_fork() -> None: ...
+
+# The asyncio face's primitives (bindings/python/src/aio.rs); the API is pgpool._aio.
+@final
+class _LoopBridge:
+    def __new__(cls) -> Self: ...
+    def fileno(self) -> int: ...
+    def drain(self) -> None: ...
+
+@final
+class _Job:
+    def cancel(self) -> None: ...
+
+def _aio_checkout(
+    bridge: _LoopBridge,
+    fut: Any,
+    pool: Pool,
+    timeout: Optional[float],
+    autocommit: bool,
+    readonly: bool,
+    isolation_level: Optional[int],
+) -> _Job: ...
+def _aio_execute(
+    bridge: _LoopBridge, fut: Any, cursor: Cursor, query: _Query, vars: _Vars = None
+) -> _Job: ...
+def _aio_executemany(
+    bridge: _LoopBridge, fut: Any, cursor: Cursor, query: _Query, vars_list: Any
+) -> _Job: ...
+def _aio_finish(bridge: _LoopBridge, fut: Any, conn: Connection, commit: bool) -> _Job: ...
+def _aio_exit(bridge: _LoopBridge, fut: Any, conn: Connection, ok: bool) -> _Job: ...

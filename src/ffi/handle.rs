@@ -1,6 +1,6 @@
 //! Handles and ownership: which pointers handed to C are live.
 //!
-//! Every handle pgpool gives out (pool, connection, result, error) is recorded here by
+//! Every handle pgpool gives out (pool, connection, result, error, string) is recorded here by
 //! address until it is freed. A `*_free` / `pgpool_release` of a pointer that is not live
 //! (freed twice, never ours) is then ignored instead of freeing memory twice, and the
 //! calls that take a connection answer `PGPOOL_INVALID_PARAMETER` for a released one:
@@ -31,6 +31,7 @@ pub(crate) enum Kind {
     Conn,
     Result,
     Error,
+    String,
 }
 
 static LIVE: Mutex<BTreeMap<usize, Kind>> = Mutex::new(BTreeMap::new());

@@ -2,7 +2,8 @@
 //! core, and nothing else: no pool logic lives here.
 //!
 //! Layout, after rustls-ffi: one module per C "class" ([`pool`], [`conn`], [`result`],
-//! [`error`]) plus the panic boundary ([`panic`]) and the handle table ([`handle`]).
+//! [`error`], [`string`], [`logging`]) plus the panic boundary ([`panic`]) and the handle
+//! table ([`handle`]).
 //!
 //! Conventions every function follows:
 //! - its body is one `ffi_boundary! { ... }`: a panic becomes `PGPOOL_PANIC` (or NULL, 0)
@@ -28,6 +29,10 @@ pub mod conn;
 pub mod result;
 
 pub mod error;
+
+pub mod string;
+
+pub mod logging;
 
 mod handle;
 mod panic;

@@ -187,20 +187,27 @@ static FORK_HANDLERS: Once = Once::new();
 extern "C" fn before_fork() {
     ffi_boundary! {
         handle::lock_for_fork();
+        super::logging::lock_for_fork();
     }
 }
 
 extern "C" fn after_fork_parent() {
     ffi_boundary! {
-        // SAFETY: `before_fork` took the lock in this process.
-        unsafe { handle::unlock_after_fork() };
+        // SAFETY: `before_fork` took the locks in this process.
+        unsafe {
+            super::logging::unlock_after_fork(false);
+            handle::unlock_after_fork();
+        }
     }
 }
 
 extern "C" fn after_fork_child() {
     ffi_boundary! {
-        // SAFETY: `before_fork` took the lock in the parent; this is its copy.
-        unsafe { handle::unlock_after_fork() };
+        // SAFETY: `before_fork` took the locks in the parent; these are their copies.
+        unsafe {
+            super::logging::unlock_after_fork(true);
+            handle::unlock_after_fork();
+        }
         crate::runtime::note_fork();
     }
 }
@@ -422,6 +429,45 @@ pub extern "C" fn pgpool_pool_stats_sized(
             unsafe {
                 std::ptr::copy_nonoverlapping(&st as *const pgpool_stats as *const u8, out as *mut u8, n)
             };
+            Ok(())
+        })();
+        finish(r, std::ptr::null_mut())
+    }
+}
+
+/// Writes the pool's statistics in the Prometheus text exposition format (version 0.0.4)
+/// to `*out`: the same text as the Python module's `pool.prometheus()`. Gauges
+/// `pgpool_pool_size`, `pgpool_pool_idle`, `pgpool_pool_in_use`, `pgpool_requests_waiting`,
+/// `pgpool_pool_min`, `pgpool_pool_max`, `pgpool_utilization`; counters
+/// `pgpool_requests_total`, `pgpool_requests_timeouts_total`,
+/// `pgpool_connections_created_total`, `pgpool_connections_lost_total` and more; the
+/// histogram `pgpool_acquire_wait_seconds`. Every sample has a `pool` label ("default"
+/// for pools made by `pgpool_pool_new`). Serve it with the content type
+/// `text/plain; version=0.0.4`.
+///
+/// On success `*out` is a NUL-terminated string the caller frees with
+/// `pgpool_string_free` (exactly once), and `*len`, when `len` is not NULL, its length in
+/// bytes without the NUL; on failure neither is written. Works on a closed pool too.
+/// Errors: `PGPOOL_NULL_PARAMETER` (`pool` or `out` NULL), `PGPOOL_INVALID_PARAMETER`
+/// (`pool` is not a live pool). Thread-safe; takes no lock a checkout waits for.
+#[unsafe(no_mangle)]
+pub extern "C" fn pgpool_pool_prometheus(
+    pool: *const pgpool_pool,
+    out: *mut *mut c_char,
+    len: *mut usize,
+) -> pgpool_code {
+    ffi_boundary! {
+        let r: FfiResult = (|| {
+            let pool = pool_arg(pool)?;
+            let out = out_arg(out, "out")?;
+            let (p, n) = super::string::into_handle(pool.prometheus());
+            // SAFETY: `out` (and `len` when not NULL) are writable pointers, by contract.
+            unsafe {
+                *out = p;
+                if !len.is_null() {
+                    *len = n;
+                }
+            }
             Ok(())
         })();
         finish(r, std::ptr::null_mut())

@@ -101,7 +101,16 @@ char *t_value(pgpool_conn *c, const char *sql, size_t nparams, const char *const
     X(terminated_backend)                                                     \
     X(threads)                                                                \
     X(fork)                                                                   \
-    X(server_restart)
+    X(server_restart)                                                         \
+    X(prometheus)                                                             \
+    X(log_callback)                                                           \
+    X(tls_sslmodes)                                                           \
+    X(tls_verify_full_host_mismatch)                                          \
+    X(tls_wrong_ca)                                                           \
+    X(tls_against_a_server_without_tls)                                       \
+    X(tls_client_certificate)                                                 \
+    X(tls_pool_connections_encrypted)                                         \
+    X(tls_environment)
 
 #define T_DECLARE(name) void test_##name(void);
 T_TESTS(T_DECLARE)

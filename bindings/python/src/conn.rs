@@ -113,6 +113,16 @@ impl State {
         Ok(())
     }
 
+    /// One statement, simple protocol (a pending BEGIN rides along).
+    pub(crate) fn statement(
+        &mut self,
+        sql: &str,
+        intr: Interrupt<'_>,
+    ) -> pgpool::error::Result<QueryResult> {
+        self.prepare_begin()?;
+        self.conn_mut()?.simple_query(sql, Some(intr))
+    }
+
     /// COMMIT or ROLLBACK the transaction psycopg2 thinks is open; no round trip when its
     /// BEGIN was never sent.
     pub(crate) fn finish(
@@ -239,10 +249,16 @@ impl SignalHook {
 }
 
 /// What one call under the connection lock produced, besides its own result.
-struct After {
+pub(crate) struct After {
     notices: Vec<Notice>,
     broken: bool,
-    interrupted: Option<PyErr>,
+}
+
+impl After {
+    /// The connection was lost during the call.
+    pub(crate) fn broken(&self) -> bool {
+        self.broken
+    }
 }
 
 impl Connection {
@@ -252,7 +268,18 @@ impl Connection {
         pool: Option<Py<PyAny>>,
         facts: std::sync::Arc<Facts>,
     ) -> PyResult<Connection> {
-        let (cancel, pid, server_version) = match &holder {
+        Self::from_state(py, State::new(holder), pool, facts)
+    }
+
+    /// A connection object over a state prepared elsewhere (the asyncio checkout sets
+    /// the transaction options on a runtime thread before the object exists).
+    pub(crate) fn from_state(
+        py: Python<'_>,
+        state: State,
+        pool: Option<Py<PyAny>>,
+        facts: std::sync::Arc<Facts>,
+    ) -> PyResult<Connection> {
+        let (cancel, pid, server_version) = match &state.holder {
             Holder::Plain(c) => (c.cancel_token(), c.backend_pid(), c.server_version()),
             Holder::Pooled(c) => (c.cancel_token(), c.backend_pid(), c.server_version()),
             _ => {
@@ -264,7 +291,7 @@ impl Connection {
             }
         };
         Ok(Connection {
-            state: Mutex::new(State::new(holder)),
+            state: Mutex::new(state),
             closed: AtomicU8::new(0),
             cancel,
             pid,
@@ -317,38 +344,48 @@ impl Connection {
         T: Send,
         F: FnOnce(&mut State, Interrupt<'_>) -> T + Send,
     {
-        let (out, after) = py.detach(|| {
+        let (out, after, interrupted) = py.detach(|| {
             let hook = SignalHook::new();
-            let mut st = self.state.lock();
-            let out = f(&mut st, &|| hook.check());
-            let (notices, broken) = match &mut st.holder {
-                Holder::Plain(c) => (c.take_notices(), c.is_broken()),
-                Holder::Pooled(c) => (c.take_notices(), c.is_broken()),
-                _ => (Vec::new(), false),
-            };
-            if broken {
-                st.in_tx = false;
-            }
-            drop(st);
-            (
-                out,
-                After {
-                    notices,
-                    broken,
-                    interrupted: hook.into_raised(),
-                },
-            )
+            let (out, after) = self.locked_run(f, &|| hook.check());
+            (out, after, hook.into_raised())
         });
+        self.apply_after(py, after)?;
+        if let Some(e) = interrupted {
+            return Err(e);
+        }
+        Ok(out)
+    }
+
+    /// The GIL-free half of [`with_state`](Self::with_state), shared with the asyncio
+    /// face (which calls it on a runtime blocking thread): runs `f` on the locked state
+    /// and collects the notices and whether the connection broke.
+    pub(crate) fn locked_run<T, F>(&self, f: F, intr: Interrupt<'_>) -> (T, After)
+    where
+        F: FnOnce(&mut State, Interrupt<'_>) -> T,
+    {
+        let mut st = self.state.lock();
+        let out = f(&mut st, intr);
+        let (notices, broken) = match &mut st.holder {
+            Holder::Plain(c) => (c.take_notices(), c.is_broken()),
+            Holder::Pooled(c) => (c.take_notices(), c.is_broken()),
+            _ => (Vec::new(), false),
+        };
+        if broken {
+            st.in_tx = false;
+        }
+        drop(st);
+        (out, After { notices, broken })
+    }
+
+    /// The Python half: marks a broken connection, appends the notices.
+    pub(crate) fn apply_after(&self, py: Python<'_>, after: After) -> PyResult<()> {
         if after.broken && !self.is_closed() {
             self.mark_closed(2);
         }
         if !after.notices.is_empty() {
             self.add_notices(py, &after.notices)?;
         }
-        if let Some(e) = after.interrupted {
-            return Err(e);
-        }
-        Ok(out)
+        Ok(())
     }
 
     /// [`with_state`](Self::with_state) for a core call, mapping its error.
@@ -362,11 +399,8 @@ impl Connection {
 
     /// Runs one statement (simple protocol; a pending BEGIN rides along).
     pub(crate) fn execute(&self, py: Python<'_>, sql: &str) -> PyResult<QueryResult> {
-        self.with_state(py, |st, intr| {
-            st.prepare_begin()?;
-            st.conn_mut()?.simple_query(sql, Some(intr))
-        })?
-        .map_err(|e| map_err_q(py, &e, Some(sql)))
+        self.with_state(py, |st, intr| st.statement(sql, intr))?
+            .map_err(|e| map_err_q(py, &e, Some(sql)))
     }
 
     fn add_notices(&self, py: Python<'_>, notices: &[Notice]) -> PyResult<()> {

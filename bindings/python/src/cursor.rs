@@ -165,7 +165,7 @@ impl Cursor {
         Ok(())
     }
 
-    fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.rows = None;
         self.rowcount = -1;
         self.rownumber = 0;
@@ -173,8 +173,52 @@ impl Cursor {
         self.lastrowid = 0;
     }
 
+    /// The Python half of `execute` before the round trip (shared with the asyncio
+    /// face): checks, the statement rendered client-side, the cursor reset.
+    pub(crate) fn prepare_execute(
+        slf: &Bound<'_, Self>,
+        query: &Bound<'_, PyAny>,
+        vars: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<(Py<Connection>, String)> {
+        let py = slf.py();
+        let conn = {
+            let me = slf.borrow();
+            let c = me.open_conn(py)?;
+            me.check_named(py)?;
+            c
+        };
+        let sql = adapt::render(py, &adapt::query_text(query)?, vars)?;
+        let mut me = slf.borrow_mut();
+        me.reset();
+        me.query = Some(PyBytes::new(py, sql.as_bytes()).unbind());
+        Ok((conn, sql))
+    }
+
+    /// `executemany`'s checks (shared with the asyncio face).
+    pub(crate) fn prepare_executemany(slf: &Bound<'_, Self>) -> PyResult<Py<Connection>> {
+        let py = slf.py();
+        let me = slf.borrow();
+        let c = me.open_conn(py)?;
+        if me.name.is_some() {
+            return Err(client_error(
+                py,
+                Kind::Programming,
+                "can't call .executemany() on named cursors",
+            ));
+        }
+        Ok(c)
+    }
+
+    /// After `executemany`: the last statement sent and the total of rows affected.
+    pub(crate) fn finish_executemany(&mut self, py: Python<'_>, last: Option<&str>, total: i64) {
+        if let Some(s) = last {
+            self.query = Some(PyBytes::new(py, s.as_bytes()).unbind());
+        }
+        self.rowcount = total;
+    }
+
     /// psycopg2's `pq_fetch` for one result.
-    fn set_result(&mut self, py: Python<'_>, r: QueryResult) -> PyResult<()> {
+    pub(crate) fn set_result(&mut self, py: Python<'_>, r: QueryResult) -> PyResult<()> {
         self.status = if r.command_tag.is_empty() && !r.has_rows {
             None
         } else {
@@ -423,18 +467,7 @@ impl Cursor {
         vars: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let py = slf.py();
-        let conn = {
-            let me = slf.borrow();
-            let c = me.open_conn(py)?;
-            me.check_named(py)?;
-            c
-        };
-        let sql = adapt::render(py, &adapt::query_text(query)?, vars)?;
-        {
-            let mut me = slf.borrow_mut();
-            me.reset();
-            me.query = Some(PyBytes::new(py, sql.as_bytes()).unbind());
-        }
+        let (conn, sql) = Cursor::prepare_execute(slf, query, vars)?;
         let r = conn.get().execute(py, &sql)?;
         slf.borrow_mut().set_result(py, r)
     }
@@ -446,18 +479,7 @@ impl Cursor {
         vars_list: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
         let py = slf.py();
-        let conn = {
-            let me = slf.borrow();
-            let c = me.open_conn(py)?;
-            if me.name.is_some() {
-                return Err(client_error(
-                    py,
-                    Kind::Programming,
-                    "can't call .executemany() on named cursors",
-                ));
-            }
-            c
-        };
+        let conn = Cursor::prepare_executemany(slf)?;
         let qtext = adapt::query_text(query)?;
         let it: Py<PyIterator> = vars_list.try_iter()?.unbind();
         slf.borrow_mut().reset();
@@ -489,17 +511,16 @@ impl Cursor {
             })();
             (r, last.into_inner(), stash.into_inner())
         })?;
-        {
-            let mut me = slf.borrow_mut();
-            if let Some(s) = last {
-                me.query = Some(PyBytes::new(py, s.as_bytes()).unbind());
-            }
-        }
         if let Some(e) = gen_err {
+            slf.borrow_mut().finish_executemany(py, last.as_deref(), -1);
             return Err(e);
         }
-        let total = total.map_err(|e| map_err(py, &e))?;
-        slf.borrow_mut().rowcount = total as i64;
+        let total = total.map_err(|e| {
+            slf.borrow_mut().finish_executemany(py, last.as_deref(), -1);
+            map_err(py, &e)
+        })?;
+        slf.borrow_mut()
+            .finish_executemany(py, last.as_deref(), total as i64);
         Ok(())
     }
 

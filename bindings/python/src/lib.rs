@@ -7,6 +7,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
 mod adapt;
+mod aio;
 mod conn;
 mod cursor;
 mod decode;
@@ -89,6 +90,13 @@ fn _pgpool(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<cursor::Cursor>()?;
     m.add_class::<cursor::Column>()?;
     m.add_function(wrap_pyfunction!(connect, m)?)?;
+    m.add_class::<aio::LoopBridge>()?;
+    m.add_class::<aio::Job>()?;
+    m.add_function(wrap_pyfunction!(aio::_aio_checkout, m)?)?;
+    m.add_function(wrap_pyfunction!(aio::_aio_execute, m)?)?;
+    m.add_function(wrap_pyfunction!(aio::_aio_executemany, m)?)?;
+    m.add_function(wrap_pyfunction!(aio::_aio_finish, m)?)?;
+    m.add_function(wrap_pyfunction!(aio::_aio_exit, m)?)?;
     pylog::install(py)?;
     let threading = py.import("threading")?;
     if threading

@@ -12,11 +12,11 @@ use pgpool::config::PoolOverrides;
 use pgpool::stats::WAIT_BUCKETS_MS;
 use pgpool::PoolConfig;
 
-use crate::conn::{Connection, Facts, Holder, SignalHook};
+use crate::conn::{Connection, Facts, Holder, SignalHook, State};
 use crate::cursor::{Cursor, RowMode};
 use crate::errors::{client_error, to_py, Kind};
 
-fn secs(py: Python<'_>, what: &str, v: f64) -> PyResult<Duration> {
+pub(crate) fn secs(py: Python<'_>, what: &str, v: f64) -> PyResult<Duration> {
     if !v.is_finite() || v < 0.0 {
         return Err(client_error(
             py,
@@ -71,14 +71,16 @@ pub(crate) fn keywords(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Vec<(Stri
 /// A connection pool (SPEC §3.2). Subclassable from Python.
 #[pyclass(frozen, subclass, weakref, module = "pgpool._pgpool", name = "Pool")]
 pub struct Pool {
-    pool: pgpool::Pool,
-    facts: Arc<Facts>,
+    pub(crate) pool: pgpool::Pool,
+    pub(crate) facts: Arc<Facts>,
 }
 
 static FORMAT_STACK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static AIO_CONNECTION: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static AIO_CURSOR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 /// The Python stack of the caller (`traceback.format_stack()`, joined), for leak warnings.
-fn python_stack(py: Python<'_>) -> String {
+pub(crate) fn python_stack(py: Python<'_>) -> String {
     let stack = || -> PyResult<String> {
         let frames = FORMAT_STACK
             .import(py, "traceback", "format_stack")?
@@ -222,11 +224,13 @@ impl Pool {
     }
 }
 
-/// Transaction options of `pool.cursor()` / `pool.connection()`.
-struct TxOpts {
-    autocommit: bool,
-    readonly: bool,
-    isolation_level: Option<u8>,
+/// Transaction options of `pool.cursor()` / `pool.connection()` (and their asyncio
+/// twins).
+#[derive(Clone, Copy)]
+pub(crate) struct TxOpts {
+    pub(crate) autocommit: bool,
+    pub(crate) readonly: bool,
+    pub(crate) isolation_level: Option<u8>,
 }
 
 fn parse_iso(py: Python<'_>, v: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u8>> {
@@ -261,6 +265,44 @@ fn parse_iso(py: Python<'_>, v: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u8
     }
 }
 
+/// Applies the options of a fresh checkout: autocommit sessions get them as session
+/// defaults (reset when the connection returns), transactions queue their BEGIN (it goes
+/// out with the first statement). Shared by the sync and asyncio faces.
+pub(crate) fn apply_opts(
+    st: &mut State,
+    o: &TxOpts,
+    intr: pgpool::Interrupt<'_>,
+) -> pgpool::error::Result<()> {
+    let (ac, ro, iso) = (o.autocommit, o.readonly, o.isolation_level);
+    st.autocommit = ac;
+    st.isolevel = iso;
+    st.readonly = ro.then_some(true);
+    if !ac {
+        return st.prepare_begin();
+    }
+    let c = st.conn_mut()?;
+    if ro {
+        c.simple_query("SET default_transaction_read_only TO 'on'", Some(intr))?;
+    }
+    if let Some(l) = iso {
+        let names = [
+            "",
+            "READ COMMITTED",
+            "REPEATABLE READ",
+            "SERIALIZABLE",
+            "READ UNCOMMITTED",
+        ];
+        c.simple_query(
+            &format!(
+                "SET default_transaction_isolation TO '{}'",
+                names[l as usize]
+            ),
+            Some(intr),
+        )?;
+    }
+    Ok(())
+}
+
 /// Checks out, applies the options and queues BEGIN (it goes out with the first statement).
 fn enter_conn(
     pool: &Bound<'_, Pool>,
@@ -269,40 +311,8 @@ fn enter_conn(
 ) -> PyResult<Py<Connection>> {
     let py = pool.py();
     let conn = Pool::checkout(pool, timeout, o.readonly)?;
-    let (ac, ro, iso) = (o.autocommit, o.readonly, o.isolation_level);
-    let r = conn
-        .get()
-        .run(py, move |st, intr| -> pgpool::error::Result<()> {
-            st.autocommit = ac;
-            st.isolevel = iso;
-            st.readonly = ro.then_some(true);
-            if ac {
-                // No BEGIN: make the settings the session's defaults (reset on return).
-                let c = st.conn_mut()?;
-                if ro {
-                    c.simple_query("SET default_transaction_read_only TO 'on'", Some(intr))?;
-                }
-                if let Some(l) = iso {
-                    let names = [
-                        "",
-                        "READ COMMITTED",
-                        "REPEATABLE READ",
-                        "SERIALIZABLE",
-                        "READ UNCOMMITTED",
-                    ];
-                    c.simple_query(
-                        &format!(
-                            "SET default_transaction_isolation TO '{}'",
-                            names[l as usize]
-                        ),
-                        Some(intr),
-                    )?;
-                }
-                Ok(())
-            } else {
-                st.prepare_begin()
-            }
-        });
+    let o = *o;
+    let r = conn.get().run(py, move |st, intr| apply_opts(st, &o, intr));
     if let Err(e) = r {
         let _ = Pool::give_back(pool, conn.bind(py).as_any(), true);
         return Err(e);
@@ -334,7 +344,7 @@ fn exit_conn(pool: &Bound<'_, Pool>, conn: &Py<Connection>, ok: bool) -> PyResul
 #[pymethods]
 impl Pool {
     #[new]
-    #[pyo3(signature = (dsn=None, *, min_size=None, max_size=None, timeout=None, max_lifetime=None, max_idle=None, pre_ping=None, max_waiting=None, leak_threshold=None, name=None, replicas=None, **conn_kwargs))]
+    #[pyo3(signature = (dsn=None, *, min_size=None, max_size=None, timeout=None, max_lifetime=None, max_idle=None, pre_ping=None, max_waiting=None, leak_threshold=None, command_timeout=None, name=None, replicas=None, **conn_kwargs))]
     #[allow(clippy::too_many_arguments)]
     fn py_new(
         py: Python<'_>,
@@ -347,6 +357,7 @@ impl Pool {
         pre_ping: Option<bool>,
         max_waiting: Option<i64>,
         leak_threshold: Option<f64>,
+        command_timeout: Option<f64>,
         name: Option<String>,
         replicas: Option<Vec<String>>,
         conn_kwargs: Option<&Bound<'_, PyDict>>,
@@ -363,6 +374,7 @@ impl Pool {
             pre_ping,
             max_waiting: size(py, "max_waiting", max_waiting)?,
             leak_threshold: opt_secs(leak_threshold),
+            command_timeout: opt_secs(command_timeout),
             name,
             replicas: replicas.unwrap_or_default(),
             keywords: keywords(conn_kwargs)?,
@@ -444,6 +456,50 @@ impl Pool {
         })
     }
 
+    /// `async with pool.connection_async() as conn:` — `connection()` for asyncio
+    /// (`pgpool._aio.AsyncPoolConnection`).
+    #[pyo3(signature = (timeout=None, *, autocommit=false, readonly=false, isolation_level=None))]
+    fn connection_async<'py>(
+        slf: &Bound<'py, Self>,
+        timeout: Option<f64>,
+        autocommit: bool,
+        readonly: bool,
+        isolation_level: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        if let Some(t) = timeout {
+            secs(py, "timeout", t)?;
+        }
+        let iso = parse_iso(py, isolation_level)?;
+        AIO_CONNECTION
+            .import(py, "pgpool._aio", "AsyncPoolConnection")?
+            .call1((slf, timeout, autocommit, readonly, iso))
+    }
+
+    /// `async with pool.cursor_async() as cur:` — `cursor()` for asyncio
+    /// (`pgpool._aio.AsyncPoolCursor`).
+    #[pyo3(signature = (*, autocommit=false, readonly=false, dict_rows=false, cursor_factory=None, isolation_level=None, timeout=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn cursor_async<'py>(
+        slf: &Bound<'py, Self>,
+        autocommit: bool,
+        readonly: bool,
+        dict_rows: bool,
+        cursor_factory: Option<Py<PyAny>>,
+        isolation_level: Option<&Bound<'py, PyAny>>,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        if let Some(t) = timeout {
+            secs(py, "timeout", t)?;
+        }
+        let iso = parse_iso(py, isolation_level)?;
+        let factory = cursor_factory.filter(|f| !f.is_none(py));
+        AIO_CURSOR
+            .import(py, "pgpool._aio", "AsyncPoolCursor")?
+            .call1((slf, timeout, autocommit, readonly, iso, dict_rows, factory))
+    }
+
     /// Gauges and counters (SPEC §3.7), `utilization` and the acquire-wait histogram
     /// `wait_buckets`: `[(upper_bound_ms, cumulative_count), ..., (inf, total)]`.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
@@ -521,6 +577,10 @@ impl Pool {
         d.set_item("pre_ping", c.pre_ping)?;
         d.set_item("max_waiting", c.max_waiting)?;
         d.set_item("leak_threshold", c.leak_threshold.map(|x| x.as_secs_f64()))?;
+        d.set_item(
+            "command_timeout",
+            c.command_timeout.map(|x| x.as_secs_f64()),
+        )?;
         d.set_item("name", c.name.as_deref())?;
         d.set_item("dsn", &self.facts.dsn)?;
         Ok(d)
