@@ -154,6 +154,12 @@ impl managed::Manager for Manager {
 
 type DpPool = managed::Pool<Manager>;
 
+/// What the first poll of a checkout gave.
+enum FirstPoll {
+    Done(Result<PooledConnection>),
+    Queue(DpPool, Instant),
+}
+
 struct PoolInner {
     config: PoolConfig,
     shared: Arc<Shared>,
@@ -392,26 +398,10 @@ impl Pool {
         retry_connect: bool,
         intr: Option<crate::conn::Interrupt<'_>>,
     ) -> Result<PooledConnection> {
-        if self.inner.closed.load(Ordering::Acquire) {
-            return Err(Error::Closed);
-        }
-        let c = &self.inner.shared.counters;
-        Counters::inc(&c.requests_num);
-        let dp = self.dp();
-        // The deadline counts from here: the fast path may itself spend up to
-        // connect_timeout connecting (a silent server).
-        let start = Instant::now();
-        // Fast path: an idle connection (or a free slot) is ready at the first poll.
-        if let Some(r) = dp.get().now_or_never() {
-            match r {
-                Ok(obj) => return Ok(self.wrap(obj)),
-                Err(PoolError::Closed) => return Err(Error::Closed),
-                Err(PoolError::Backend(e)) if !retry_connect => {
-                    return Err(Error::Connection(e.to_string()))
-                }
-                Err(_) => {} // a connect failed: the slow path retries until the deadline
-            }
-        }
+        let (dp, start) = match self.first_poll(retry_connect) {
+            FirstPoll::Done(r) => return r,
+            FirstPoll::Queue(dp, start) => (dp, start),
+        };
         self.get_slow(
             dp,
             start,
@@ -419,6 +409,30 @@ impl Pool {
             retry_connect,
             intr,
         )
+    }
+
+    /// The start of every checkout: an idle connection (or a free slot, connected on the
+    /// spot) is ready at the first poll of deadpool's `get`, without a runtime.
+    fn first_poll(&self, retry_connect: bool) -> FirstPoll {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return FirstPoll::Done(Err(Error::Closed));
+        }
+        Counters::inc(&self.inner.shared.counters.requests_num);
+        let dp = self.dp();
+        // The deadline counts from here: this poll may itself spend up to
+        // connect_timeout connecting (a silent server).
+        let start = Instant::now();
+        if let Some(r) = dp.get().now_or_never() {
+            match r {
+                Ok(obj) => return FirstPoll::Done(Ok(self.wrap(obj))),
+                Err(PoolError::Closed) => return FirstPoll::Done(Err(Error::Closed)),
+                Err(PoolError::Backend(e)) if !retry_connect => {
+                    return FirstPoll::Done(Err(Error::Connection(e.to_string())))
+                }
+                Err(_) => {} // a connect failed: the queued wait retries until the deadline
+            }
+        }
+        FirstPoll::Queue(dp, start)
     }
 
     fn get_slow(
@@ -429,6 +443,37 @@ impl Pool {
         retry_connect: bool,
         intr: Option<crate::conn::Interrupt<'_>>,
     ) -> Result<PooledConnection> {
+        // The queued wait is the async one, run to completion on this thread (block_on):
+        // the interrupt hook is asked every POLL_INTERVAL from here, so it may take the GIL.
+        let ticker = async {
+            match intr {
+                Some(f) => loop {
+                    tokio::time::sleep(crate::conn::POLL_INTERVAL).await;
+                    if f() {
+                        break;
+                    }
+                },
+                None => std::future::pending::<()>().await,
+            }
+        };
+        runtime::runtime().block_on(self.acquire_queued(dp, start, timeout, retry_connect, ticker))
+    }
+
+    /// The queued part of a checkout, shared by the blocking and the async faces: counts
+    /// the waiter (and applies `max_waiting`), waits in deadpool's fair semaphore until
+    /// the deadline, retries failed connects with backoff, and ends with
+    /// [`Error::Interrupted`] when `cancel` completes first.
+    async fn acquire_queued<C>(
+        &self,
+        dp: DpPool,
+        start: Instant,
+        timeout: Duration,
+        retry_connect: bool,
+        cancel: C,
+    ) -> Result<PooledConnection>
+    where
+        C: std::future::Future<Output = ()>,
+    {
         let c = &self.inner.shared.counters;
         let max_waiting = self.inner.config.max_waiting;
         let waiting = self.inner.waiting.fetch_add(1, Ordering::AcqRel);
@@ -442,10 +487,9 @@ impl Pool {
         Counters::inc(&c.requests_queued);
         let deadline = start + timeout;
         let mut backoff = Duration::from_millis(20);
-        let rt = runtime::runtime();
+        tokio::pin!(cancel);
         loop {
-            let now = Instant::now();
-            let remaining = deadline.saturating_duration_since(now);
+            let remaining = deadline.saturating_duration_since(Instant::now());
             // The fast path's connect attempt used the whole timeout: a further attempt
             // would block up to connect_timeout past the deadline.
             if remaining.is_zero() && !timeout.is_zero() {
@@ -456,29 +500,9 @@ impl Pool {
                 create: None,
                 recycle: None,
             };
-            let r = match intr {
-                None => rt.block_on(dp.timeout_get(&t)),
-                Some(f) => {
-                    // Runs on this thread (block_on), so the hook may take the GIL.
-                    let waited = rt.block_on(async {
-                        let fut = dp.timeout_get(&t);
-                        tokio::pin!(fut);
-                        loop {
-                            tokio::select! {
-                                r = &mut fut => break Some(r),
-                                _ = tokio::time::sleep(crate::conn::POLL_INTERVAL) => {
-                                    if f() {
-                                        break None;
-                                    }
-                                }
-                            }
-                        }
-                    });
-                    match waited {
-                        Some(r) => r,
-                        None => return Err(Error::Interrupted),
-                    }
-                }
+            let r = tokio::select! {
+                r = dp.timeout_get(&t) => r,
+                _ = &mut cancel => return Err(Error::Interrupted),
             };
             match r {
                 Ok(obj) => {
@@ -490,9 +514,7 @@ impl Pool {
                 Err(PoolError::Backend(e)) if !retry_connect => {
                     return Err(Error::Connection(e.to_string()))
                 }
-                Err(PoolError::Backend(_))
-                | Err(PoolError::PostCreateHook(_))
-                | Err(PoolError::NoRuntimeSpecified) => {
+                Err(_) => {
                     if self.inner.closed.load(Ordering::Acquire) {
                         return Err(Error::Closed);
                     }
@@ -500,7 +522,10 @@ impl Pool {
                     if left.is_zero() {
                         break;
                     }
-                    thread::sleep(backoff.min(left));
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff.min(left)) => {}
+                        _ = &mut cancel => return Err(Error::Interrupted),
+                    }
                     backoff = (backoff * 2).min(Duration::from_millis(500));
                 }
             }
@@ -975,82 +1000,11 @@ impl Pool {
     where
         C: std::future::Future<Output = ()>,
     {
-        if self.inner.closed.load(Ordering::Acquire) {
-            return Err(Error::Closed);
-        }
-        let c = &self.inner.shared.counters;
-        Counters::inc(&c.requests_num);
-        let dp = self.dp();
-        let start = Instant::now();
-        if let Some(r) = dp.get().now_or_never() {
-            match r {
-                Ok(obj) => return Ok(self.wrap(obj)),
-                Err(PoolError::Closed) => return Err(Error::Closed),
-                Err(_) => {}
-            }
-        }
+        let (dp, start) = match self.first_poll(true) {
+            FirstPoll::Done(r) => return r,
+            FirstPoll::Queue(dp, start) => (dp, start),
+        };
         let timeout = timeout.unwrap_or(self.inner.config.timeout);
-        let max_waiting = self.inner.config.max_waiting;
-        let waiting = self.inner.waiting.fetch_add(1, Ordering::AcqRel);
-        let _guard = scopeguard(|| {
-            self.inner.waiting.fetch_sub(1, Ordering::AcqRel);
-        });
-        if max_waiting > 0 && waiting >= max_waiting {
-            Counters::inc(&c.requests_rejected);
-            return Err(Error::TooManyRequests { max_waiting });
-        }
-        Counters::inc(&c.requests_queued);
-        let deadline = start + timeout;
-        let mut backoff = Duration::from_millis(20);
-        tokio::pin!(cancel);
-        loop {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining.is_zero() && !timeout.is_zero() {
-                break;
-            }
-            let t = Timeouts {
-                wait: Some(remaining.max(Duration::from_micros(1))),
-                create: None,
-                recycle: None,
-            };
-            let r = tokio::select! {
-                r = dp.timeout_get(&t) => r,
-                _ = &mut cancel => return Err(Error::Interrupted),
-            };
-            match r {
-                Ok(obj) => {
-                    c.record_wait(start.elapsed().as_micros() as u64);
-                    return Ok(self.wrap(obj));
-                }
-                Err(PoolError::Closed) => return Err(Error::Closed),
-                Err(PoolError::Timeout(_)) => break,
-                Err(_) => {
-                    if self.inner.closed.load(Ordering::Acquire) {
-                        return Err(Error::Closed);
-                    }
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        break;
-                    }
-                    tokio::select! {
-                        _ = tokio::time::sleep(backoff.min(left)) => {}
-                        _ = &mut cancel => return Err(Error::Interrupted),
-                    }
-                    backoff = (backoff * 2).min(Duration::from_millis(500));
-                }
-            }
-            if Instant::now() >= deadline {
-                break;
-            }
-        }
-        Counters::inc(&c.requests_timeouts);
-        c.record_wait(start.elapsed().as_micros() as u64);
-        let st = dp.status();
-        Err(Error::Timeout {
-            timeout_secs: timeout.as_secs_f64(),
-            size: st.size,
-            waiting: self.inner.waiting.load(Ordering::Relaxed).saturating_sub(1),
-            last_error: self.inner.shared.last_error.lock().clone(),
-        })
+        self.acquire_queued(dp, start, timeout, true, cancel).await
     }
 }

@@ -9,6 +9,7 @@ import time
 import pytest
 
 import pgpool
+import pgpool.extensions
 
 
 def test_getconn_putconn(pool):
