@@ -85,3 +85,61 @@ fn pipeline_sends_many_statements_per_write() {
         .unwrap_err();
     assert_eq!(e.sqlstate(), Some("22P02"));
 }
+
+#[test]
+fn pipeline_inside_a_transaction_packs_statements() {
+    let (host, port) = common::host_port(&common::url());
+    let proxy = common::Proxy::start((host, port));
+    let url = format!("postgresql://postgres@127.0.0.1:{}/postgres", proxy.port);
+    let pool = common::pool_on(&url, &common::overrides(1, 1));
+    let mut c = pool.get(None).unwrap();
+    c.simple_query("CREATE TEMP TABLE pack_t (x int, s text)", None)
+        .unwrap();
+    proxy.chunks.lock().unwrap().clear();
+    c.begin_deferred("BEGIN");
+    // statements ending in a line comment, and one with a ';' inside a literal
+    let n = c
+        .pipeline(
+            &mut (0..1000)
+                .map(|i| Ok(format!("INSERT INTO pack_t VALUES ({i}, 'a;b') -- row {i}"))),
+            None,
+        )
+        .unwrap();
+    assert_eq!(n, 1000);
+    assert_eq!(c.transaction_status(), pgpool::TxStatus::InTransaction);
+    let chunks = proxy.chunks.lock().unwrap().len();
+    assert!(
+        chunks <= 6,
+        "{chunks} writes for 1000 statements in 100-statement messages"
+    );
+    c.simple_query("COMMIT", None).unwrap();
+    assert_eq!(
+        common::scalar(&mut c, "SELECT count(*) FROM pack_t WHERE s = 'a;b'").as_deref(),
+        Some("1000")
+    );
+    // The first error is reported and aborts the transaction.
+    c.begin_deferred("BEGIN");
+    let e = c
+        .pipeline(
+            &mut (0..300).map(|i| {
+                Ok(if i == 150 {
+                    "INSERT INTO pack_t VALUES ('x')".to_string()
+                } else {
+                    format!("INSERT INTO pack_t VALUES ({i})")
+                })
+            }),
+            None,
+        )
+        .unwrap_err();
+    assert_eq!(e.sqlstate(), Some("22P02"));
+    assert_eq!(c.transaction_status(), pgpool::TxStatus::InError);
+    c.simple_query("ROLLBACK", None).unwrap();
+    assert_eq!(
+        common::scalar(&mut c, "SELECT count(*) FROM pack_t").as_deref(),
+        Some("1000")
+    );
+    // An empty batch sends nothing and leaves BEGIN pending.
+    c.begin_deferred("BEGIN");
+    assert_eq!(c.pipeline(&mut std::iter::empty(), None).unwrap(), 0);
+    assert!(c.has_pending_begin());
+}
