@@ -111,7 +111,7 @@ impl Write for Stream {
 /// What is needed to cancel the running statement of a connection, from any thread.
 #[derive(Debug, Clone)]
 pub struct CancelToken {
-    target: (Host, u16),
+    target: Arc<(Host, u16)>,
     connect_timeout: Option<Duration>,
     pid: i32,
     secret: i32,
@@ -174,7 +174,7 @@ pub struct Connection {
     params: HashMap<String, String>,
     pid: i32,
     secret: i32,
-    target: (Host, u16),
+    target: Arc<(Host, u16)>,
     connect_timeout: Option<Duration>,
     tx: TxStatus,
     broken: bool,
@@ -507,7 +507,7 @@ impl Connection {
             params: HashMap::new(),
             pid: 0,
             secret: 0,
-            target: (host.clone(), port),
+            target: Arc::new((host.clone(), port)),
             connect_timeout: p.connect_timeout,
             tx: TxStatus::Unknown,
             broken: false,

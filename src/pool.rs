@@ -980,8 +980,14 @@ impl Pool {
         if dp.status().available == 0 {
             return None;
         }
+        // wait = 0: deadpool's try_acquire path, no Acquire future.
+        let t = Timeouts {
+            wait: Some(Duration::ZERO),
+            create: None,
+            recycle: None,
+        };
         NO_CREATE.with(|w| w.set(true));
-        let r = dp.get().now_or_never();
+        let r = dp.timeout_get(&t).now_or_never();
         NO_CREATE.with(|w| w.set(false));
         match r {
             Some(Ok(obj)) => {

@@ -108,13 +108,24 @@ impl Pool {
             Some(t) => Some(secs(py, "timeout", t)?),
             None => None,
         };
-        let (got, raised) = py.detach(|| {
-            let hook = SignalHook::new();
-            let got = me
-                .pool
-                .get_interruptible(t, readonly, Some(&|| hook.check()));
-            (got, hook.into_raised())
-        });
+        // An idle connection is taken without releasing the GIL: the core's
+        // try_get_idle never connects, waits or queues (and a waiter already queued keeps
+        // its turn), so there is nothing to wait for here.
+        let idle = if readonly && me.pool.has_replicas() {
+            None
+        } else {
+            me.pool.try_get_idle()
+        };
+        let (got, raised) = match idle {
+            Some(pc) => (Ok(pc), None),
+            None => py.detach(|| {
+                let hook = SignalHook::new();
+                let got = me
+                    .pool
+                    .get_interruptible(t, readonly, Some(&|| hook.check()));
+                (got, hook.into_raised())
+            }),
+        };
         if let Some(e) = raised {
             if let Ok(pc) = got {
                 py.detach(move || pc.release());
@@ -162,13 +173,21 @@ impl Pool {
         }
         match c.take_holder(py, Holder::Returned) {
             Holder::Pooled(pc) => {
-                py.detach(move || {
-                    if close {
-                        pc.discard();
-                    } else {
-                        pc.release();
-                    }
-                });
+                if !close
+                    && pc.transaction_status() == pgpool::TxStatus::Idle
+                    && !pc.session_dirty()
+                {
+                    // Nothing to roll back or reset: no I/O, so no need to release the GIL.
+                    pc.release();
+                } else {
+                    py.detach(move || {
+                        if close {
+                            pc.discard();
+                        } else {
+                            pc.release();
+                        }
+                    });
+                }
                 Ok(())
             }
             Holder::Returned => Err(client_error(
