@@ -186,7 +186,9 @@ pub struct Connection {
     server_version: i32,
     /// The pool this connection belongs to (the Python `Pool` object), if any.
     pub(crate) pool: Option<Py<PyAny>>,
-    notices: Py<PyList>,
+    /// psycopg2's `connection.notices`, created on first use (most connections never
+    /// see a notice; a list per checkout is not free).
+    notices: pyo3::sync::PyOnceLock<Py<PyList>>,
     cursor_factory: Mutex<Option<Py<PyAny>>>,
     facts: std::sync::Arc<Facts>,
 }
@@ -297,7 +299,7 @@ impl Connection {
             pid,
             server_version,
             pool,
-            notices: PyList::empty(py).unbind(),
+            notices: pyo3::sync::PyOnceLock::new(),
             cursor_factory: Mutex::new(None),
             facts,
         })
@@ -403,8 +405,12 @@ impl Connection {
             .map_err(|e| map_err_q(py, &e, Some(sql)))
     }
 
+    fn notices_list(&self, py: Python<'_>) -> &Py<PyList> {
+        self.notices.get_or_init(py, || PyList::empty(py).unbind())
+    }
+
     fn add_notices(&self, py: Python<'_>, notices: &[Notice]) -> PyResult<()> {
-        let list = self.notices.bind(py);
+        let list = self.notices_list(py).bind(py);
         for n in notices {
             list.append(format!("{}:  {}\n", n.severity, n.message))?;
         }
@@ -501,8 +507,7 @@ impl Connection {
 
     /// Takes the core connection out (for `putconn`), leaving `Returned`.
     pub(crate) fn take_holder(&self, py: Python<'_>, to: Holder) -> Holder {
-        let h = py.detach(|| {
-            let mut st = self.state.lock();
+        let h = self.locked(py, |st| {
             st.in_tx = false;
             std::mem::replace(&mut st.holder, to)
         });
@@ -828,7 +833,7 @@ impl Connection {
 
     #[getter]
     fn notices(&self, py: Python<'_>) -> Py<PyList> {
-        self.notices.clone_ref(py)
+        self.notices_list(py).clone_ref(py)
     }
 
     /// The DSN without its password.

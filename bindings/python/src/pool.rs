@@ -397,7 +397,6 @@ impl Pool {
             name,
             replicas: replicas.unwrap_or_default(),
             keywords: keywords(conn_kwargs)?,
-            ..Default::default()
         };
         let cfg = PoolConfig::new(dsn.as_deref(), &o).map_err(|e| to_py(py, &e))?;
         let facts = Arc::new(Facts::new(&cfg.connect, dsn.as_deref()));
