@@ -449,15 +449,18 @@ def test_wait_for_while_waiting_for_a_connection(direct_dsn: str, admin: Any) ->
 
 
 # ---------------------------------------------------------------------------------------
-# one pool for asyncio tasks and threads
+# one pool for asyncio tasks, threads and C
 #
-# The C API cannot join this test: libpgpool.so and the Python extension each link their
-# own copy of the core, so a pool object of one is not a pool of the other. Threads and
-# asyncio share the pool below; C callers share a pool the same way (the same core code
-# and queue) within the C library.
+# libpgpool.so and the Python extension each link their own copy of the core, so C code
+# shares a Python pool through the C API the extension itself exports
+# (`ctypes.CDLL(pgpool._pgpool.__file__)`) and `Pool._c_handle()`.
 
 
-def test_one_pool_for_asyncio_and_threads(direct_dsn: str, admin: Any) -> None:
+def test_one_pool_for_asyncio_threads_and_c(direct_dsn: str, admin: Any) -> None:
+    """asyncio tasks, Python threads and C callers (the C API exported by this same
+    extension, through ctypes) share one pool: one limit, one queue, one set of stats."""
+    import ctypes
+
     app = "pgpool_mix_" + uuid.uuid4().hex[:8]
     p = pgpool.Pool(
         direct_dsn, min_size=0, max_size=4, timeout=60, application_name=app
@@ -480,8 +483,42 @@ def test_one_pool_for_asyncio_and_threads(direct_dsn: str, admin: Any) -> None:
                 time.sleep(0.005)
         c.close()
 
-    served = {"thread": 0, "task": 0}
+    served = {"thread": 0, "task": 0, "c": 0}
     lock = threading.Lock()
+
+    lib = ctypes.CDLL(pgpool._pgpool.__file__)
+    vp = ctypes.c_void_p
+    lib.pgpool_acquire.argtypes = [vp, ctypes.c_int32, ctypes.POINTER(vp), vp]
+    lib.pgpool_acquire.restype = ctypes.c_uint32
+    lib.pgpool_exec.argtypes = [
+        vp,
+        ctypes.c_char_p,
+        ctypes.c_size_t,
+        ctypes.POINTER(ctypes.c_char_p),
+        ctypes.POINTER(vp),
+        vp,
+    ]
+    lib.pgpool_exec.restype = ctypes.c_uint32
+    lib.pgpool_result_value.argtypes = [vp, ctypes.c_size_t, ctypes.c_size_t]
+    lib.pgpool_result_value.restype = ctypes.c_char_p
+    lib.pgpool_result_free.argtypes = [vp]
+    lib.pgpool_release.argtypes = [vp]
+    lib.pgpool_pool_free.argtypes = [vp]
+    handle = p._c_handle()
+
+    def c_worker() -> None:
+        for _ in range(25):
+            conn = vp()
+            assert lib.pgpool_acquire(handle, 60000, ctypes.byref(conn), None) == 0
+            res = vp()
+            params = (ctypes.c_char_p * 1)(b"c")
+            sql = b"SELECT pg_sleep(0.002), $1::text"
+            assert lib.pgpool_exec(conn, sql, 1, params, ctypes.byref(res), None) == 0
+            assert lib.pgpool_result_value(res, 0, 1) == b"c"
+            lib.pgpool_result_free(res)
+            lib.pgpool_release(conn)
+            with lock:
+                served["c"] += 1
 
     def thread_worker() -> None:
         for _ in range(25):
@@ -505,6 +542,7 @@ def test_one_pool_for_asyncio_and_threads(direct_dsn: str, admin: Any) -> None:
     mon = threading.Thread(target=monitor)
     mon.start()
     threads = [threading.Thread(target=thread_worker) for _ in range(8)]
+    threads += [threading.Thread(target=c_worker) for _ in range(4)]
     try:
         for t in threads:
             t.start()
@@ -515,14 +553,15 @@ def test_one_pool_for_asyncio_and_threads(direct_dsn: str, admin: Any) -> None:
         stop.set()
         mon.join()
     try:
-        assert served == {"thread": 200, "task": 500}
+        assert served == {"thread": 200, "task": 500, "c": 100}
         assert seen and max(seen) <= 4, max(seen)
         assert max(seen) >= 2  # they really ran together
         st = p.stats()
-        assert st["requests_num"] == 700
+        assert st["requests_num"] == 800
         assert st["connections_num"] <= 4
         assert st["in_use"] == 0 and st["requests_waiting"] == 0
     finally:
+        lib.pgpool_pool_free(handle)
         p.close()
 
 

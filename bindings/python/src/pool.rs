@@ -524,6 +524,14 @@ impl Pool {
         self.stats_dict(py)
     }
 
+    /// This pool as a C `pgpool_pool *` (an address) for the C API exported by this
+    /// same extension module (load it with `ctypes.CDLL(pgpool._pgpool.__file__)`):
+    /// C calls then share this pool's limits, queue and stats. Free the handle with
+    /// `pgpool_pool_free` exactly once.
+    fn _c_handle(&self) -> usize {
+        pgpool::ffi::pool::pool_to_c(&self.pool)
+    }
+
     /// The stats as Prometheus text exposition (gauges, counters, the acquire-wait
     /// histogram; one `pool` label per pool, replicas included).
     fn prometheus(&self, py: Python<'_>) -> String {
