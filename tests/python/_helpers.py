@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import math
+import signal
 from typing import Any
 
 
@@ -63,3 +64,9 @@ def fetch_both(conn: Any, pg2: Any, sql: str, params: Any = None) -> tuple[Any, 
         c2.execute(sql, params)
         r2 = c2.fetchall()
     return r1, r2
+
+
+def default_sigint_in_child() -> None:
+    """`preexec_fn` for subprocesses that must react to SIGINT: an ignored SIGINT would
+    survive exec and keep Python from installing its handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -14,12 +14,19 @@ transactions) take ``direct_dsn``.
 from __future__ import annotations
 
 import os
+import signal
 import uuid
 from typing import Iterator
 
 import pytest
 
 import pgpool
+
+# The Ctrl-C tests need Python's SIGINT handler. A runner started in the background by a
+# non-interactive shell (nohup, `cmd &`, some CI agents) inherits SIGINT *ignored*, and
+# Python then installs no handler: put the default one back for this test process.
+if signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, None):
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 PGBOUNCER_URL = os.environ.get("PGBOUNCER_URL", "")

@@ -35,6 +35,7 @@ from typing import Any, Dict, List, Set, Tuple
 import pytest
 
 import pgpool
+from _helpers import default_sigint_in_child
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -535,7 +536,11 @@ print("after", pid == before, running, s["in_use"], s["returns_bad"], flush=True
         os.environ, DATABASE_URL=direct_dsn, PGPOOL_MIN_SIZE="1", PGPOOL_MAX_SIZE="1"
     )
     proc = subprocess.Popen(
-        [sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=env
+        [sys.executable, str(script)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=default_sigint_in_child,
     )
     assert proc.stdout is not None
     try:

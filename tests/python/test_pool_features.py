@@ -325,7 +325,7 @@ print("done")
 """
 
 
-def _run_script(tmp_path: pathlib.Path, code: str) -> "subprocess.CompletedProcess[str]":
+def _run_script(tmp_path: pathlib.Path, code: str) -> subprocess.CompletedProcess[str]:
     """Runs ``code`` in a fresh interpreter (from a file, so stacks show source lines);
     its output goes to this process's fds (``capfd``)."""
     script = tmp_path / "script.py"
