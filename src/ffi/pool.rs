@@ -483,6 +483,18 @@ pub extern "C" fn pgpool_version() -> *const c_char {
     }
 }
 
+/// Hands a pool the Rust side already holds (the Python face's `Pool`) to C code in the
+/// same process: a new counted reference as a `pgpool_pool *` (an address), to be freed
+/// with `pgpool_pool_free` exactly once. C calls through it share the pool's limits, FIFO
+/// queue and stats with Python threads and asyncio. The C functions must be those of the
+/// same library copy (the Python extension exports the `pgpool_*` symbols too).
+pub fn pool_to_c(pool: &Pool) -> usize {
+    install_fork_handlers();
+    let p = Arc::into_raw(Arc::new(pool.clone()));
+    handle::register(p as usize, Kind::Pool);
+    p as usize
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -508,16 +520,4 @@ mod tests {
         assert_eq!(&buf[4..8], &PGPOOL_DEFAULT.to_ne_bytes());
         assert!(buf[12..].iter().all(|b| *b == 0xAA));
     }
-}
-
-/// Hands a pool the Rust side already holds (the Python face's `Pool`) to C code in the
-/// same process: a new counted reference as a `pgpool_pool *` (an address), to be freed
-/// with `pgpool_pool_free` exactly once. C calls through it share the pool's limits, FIFO
-/// queue and stats with Python threads and asyncio. The C functions must be those of the
-/// same library copy (the Python extension exports the `pgpool_*` symbols too).
-pub fn pool_to_c(pool: &Pool) -> usize {
-    install_fork_handlers();
-    let p = Arc::into_raw(Arc::new(pool.clone()));
-    handle::register(p as usize, Kind::Pool);
-    p as usize
 }
