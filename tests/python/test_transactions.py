@@ -321,6 +321,60 @@ def test_pool_connection_block(pool, admin, table):
     assert pool.stats()["in_use"] == 0
 
 
+DEFERRED_SETUP = (
+    "CREATE TEMP TABLE deferred_t (id int UNIQUE DEFERRABLE INITIALLY DEFERRED)"
+    " ON COMMIT DROP",
+    "CREATE OR REPLACE FUNCTION pg_temp.say_at_commit() RETURNS trigger LANGUAGE plpgsql AS"
+    " $$BEGIN RAISE NOTICE 'checked at commit'; RETURN NULL; END$$",
+    "CREATE CONSTRAINT TRIGGER deferred_note AFTER INSERT ON deferred_t"
+    " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION pg_temp.say_at_commit()",
+)
+
+
+@pytest.mark.parametrize("fail", [False, True], ids=["commits", "commit-fails"])
+def test_pool_block_end_reports_what_commit_said(pool, dsn, fail):
+    """The end of a block (COMMIT and the return to the pool, one GIL-free step) keeps
+    what the COMMIT itself reported: its notices land on the connection, its error is
+    raised with psycopg2's class and pgcode, and the connection is back in the pool."""
+    rows = "(1), (1)" if fail else "(1), (2)"
+    ref = psycopg2.connect(dsn)
+    try:
+        with pytest.raises(psycopg2.IntegrityError) if fail else _nothing():
+            with ref:
+                with ref.cursor() as cur:
+                    for sql in DEFERRED_SETUP:
+                        cur.execute(sql)
+                    cur.execute(f"INSERT INTO deferred_t VALUES {rows}")
+        ref_notices = list(ref.notices)
+    finally:
+        ref.close()
+    with pytest.raises(pgpool.IntegrityError) if fail else _nothing() as info:
+        with pool.connection() as c:
+            with c.cursor() as cur:
+                for sql in DEFERRED_SETUP:
+                    cur.execute(sql)
+                cur.execute(f"INSERT INTO deferred_t VALUES {rows}")
+    if fail:
+        assert info.value.pgcode == "23505"
+    assert list(c.notices) == ref_notices
+    assert c.notices[-1] == "NOTICE:  checked at commit\n"
+    assert c.closed
+    assert pool.stats()["in_use"] == 0
+    with pool.cursor() as cur:  # the connection came back clean
+        cur.execute("SELECT 1")
+        assert cur.fetchone() == (1,)
+
+
+class _nothing:
+    value: Exception
+
+    def __enter__(self) -> _nothing:
+        return self
+
+    def __exit__(self, *exc: object) -> bool:
+        return False
+
+
 def test_commit_inside_pool_cursor_block(pool, admin, table):
     with pool.cursor() as cur:
         cur.execute(f"INSERT INTO {table} (val) VALUES (1)")

@@ -379,6 +379,30 @@ impl Connection {
         (out, After { notices, broken })
     }
 
+    /// COMMIT (ROLLBACK) and the pooled connection taken out, under one lock, for
+    /// [`exit_conn`](crate::pool): GIL-free. `None` when it holds no pooled connection.
+    pub(crate) fn finish_and_take(
+        &self,
+        commit: bool,
+        intr: Interrupt<'_>,
+    ) -> Option<(pgpool::error::Result<()>, After, PooledConnection)> {
+        let mut st = self.state.lock();
+        if !matches!(st.holder, Holder::Pooled(_)) {
+            return None;
+        }
+        let r = st.finish(commit, Some(intr));
+        let Holder::Pooled(mut pc) = std::mem::replace(&mut st.holder, Holder::Returned) else {
+            unreachable!("checked above");
+        };
+        st.in_tx = false;
+        drop(st);
+        let after = After {
+            notices: pc.take_notices(),
+            broken: pc.is_broken(),
+        };
+        Some((r, after, pc))
+    }
+
     /// The Python half: marks a broken connection, appends the notices.
     pub(crate) fn apply_after(&self, py: Python<'_>, after: After) -> PyResult<()> {
         if after.broken && !self.is_closed() {

@@ -12,7 +12,7 @@ use pgpool::config::PoolOverrides;
 use pgpool::stats::WAIT_BUCKETS_MS;
 use pgpool::PoolConfig;
 
-use crate::conn::{Connection, Facts, Holder, SignalHook, State};
+use crate::conn::{map_err, Connection, Facts, Holder, SignalHook, State};
 use crate::cursor::{Cursor, RowMode};
 use crate::errors::{client_error, to_py, Kind};
 
@@ -331,7 +331,16 @@ fn enter_conn(
     let py = pool.py();
     let conn = Pool::checkout(pool, timeout, o.readonly)?;
     let o = *o;
-    let r = conn.get().run(py, move |st, intr| apply_opts(st, &o, intr));
+    let r = if o.autocommit && (o.readonly || o.isolation_level.is_some()) {
+        // SET statements: round trips, so with the GIL released.
+        conn.get().run(py, move |st, intr| apply_opts(st, &o, intr))
+    } else {
+        // Only state (a queued BEGIN): releasing the GIL here would cost a hand-off to
+        // another thread and back (the connection is ours, its lock is free).
+        conn.get()
+            .locked(py, move |st| apply_opts(st, &o, &|| false))
+            .map_err(|e| map_err(py, &e))
+    };
     if let Err(e) = r {
         let _ = Pool::give_back(pool, conn.bind(py).as_any(), true);
         return Err(e);
@@ -343,6 +352,11 @@ fn enter_conn(
 fn exit_conn(pool: &Bound<'_, Pool>, conn: &Py<Connection>, ok: bool) -> PyResult<()> {
     let py = pool.py();
     let c = conn.get();
+    if !c.is_closed() {
+        if let Some(r) = finish_and_return(py, c, ok) {
+            return r;
+        }
+    }
     let r = if c.is_closed() {
         Ok(())
     } else {
@@ -358,6 +372,34 @@ fn exit_conn(pool: &Bound<'_, Pool>, conn: &Py<Connection>, ok: bool) -> PyResul
         }
         other => other,
     }
+}
+
+/// The end of a `pool.cursor()` / `pool.connection()` block in one GIL-free section:
+/// COMMIT (ROLLBACK) and the connection straight back to the pool, so the next waiter
+/// gets it without waiting for this thread to take the GIL again (with many threads
+/// that wait is most of a block). `None`: the connection is not a pooled one held here
+/// (the caller takes the general path).
+fn finish_and_return(py: Python<'_>, c: &Connection, ok: bool) -> Option<PyResult<()>> {
+    let (out, interrupted) = py.detach(|| {
+        let hook = SignalHook::new();
+        let out = c.finish_and_take(ok, &|| hook.check()).map(|(r, after, pc)| {
+            pc.release();
+            (r, after)
+        });
+        (out, hook.into_raised())
+    });
+    let (r, after) = out?;
+    // Returned: the Python object is closed for good (psycopg2's putconn marks it so).
+    Some((|| {
+        c.apply_after(py, after)?;
+        if !c.is_closed() {
+            c.mark_closed(1);
+        }
+        if let Some(e) = interrupted {
+            return Err(e);
+        }
+        r.map_err(|e| map_err(py, &e))
+    })())
 }
 
 #[pymethods]
