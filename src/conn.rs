@@ -38,6 +38,13 @@ const PACKS_PER_WRITE: usize = 4;
 /// (the Python face checks for Ctrl-C here).
 pub type Interrupt<'a> = &'a (dyn Fn() -> bool + 'a);
 
+/// Called while a statement's rows arrive, each time the rows read so far are all
+/// handled and the next ones are not there yet (the read would wait for the server):
+/// a face can turn the rows received so far into its own objects (kept in
+/// [`QueryResult::extra`]) while the server produces the rest. Never called for a
+/// result that arrives in one read.
+pub type RowSink<'a> = &'a mut dyn FnMut(&mut QueryResult);
+
 /// Transaction status, from the last ReadyForQuery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TxStatus {
@@ -805,7 +812,8 @@ impl Connection {
         deadline: Option<Instant>,
     ) -> Result<(u8, usize)> {
         let mut cancelled = false;
-        let started = Instant::now();
+        // When the wait started: read only when a read is needed (not once per message).
+        let mut started: Option<Instant> = None;
         loop {
             let avail = self.rend - self.rpos;
             if avail >= 5 {
@@ -837,6 +845,9 @@ impl Connection {
                 self.rend -= self.rpos;
                 self.rpos = 0;
             }
+            if self.read_deadline.is_some() && started.is_none() {
+                started = Some(Instant::now());
+            }
             match self.stream.read(&mut self.rbuf[self.rend..]) {
                 Ok(0) => {
                     self.broken = true;
@@ -854,7 +865,7 @@ impl Connection {
                             return Err(Error::Connection("timeout expired".into()));
                         }
                     }
-                    if let Some(limit) = self.read_deadline {
+                    if let (Some(limit), Some(started)) = (self.read_deadline, started) {
                         if started.elapsed() >= limit {
                             self.broken = true;
                             // Best effort, off this thread: the path may be stalled too.
@@ -1048,6 +1059,17 @@ impl Connection {
     /// allowed; no prepared statement of any kind). Returns the last statement's result,
     /// as psycopg2 does. One round trip, a deferred BEGIN included.
     pub fn simple_query(&mut self, sql: &str, intr: Option<Interrupt<'_>>) -> Result<QueryResult> {
+        self.simple_query_with(sql, intr, None)
+    }
+
+    /// [`simple_query`](Self::simple_query), calling `sink` as the rows arrive (see
+    /// [`RowSink`]).
+    pub fn simple_query_with(
+        &mut self,
+        sql: &str,
+        intr: Option<Interrupt<'_>>,
+        sink: Option<RowSink<'_>>,
+    ) -> Result<QueryResult> {
         self.check_usable()?;
         self.extended = false;
         if sql.as_bytes().contains(&0) {
@@ -1062,7 +1084,7 @@ impl Connection {
             None => {
                 frontend::query(sql, &mut self.wbuf).map_err(|e| io_err("encode", e))?;
                 self.flush()?;
-                self.read_until_ready(intr)
+                self.read_until_ready(intr, sink)
             }
             Some(begin) => {
                 // One Query message "BEGIN;<sql>": one write, and one flush and one
@@ -1073,7 +1095,7 @@ impl Connection {
                 q.push_str(sql);
                 frontend::query(&q, &mut self.wbuf).map_err(|e| io_err("encode", e))?;
                 self.flush()?;
-                let r = self.read_until_ready(intr);
+                let r = self.read_until_ready(intr, sink);
                 if r.is_err() && self.tx == TxStatus::Idle && !self.broken {
                     // The server parses the whole message before running any of it: a
                     // syntax error means BEGIN did not run either. Keep the transaction
@@ -1085,11 +1107,34 @@ impl Connection {
         }
     }
 
-    fn read_until_ready(&mut self, intr: Option<Interrupt<'_>>) -> Result<QueryResult> {
+    /// True when a whole message is already in the read buffer.
+    fn message_buffered(&self) -> bool {
+        let avail = self.rend - self.rpos;
+        if avail < 5 {
+            return false;
+        }
+        let b = &self.rbuf[self.rpos..];
+        avail > u32::from_be_bytes([b[1], b[2], b[3], b[4]]) as usize
+    }
+
+    fn read_until_ready(
+        &mut self,
+        intr: Option<Interrupt<'_>>,
+        mut sink: Option<RowSink<'_>>,
+    ) -> Result<QueryResult> {
         let mut cur = QueryResult::default();
         let mut last = QueryResult::default();
         let mut err = None;
+        let mut sunk = 0;
         loop {
+            if let Some(f) = sink.as_mut() {
+                if cur.nrows() > sunk && err.is_none() && !self.message_buffered() {
+                    f(&mut cur);
+                    sunk = cur.nrows();
+                } else if cur.nrows() < sunk {
+                    sunk = 0; // the next statement's result
+                }
+            }
             match self.read_step(&mut cur, &mut err, intr)? {
                 Step::Done => last = std::mem::take(&mut cur),
                 Step::Ready => break,
@@ -1153,7 +1198,7 @@ impl Connection {
         }
         frontend::sync(&mut self.wbuf);
         self.flush()?;
-        self.read_until_ready(intr)
+        self.read_until_ready(intr, None)
     }
 
     fn encode_extended(&mut self, sql: &str, params: &[Option<&[u8]>]) -> Result<()> {
@@ -1244,7 +1289,7 @@ impl Connection {
             if begin {
                 begin = false;
                 if let Err(e) = self.read_begin(intr) {
-                    let _ = self.read_until_ready(intr);
+                    let _ = self.read_until_ready(intr, None);
                     return Err(e);
                 }
             }
@@ -1388,7 +1433,7 @@ impl Connection {
         self.flush()?;
         if begin {
             if let Err(e) = self.read_begin(None) {
-                let _ = self.read_until_ready(None);
+                let _ = self.read_until_ready(None, None);
                 return Err(e);
             }
         }
@@ -1444,7 +1489,7 @@ impl Connection {
             }
         }
         self.flush()?;
-        let r = self.read_until_ready(None);
+        let r = self.read_until_ready(None, None);
         match user_err {
             Some(e) => Err(e),
             None => r,
@@ -1465,7 +1510,7 @@ impl Connection {
         self.flush()?;
         if begin {
             if let Err(e) = self.read_begin(None) {
-                let _ = self.read_until_ready(None);
+                let _ = self.read_until_ready(None, None);
                 return Err(e);
             }
         }
@@ -1589,7 +1634,7 @@ impl Connection {
         // `sql` is our own text: go through the protocol directly (no dirty scan).
         frontend::query(&sql, &mut self.wbuf).map_err(|e| io_err("encode", e))?;
         self.flush()?;
-        let r = self.read_until_ready(None);
+        let r = self.read_until_ready(None, None);
         self.notices.clear();
         match r {
             Ok(_) if self.tx == TxStatus::Idle => {

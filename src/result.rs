@@ -35,6 +35,29 @@ pub struct QueryResult {
     /// (offset, len) per cell, row-major; len == NULL_CELL for SQL NULL.
     cells: Vec<(u32, u32)>,
     nrows: usize,
+    /// What a face attached while the rows arrived (see [`RowSink`](crate::conn::RowSink)):
+    /// e.g. the Python objects of the rows decoded so far. Travels with the result.
+    pub extra: Extra,
+}
+
+/// A face's data attached to a [`QueryResult`]. Not cloned (a clone starts without it).
+#[derive(Default)]
+pub struct Extra(pub Option<Box<dyn std::any::Any + Send + Sync>>);
+
+impl Clone for Extra {
+    fn clone(&self) -> Extra {
+        Extra(None)
+    }
+}
+
+impl std::fmt::Debug for Extra {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Extra(..)"
+        } else {
+            "Extra(None)"
+        })
+    }
 }
 
 impl QueryResult {

@@ -168,6 +168,122 @@ def test_iteration(conn):
     conn.rollback()
 
 
+# Results larger than one socket read are decoded while they arrive (the rows received so
+# far, each time the client would wait for more); these check that this changes nothing
+# that psycopg2 users can see.
+BIG = (
+    "SELECT g AS n, g::text || 'x' AS t, g * 0.5::float8 AS f,"
+    " TIMESTAMPTZ '2024-01-01 00:00+00' + g * INTERVAL '1 second' AS ts,"
+    " g % 2 = 0 AS b, (g / 7.0)::numeric(12, 3) AS d"
+    " FROM generate_series(1, {n}) g"
+)
+
+
+@pytest.mark.parametrize(
+    "factory",
+    [None, "DictCursor", "RealDictCursor", "NamedTupleCursor"],
+)
+def test_large_result_matches_psycopg2(conn, pg2, factory):
+    def steps(cur):
+        cur.execute(BIG.format(n=60000))
+        first = [cur.fetchone(), cur.fetchone()]
+        some = cur.fetchmany(1000)
+        cur.scroll(30000, mode="absolute")
+        rest = cur.fetchall()
+        cur.scroll(5, mode="absolute")
+        again = cur.fetchone()
+        plain = [tuple(r) if not isinstance(r, dict) else dict(r) for r in first + some]
+        return (cur.rowcount, cur.rownumber, plain, len(rest), rest[-1], again)
+
+    results = []
+    for c, mod in ((conn, extras), (pg2, psycopg2.extras)):
+        kw = {"cursor_factory": getattr(mod, factory)} if factory else {}
+        with c.cursor(**kw) as cur:
+            results.append(steps(cur))
+        c.rollback()
+    mine, theirs = results
+    assert mine[0] == theirs[0] == 60000
+    assert mine[1] == theirs[1] == 6
+    same(mine[2], theirs[2])
+    assert mine[3] == theirs[3] == 30000
+    if factory in (None, "NamedTupleCursor"):
+        same(tuple(mine[4]), tuple(theirs[4]))
+        same(tuple(mine[5]), tuple(theirs[5]))
+    else:
+        assert dict(mine[4]) == dict(theirs[4])
+        assert dict(mine[5]) == dict(theirs[5])
+
+
+def test_large_result_with_an_undecodable_row(conn, pg2):
+    """A value Python cannot hold, deep in a large result: the rows before it fetch, the
+    fetch that reaches it raises what psycopg2 raises, as psycopg2 does."""
+    sql = (
+        "SELECT g, CASE WHEN g = 40000 THEN DATE '10000-01-01' ELSE DATE '2020-01-01' END"
+        " FROM generate_series(1, 60000) g"
+    )
+    outcomes = []
+    for c in (conn, pg2):
+        with c.cursor() as cur:
+            cur.execute(sql)
+            head = cur.fetchmany(39999)
+            with pytest.raises(ValueError) as info:
+                cur.fetchone()
+            cur.scroll(40000, mode="absolute")
+            tail = cur.fetchall()
+            outcomes.append((len(head), head[-1], str(info.value), len(tail), tail[0]))
+        c.rollback()
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][0] == 39999 and outcomes[0][3] == 20000
+
+
+def test_large_result_then_more_statements(conn, pg2):
+    """Several statements in one execute: the last result is the cursor's, even when an
+    earlier one was large (and partly decoded while it arrived)."""
+    for c in (conn, pg2):
+        with c.cursor() as cur:
+            cur.execute(BIG.format(n=50000) + "; SELECT 7 AS seven")
+            assert cur.fetchall() == [(7,)]
+            assert cur.rowcount == 1
+            assert [d[0] for d in cur.description] == ["seven"]
+            cur.execute(
+                BIG.format(n=50000) + "; SELECT g FROM generate_series(1, 40000) g"
+            )
+            assert [r[0] for r in cur] == list(range(1, 40001))
+        c.rollback()
+
+
+def test_large_result_failing_midway(conn, pg2):
+    """A statement that fails after streaming many rows raises; no rows are kept and the
+    connection is usable after a rollback."""
+    sql = "SELECT g, 1 / (g - 45000) FROM generate_series(1, 90000) g"
+    for c, mod in ((conn, pgpool), (pg2, psycopg2)):
+        with c.cursor() as cur:
+            cur.execute("SELECT 1")
+            with pytest.raises(mod.DataError) as info:
+                cur.execute(sql)
+            assert info.value.pgcode == "22012"
+            with pytest.raises(mod.ProgrammingError):
+                cur.fetchall()
+        c.rollback()
+        with c.cursor() as cur:
+            cur.execute("SELECT 2")
+            assert cur.fetchone() == (2,)
+        c.rollback()
+
+
+def test_huge_result_beyond_eager_decoding(conn):
+    """Past the eager-decoding cap (2**20 cells) rows are decoded when fetched; every row
+    is still there, in order."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT g, g + 1, g + 2, g + 3 FROM generate_series(1, 300000) g")
+        n = 0
+        for row in cur:
+            n += 1
+            assert row == (n, n + 1, n + 2, n + 3)
+        assert n == 300000 == cur.rowcount
+    conn.rollback()
+
+
 def test_callproc(conn, pg2):
     name = "pgpool_c_add_" + uuid.uuid4().hex[:8]
 

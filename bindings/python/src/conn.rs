@@ -123,6 +123,17 @@ impl State {
         self.conn_mut()?.simple_query(sql, Some(intr))
     }
 
+    /// [`statement`](Self::statement), the rows of a large result decoded as they arrive.
+    pub(crate) fn statement_decoding(
+        &mut self,
+        sql: &str,
+        intr: Interrupt<'_>,
+    ) -> pgpool::error::Result<QueryResult> {
+        self.prepare_begin()?;
+        self.conn_mut()?
+            .simple_query_with(sql, Some(intr), Some(&mut crate::cursor::predecode))
+    }
+
     /// COMMIT or ROLLBACK the transaction psycopg2 thinks is open; no round trip when its
     /// BEGIN was never sent.
     pub(crate) fn finish(
@@ -425,7 +436,7 @@ impl Connection {
 
     /// Runs one statement (simple protocol; a pending BEGIN rides along).
     pub(crate) fn execute(&self, py: Python<'_>, sql: &str) -> PyResult<QueryResult> {
-        self.with_state(py, |st, intr| st.statement(sql, intr))?
+        self.with_state(py, |st, intr| st.statement_decoding(sql, intr))?
             .map_err(|e| map_err_q(py, &e, Some(sql)))
     }
 

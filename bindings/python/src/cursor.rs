@@ -74,6 +74,8 @@ impl RowMode {
 struct Rows {
     r: QueryResult,
     decs: Vec<Dec>,
+    /// The value tuples of the first rows, decoded while the result arrived.
+    pre: Vec<Py<PyTuple>>,
     /// Column names as Python strings (dict rows), built on first use.
     names: Option<Py<PyTuple>>,
     /// The namedtuple class (namedtuple rows), built on first use.
@@ -218,7 +220,7 @@ impl Cursor {
     }
 
     /// psycopg2's `pq_fetch` for one result.
-    pub(crate) fn set_result(&mut self, py: Python<'_>, r: QueryResult) -> PyResult<()> {
+    pub(crate) fn set_result(&mut self, py: Python<'_>, mut r: QueryResult) -> PyResult<()> {
         self.status = if r.command_tag.is_empty() && !r.has_rows {
             None
         } else {
@@ -226,14 +228,12 @@ impl Cursor {
         };
         if r.has_rows {
             self.rowcount = r.nrows() as i64;
-            let decs = r
-                .columns
-                .iter()
-                .map(|c| decode::decoder(c.type_oid))
-                .collect();
+            let decs = decoders(&r);
+            let pre = take_predecoded(&mut r).map(|p| p.rows).unwrap_or_default();
             self.rows = Some(Rows {
                 r,
                 decs,
+                pre,
                 names: None,
                 nt: None,
                 description: None,
@@ -255,14 +255,93 @@ impl Cursor {
         Ok(())
     }
 
-    fn values<'py>(&self, py: Python<'py>, row: usize) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    /// The values of row `row`, as a tuple.
+    fn values<'py>(&self, py: Python<'py>, row: usize) -> PyResult<Bound<'py, PyTuple>> {
         let rs = self.rows.as_ref().expect("checked");
-        let mut v = Vec::with_capacity(rs.decs.len());
-        for (c, dec) in rs.decs.iter().enumerate() {
-            v.push(decode::cell(py, *dec, rs.r.get(row, c))?);
+        match rs.pre.get(row) {
+            Some(t) => Ok(t.bind(py).clone()),
+            None => row_tuple(py, &rs.r, &rs.decs, row),
         }
-        Ok(v)
     }
+}
+
+fn decoders(r: &QueryResult) -> Vec<Dec> {
+    r.columns
+        .iter()
+        .map(|c| decode::decoder(c.type_oid))
+        .collect()
+}
+
+/// Row `row` of `r` decoded, as a tuple of its values.
+fn row_tuple<'py>(
+    py: Python<'py>,
+    r: &QueryResult,
+    decs: &[Dec],
+    row: usize,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let mut v = Vec::with_capacity(decs.len());
+    for (c, dec) in decs.iter().enumerate() {
+        v.push(decode::cell(py, *dec, r.get(row, c))?);
+    }
+    PyTuple::new(py, v)
+}
+
+/// Rows decoded while the result arrives (the [`pgpool::conn::RowSink`] of `execute`).
+pub(crate) struct Predecoded {
+    rows: Vec<Py<PyTuple>>,
+    decs: Vec<Dec>,
+    /// No more eager decoding for this result: a cell failed to decode (fetching that
+    /// row raises, as psycopg2 does, from the lazy path) or the cap was reached.
+    stopped: bool,
+}
+
+/// Eager decoding stops after this many cells (about 50 MB of Python objects): beyond,
+/// rows are decoded when fetched, so that iterating a huge result does not hold all of
+/// it as objects at once.
+const EAGER_CELLS: usize = 1 << 20;
+
+fn take_predecoded(r: &mut QueryResult) -> Option<Predecoded> {
+    r.extra
+        .0
+        .take()
+        .and_then(|b| b.downcast::<Predecoded>().ok())
+        .map(|b| *b)
+}
+
+/// The row sink of `execute`: while the server is still sending a large result, decode
+/// the rows received so far (taking the GIL), so that building the Python objects
+/// overlaps with the server producing the rest instead of following it. Decoding is a
+/// pure function of the column type and the text (the casters are fixed at execute
+/// time, as psycopg2's are), so doing it early changes nothing but when.
+pub(crate) fn predecode(r: &mut QueryResult) {
+    if !r.has_rows {
+        return;
+    }
+    let mut pre = take_predecoded(r).unwrap_or_else(|| Predecoded {
+        rows: Vec::new(),
+        decs: decoders(r),
+        stopped: false,
+    });
+    let n = r.nrows();
+    if !pre.stopped && pre.rows.len() < n {
+        Python::attach(|py| {
+            let ncols = pre.decs.len().max(1);
+            for i in pre.rows.len()..n {
+                if (i + 1) * ncols > EAGER_CELLS {
+                    pre.stopped = true;
+                    break;
+                }
+                match row_tuple(py, r, &pre.decs, i) {
+                    Ok(t) => pre.rows.push(t.unbind()),
+                    Err(_) => {
+                        pre.stopped = true;
+                        break;
+                    }
+                }
+            }
+        });
+    }
+    r.extra.0 = Some(Box::new(pre));
 }
 
 static NAMEDTUPLE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -288,13 +367,13 @@ fn make_row<'py>(slf: &Bound<'py, Cursor>, i: usize) -> PyResult<Bound<'py, PyAn
     let mut me = slf.borrow_mut();
     let vals = me.values(py, i)?;
     match &me.mode {
-        RowMode::Tuple => Ok(PyTuple::new(py, vals)?.into_any()),
+        RowMode::Tuple => Ok(vals.into_any()),
         RowMode::Dict(factory) => {
             let factory = factory.as_ref().map(|f| f.clone_ref(py));
             let names = column_names(py, &mut me)?;
             drop(me);
             let d = PyDict::new(py);
-            for (k, v) in names.iter().zip(vals) {
+            for (k, v) in names.iter().zip(vals.iter()) {
                 d.set_item(k, v)?;
             }
             match factory {
@@ -318,12 +397,12 @@ fn make_row<'py>(slf: &Bound<'py, Cursor>, i: usize) -> PyResult<Bound<'py, PyAn
                 }
             };
             drop(me);
-            cls.call1(PyTuple::new(py, vals)?)
+            cls.call1(vals)
         }
         RowMode::DictRow(f) => {
             let f = f.clone_ref(py);
             drop(me);
-            f.bind(py).call1((slf, PyTuple::new(py, vals)?))
+            f.bind(py).call1((slf, vals))
         }
     }
 }

@@ -382,10 +382,12 @@ fn exit_conn(pool: &Bound<'_, Pool>, conn: &Py<Connection>, ok: bool) -> PyResul
 fn finish_and_return(py: Python<'_>, c: &Connection, ok: bool) -> Option<PyResult<()>> {
     let (out, interrupted) = py.detach(|| {
         let hook = SignalHook::new();
-        let out = c.finish_and_take(ok, &|| hook.check()).map(|(r, after, pc)| {
-            pc.release();
-            (r, after)
-        });
+        let out = c
+            .finish_and_take(ok, &|| hook.check())
+            .map(|(r, after, pc)| {
+                pc.release();
+                (r, after)
+            });
         (out, hook.into_raised())
     });
     let (r, after) = out?;
