@@ -113,25 +113,22 @@ impl State {
         Ok(())
     }
 
-    /// One statement, simple protocol (a pending BEGIN rides along).
+    /// One statement, simple protocol (a pending BEGIN rides along). `decode_early`:
+    /// the rows of a large result are decoded as they arrive (takes the GIL meanwhile;
+    /// not on the asyncio face's runtime threads).
     pub(crate) fn statement(
         &mut self,
         sql: &str,
         intr: Interrupt<'_>,
+        decode_early: bool,
     ) -> pgpool::error::Result<QueryResult> {
         self.prepare_begin()?;
-        self.conn_mut()?.simple_query(sql, Some(intr))
-    }
-
-    /// [`statement`](Self::statement), the rows of a large result decoded as they arrive.
-    pub(crate) fn statement_decoding(
-        &mut self,
-        sql: &str,
-        intr: Interrupt<'_>,
-    ) -> pgpool::error::Result<QueryResult> {
-        self.prepare_begin()?;
-        self.conn_mut()?
-            .simple_query_with(sql, Some(intr), Some(&mut crate::cursor::predecode))
+        let sink: Option<pgpool::conn::RowSink<'_>> = if decode_early {
+            Some(&mut crate::cursor::predecode)
+        } else {
+            None
+        };
+        self.conn_mut()?.simple_query_with(sql, Some(intr), sink)
     }
 
     /// COMMIT or ROLLBACK the transaction psycopg2 thinks is open; no round trip when its
@@ -436,7 +433,7 @@ impl Connection {
 
     /// Runs one statement (simple protocol; a pending BEGIN rides along).
     pub(crate) fn execute(&self, py: Python<'_>, sql: &str) -> PyResult<QueryResult> {
-        self.with_state(py, |st, intr| st.statement_decoding(sql, intr))?
+        self.with_state(py, |st, intr| st.statement(sql, intr, true))?
             .map_err(|e| map_err_q(py, &e, Some(sql)))
     }
 
