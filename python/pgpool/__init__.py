@@ -476,4 +476,10 @@ def __getattr__(name: str) -> Any:
         from . import _aio
 
         return getattr(_aio, name)
+    # Submodules reachable after a bare ``import pgpool`` (``psycopg2.extensions`` is
+    # after ``import psycopg2``).
+    if name in ("extensions", "extras", "errorcodes", "pool", "errors"):
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
