@@ -379,6 +379,28 @@ def pct(sorted_xs: List[float], q: float) -> float:
     return sorted_xs[min(len(sorted_xs) - 1, int(len(sorted_xs) * q))]
 
 
+def co_corrected(lat: List[List[float]], expected: float) -> List[float]:
+    """The latencies with coordinated omission corrected (HdrHistogram's
+    ``recordValueWithExpectedInterval``): a closed-loop thread that waited L for one
+    block did not issue the blocks it would have issued meanwhile, one every `expected`
+    seconds; each of those would have waited L - expected, L - 2 * expected, ... Without
+    this, a thread starved for a whole round records one sample, and a pool that starves
+    a few threads shows a short p99. `expected` is the contender's own median latency,
+    so only latencies beyond twice its median add samples."""
+    out: List[float] = []
+    if expected <= 0:
+        return sorted(x for ls in lat for x in ls)
+    for ls in lat:
+        for x in ls:
+            out.append(x)
+            y = x - expected
+            while y >= expected:
+                out.append(y)
+                y -= expected
+    out.sort()
+    return out
+
+
 def run_select(c: Any, n: int, threads: int = 1, seconds: Optional[float] = None) -> Dict[str, Any]:
     """n blocks on one thread; or, with `seconds`, `threads` threads each running blocks
     until the deadline (all of them competing the whole time: with a fixed number of
@@ -431,6 +453,7 @@ def run_select(c: Any, n: int, threads: int = 1, seconds: Optional[float] = None
         wall = pc() - t_start
     xs = sorted(x for ls in lat for x in ls)
     per_thread = sorted(len(ls) for ls in lat)
+    co = co_corrected(lat, pct(xs, 0.50)) if threads > 1 else xs
     return {
         "ops": len(xs),
         "wall_s": round(wall, 4),
@@ -439,6 +462,7 @@ def run_select(c: Any, n: int, threads: int = 1, seconds: Optional[float] = None
         "p50_us": round(pct(xs, 0.50) * 1e6, 1),
         "p99_us": round(pct(xs, 0.99) * 1e6, 1),
         "p999_us": round(pct(xs, 0.999) * 1e6, 1),
+        "p99co_us": round(pct(co, 0.99) * 1e6, 1),
         "max_us": round(xs[-1] * 1e6, 1),
         "thread_ops_min": per_thread[0],
         "thread_ops_max": per_thread[-1],
@@ -870,7 +894,7 @@ def interleaved(key: str, names: List[str], rounds: int, make: Callable[[str], A
 
 
 def short(res: Dict[str, Any]) -> str:
-    keys = ("ops_per_s", "p50_us", "p99_us", "max_us", "thread_ops_min", "rows_per_s", "ms", "us_per_op")
+    keys = ("ops_per_s", "p50_us", "p99_us", "max_us", "p99co_us", "thread_ops_min", "rows_per_s", "ms", "us_per_op")
     return " ".join(f"{k}={res[k]}" for k in keys if k in res)
 
 
@@ -922,6 +946,7 @@ def build_rows(res: Dict[str, Any], sizes: Dict[str, int]) -> List[Dict[str, Any
     add("c", "64 threads on 10 connections", "ops/s", "ops/s", True, "c", "ops_per_s")
     add("c.p50", "  64 threads: p50 latency", "p50 µs", "µs", False, "c", "p50_us")
     add("c.p99", "  64 threads: p99 latency", "p99 µs", "µs", False, "c", "p99_us")
+    add("c.p99co", "  64 threads: p99 latency, coordinated omission corrected", "p99 µs", "µs", False, "c", "p99co_us")
     add("c.p999", "  64 threads: p99.9 latency", "p99.9 µs", "µs", False, "c", "p999_us")
     add("c.max", "  64 threads: worst latency", "max µs", "µs", False, "c", "max_us")
     add("c.fair", "  64 threads: blocks done by the least served thread", "blocks", "", True, "c", "thread_ops_min")
@@ -993,7 +1018,7 @@ def targets(rows: List[Dict[str, Any]], res: Dict[str, Any], sizes: Dict[str, in
     ratio_target("c", "psycopg2", 2.5, "(c) 64 threads / 10 conns: ≥ 2.5x psycopg2 ops/s")
     ratio_target("c", "sqlalchemy", 1.5, "(c) 64 threads / 10 conns: ≥ 1.5x SQLAlchemy QueuePool ops/s")
     ratio_target("c", "psycopg_pool", 1.5, "(c) 64 threads / 10 conns: ≥ 1.5x psycopg_pool ops/s")
-    ratio_target("c.p99", "psycopg2", 0.2, "(c) p99 latency ≤ 1/5 of psycopg2's (pgpool/psycopg2 ≤ 0.20x)", at_least=False)
+    ratio_target("c.p99co", "psycopg2", 0.2, "(c) p99 latency ≤ 1/5 of psycopg2's (pgpool/psycopg2 ≤ 0.20x; coordinated omission corrected)", at_least=False)
     ratio_target("d", "psycopg2", 1.3, "(d) fetchall 100k rows × 6 types: ≥ 1.3x psycopg2")
     ratio_target("e", "psycopg_pool", 1.2, "(e) executemany 10k rows: ≥ 1.2x psycopg_pool")
     f = find(rows, "f")
