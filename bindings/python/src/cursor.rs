@@ -74,8 +74,9 @@ impl RowMode {
 struct Rows {
     r: QueryResult,
     decs: Vec<Dec>,
-    /// The value tuples of the first rows, decoded while the result arrived.
-    pre: Vec<Py<PyTuple>>,
+    /// The value tuples of the first rows, decoded while the result arrived; each is
+    /// handed out once (a row fetched again, after `scroll`, is decoded again).
+    pre: Vec<Option<Py<PyTuple>>>,
     /// Column names as Python strings (dict rows), built on first use.
     names: Option<Py<PyTuple>>,
     /// The namedtuple class (namedtuple rows), built on first use.
@@ -229,7 +230,9 @@ impl Cursor {
         if r.has_rows {
             self.rowcount = r.nrows() as i64;
             let decs = decoders(&r);
-            let pre = take_predecoded(&mut r).map(|p| p.rows).unwrap_or_default();
+            let pre = take_predecoded(&mut r)
+                .map(|p| p.rows.into_iter().map(Some).collect())
+                .unwrap_or_default();
             self.rows = Some(Rows {
                 r,
                 decs,
@@ -256,10 +259,10 @@ impl Cursor {
     }
 
     /// The values of row `row`, as a tuple.
-    fn values<'py>(&self, py: Python<'py>, row: usize) -> PyResult<Bound<'py, PyTuple>> {
-        let rs = self.rows.as_ref().expect("checked");
-        match rs.pre.get(row) {
-            Some(t) => Ok(t.bind(py).clone()),
+    fn values<'py>(&mut self, py: Python<'py>, row: usize) -> PyResult<Bound<'py, PyTuple>> {
+        let rs = self.rows.as_mut().expect("checked");
+        match rs.pre.get_mut(row).and_then(Option::take) {
+            Some(t) => Ok(t.into_bound(py)),
             None => row_tuple(py, &rs.r, &rs.decs, row),
         }
     }
