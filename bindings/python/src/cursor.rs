@@ -1,5 +1,6 @@
 //! `Cursor`: psycopg2's client-side cursor. Results arrive whole (text cells in one
-//! buffer); rows are decoded into Python objects when fetched, each cell once.
+//! buffer); rows are decoded into Python objects once: while a large result arrives
+//! ([`predecode`]) or when fetched.
 
 use std::cell::RefCell;
 
