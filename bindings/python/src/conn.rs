@@ -81,6 +81,19 @@ impl State {
         }
     }
 
+    /// The notices of the last call, and whether the connection broke during it.
+    pub(crate) fn take_after(&mut self) -> After {
+        let (notices, broken) = match &mut self.holder {
+            Holder::Plain(c) => (c.take_notices(), c.is_broken()),
+            Holder::Pooled(c) => (c.take_notices(), c.is_broken()),
+            _ => (Vec::new(), false),
+        };
+        if broken {
+            self.in_tx = false;
+        }
+        After { notices, broken }
+    }
+
     /// psycopg2's BEGIN statement for the current characteristics.
     pub(crate) fn begin_sql(&self) -> String {
         let mut s = String::from("BEGIN");
@@ -375,16 +388,9 @@ impl Connection {
     {
         let mut st = self.state.lock();
         let out = f(&mut st, intr);
-        let (notices, broken) = match &mut st.holder {
-            Holder::Plain(c) => (c.take_notices(), c.is_broken()),
-            Holder::Pooled(c) => (c.take_notices(), c.is_broken()),
-            _ => (Vec::new(), false),
-        };
-        if broken {
-            st.in_tx = false;
-        }
+        let after = st.take_after();
         drop(st);
-        (out, After { notices, broken })
+        (out, after)
     }
 
     /// COMMIT (ROLLBACK) and the pooled connection taken out, under one lock, for
@@ -399,15 +405,12 @@ impl Connection {
             return None;
         }
         let r = st.finish(commit, Some(intr));
-        let Holder::Pooled(mut pc) = std::mem::replace(&mut st.holder, Holder::Returned) else {
+        let after = st.take_after();
+        let Holder::Pooled(pc) = std::mem::replace(&mut st.holder, Holder::Returned) else {
             unreachable!("checked above");
         };
         st.in_tx = false;
         drop(st);
-        let after = After {
-            notices: pc.take_notices(),
-            broken: pc.is_broken(),
-        };
         Some((r, after, pc))
     }
 
