@@ -115,6 +115,22 @@ impl Write for Stream {
     }
 }
 
+/// A server error's statement position moved back by `by` characters (the length of what
+/// was sent in front of the caller's statement). A position inside that prefix is kept.
+fn shift_position(e: Error, by: usize) -> Error {
+    match e {
+        Error::Db(mut db) => {
+            if let Some(p) = db.position.as_deref().and_then(|p| p.parse::<usize>().ok()) {
+                if p > by {
+                    Arc::make_mut(&mut db).position = Some((p - by).to_string());
+                }
+            }
+            Error::Db(db)
+        }
+        e => e,
+    }
+}
+
 /// What is needed to cancel the running statement of a connection, from any thread.
 #[derive(Debug, Clone)]
 pub struct CancelToken {
@@ -1095,7 +1111,11 @@ impl Connection {
                 q.push_str(sql);
                 frontend::query(&q, &mut self.wbuf).map_err(|e| io_err("encode", e))?;
                 self.flush()?;
-                let r = self.read_until_ready(intr, sink);
+                // An error position counts from the start of "BEGIN;<sql>": make it
+                // count from the start of <sql>, the statement the caller knows.
+                let r = self
+                    .read_until_ready(intr, sink)
+                    .map_err(|e| shift_position(e, begin.len() + 1));
                 if r.is_err() && self.tx == TxStatus::Idle && !self.broken {
                     // The server parses the whole message before running any of it: a
                     // syntax error means BEGIN did not run either. Keep the transaction

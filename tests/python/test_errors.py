@@ -150,6 +150,24 @@ def test_error_position_display_matches_psycopg2(conn, pg2, statement):
     assert str(mine) == str(theirs)
 
 
+@pytest.mark.parametrize("statement", POSITION_CASES[:5], ids=range(5))
+def test_error_position_in_a_transactions_first_statement(conn, pg2, statement):
+    """The first statement of a transaction travels with its BEGIN ("BEGIN;<sql>" in one
+    message); the position the server reports is still the one in the statement."""
+    errs = []
+    for c in (pg2, conn):
+        c.rollback()
+        with c.cursor() as cur:
+            with pytest.raises(Exception) as info:
+                cur.execute(statement)
+            errs.append(info.value)
+        c.rollback()
+    theirs, mine = errs
+    assert mine.diag.statement_position == theirs.diag.statement_position
+    assert mine.pgerror == theirs.pgerror
+    assert str(mine) == str(theirs)
+
+
 def test_failed_transaction_state(conn, pg2):
     for c in (conn, pg2):
         with c.cursor() as cur:
