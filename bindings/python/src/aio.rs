@@ -343,7 +343,7 @@ pub(crate) fn _aio_execute(
     Ok(spawn(bridge, fut, move |flag| {
         let (r, after) = conn
             .get()
-            .locked_run(|st, intr| st.statement(&sql, intr, false), &|| {
+            .locked_run(|st, intr| st.statement(&sql, intr, false, true), &|| {
                 flag.load(Ordering::Acquire)
             });
         fin(move |py, _cancelled| {

@@ -40,6 +40,9 @@ pub(crate) struct State {
     pub(crate) in_tx: bool,
     /// Inside `with conn:` (psycopg2 2.9 starts a transaction there even in autocommit).
     pub(crate) entered: bool,
+    /// psycopg2's `conn->mark`: counts the transactions ended, so that a named cursor
+    /// (a server cursor without HOLD) knows when its transaction is gone.
+    pub(crate) mark: u64,
 }
 
 const ISOLEVELS: [&str; 5] = [
@@ -60,6 +63,7 @@ impl State {
             deferrable: None,
             in_tx: false,
             entered: false,
+            mark: 0,
         }
     }
 
@@ -128,14 +132,20 @@ impl State {
 
     /// One statement, simple protocol (a pending BEGIN rides along). `decode_early`:
     /// the rows of a large result are decoded as they arrive (takes the GIL meanwhile;
-    /// not on the asyncio face's runtime threads).
+    /// not on the asyncio face's runtime threads). `begin`: start a transaction first
+    /// when none is open (psycopg2's `no_begin` is the opposite: a named cursor's CLOSE,
+    /// and FETCH/MOVE on a WITH HOLD cursor, run in the transaction if there is one,
+    /// else on their own).
     pub(crate) fn statement(
         &mut self,
         sql: &str,
         intr: Interrupt<'_>,
         decode_early: bool,
+        begin: bool,
     ) -> pgpool::error::Result<QueryResult> {
-        self.prepare_begin()?;
+        if begin {
+            self.prepare_begin()?;
+        }
         let sink: Option<pgpool::conn::RowSink<'_>> = if decode_early {
             Some(&mut crate::cursor::predecode)
         } else {
@@ -154,6 +164,7 @@ impl State {
         if !std::mem::replace(&mut self.in_tx, false) {
             return Ok(());
         }
+        self.mark += 1;
         let c = self.conn_mut()?;
         if c.clear_pending_begin() {
             return Ok(());
@@ -339,6 +350,26 @@ impl Connection {
         py.detach(|| f(&mut self.state.lock()))
     }
 
+    /// psycopg2's `conn->mark` (see [`State::mark`]).
+    pub(crate) fn mark(&self, py: Python<'_>) -> u64 {
+        self.locked(py, |st| st.mark)
+    }
+
+    /// The server's transaction status as of the last message (`Unknown` when closed or
+    /// broken).
+    pub(crate) fn tx_status(&self, py: Python<'_>) -> TxStatus {
+        self.locked(py, |st| {
+            st.conn_ref()
+                .map(|c| c.transaction_status())
+                .unwrap_or(TxStatus::Unknown)
+        })
+    }
+
+    /// True in autocommit mode (named cursors without HOLD need a transaction).
+    pub(crate) fn autocommit(&self, py: Python<'_>) -> bool {
+        self.locked(py, |st| st.autocommit)
+    }
+
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire) != 0
     }
@@ -436,7 +467,17 @@ impl Connection {
 
     /// Runs one statement (simple protocol; a pending BEGIN rides along).
     pub(crate) fn execute(&self, py: Python<'_>, sql: &str) -> PyResult<QueryResult> {
-        self.with_state(py, |st, intr| st.statement(sql, intr, true))?
+        self.execute_opt(py, sql, true)
+    }
+
+    /// [`execute`](Self::execute), `begin`: see [`State::statement`].
+    pub(crate) fn execute_opt(
+        &self,
+        py: Python<'_>,
+        sql: &str,
+        begin: bool,
+    ) -> PyResult<QueryResult> {
+        self.with_state(py, |st, intr| st.statement(sql, intr, true, begin))?
             .map_err(|e| map_err_q(py, &e, Some(sql)))
     }
 
@@ -655,8 +696,11 @@ impl Connection {
         row_factory: Option<Py<PyAny>>,
     ) -> PyResult<Py<PyAny>> {
         let py = slf.py();
-        let _ = (withhold, scrollable);
         slf.get().check_open(py)?;
+        let scrollable = match scrollable.filter(|s| !s.is_none()) {
+            Some(s) => Some(s.is_truthy()?),
+            None => None,
+        };
         let name = name.filter(|n| !n.is_none());
         let factory = match cursor_factory.filter(|f| !f.is_none()) {
             Some(f) => Some(f.clone().unbind()),
@@ -664,13 +708,15 @@ impl Connection {
         };
         if let Some(f) = factory {
             let c = f.bind(py).call1((slf, name))?;
-            if !c.is_instance_of::<Cursor>() {
+            let Ok(cur) = c.cast::<Cursor>() else {
                 return Err(client_error(
                     py,
                     Kind::TypeError,
                     "cursor factory must be subclass of pgpool._pgpool.Cursor",
                 ));
-            }
+            };
+            cur.borrow_mut()
+                .set_server_options(py, withhold, scrollable)?;
             return Ok(c.unbind());
         }
         let mode = RowMode::parse(py, row_mode.unwrap_or("tuple"), row_factory)?;
@@ -678,7 +724,10 @@ impl Connection {
             Some(n) => Some(n.str()?.extract::<String>()?),
             None => None,
         };
-        Ok(Py::new(py, Cursor::new(Some(slf.clone().unbind()), name, mode))?.into_any())
+        let mut cur = Cursor::new(Some(slf.clone().unbind()), name, mode);
+        cur.set_server_options(py, withhold, scrollable)?;
+        cur.set_mark(slf.get().mark(py));
+        Ok(Py::new(py, cur)?.into_any())
     }
 
     /// Commits the current transaction (nothing to do when none was started).

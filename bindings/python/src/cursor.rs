@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyIterator, PyList, PySlice, PyString, PyTuple, PyType};
 
-use pgpool::QueryResult;
+use pgpool::{QueryResult, TxStatus};
 
 use crate::adapt;
 use crate::conn::{map_err, Connection};
@@ -104,6 +104,15 @@ pub struct Cursor {
     lastrowid: u32,
     #[pyo3(get, set)]
     tzinfo_factory: Option<Py<PyAny>>,
+    /// Named (server-side) cursors: `DECLARE ... WITH HOLD`, `[NO] SCROLL`, rows per
+    /// `FETCH` when iterating, whether `execute` declared it, and the connection's
+    /// transaction mark when it did (psycopg2's `curs->mark`).
+    withhold: bool,
+    scrollable: Option<bool>,
+    #[pyo3(get, set)]
+    itersize: isize,
+    declared: bool,
+    mark: u64,
 }
 
 impl Cursor {
@@ -121,7 +130,177 @@ impl Cursor {
             status: None,
             lastrowid: 0,
             tzinfo_factory: None,
+            withhold: false,
+            scrollable: None,
+            itersize: 2000,
+            declared: false,
+            mark: 0,
         }
+    }
+
+    /// `withhold=` / `scrollable=` of `conn.cursor()`: named cursors only.
+    pub(crate) fn set_server_options(
+        &mut self,
+        py: Python<'_>,
+        withhold: bool,
+        scrollable: Option<bool>,
+    ) -> PyResult<()> {
+        if withhold {
+            self.set_withhold(py, true)?;
+        }
+        if scrollable.is_some() {
+            self.set_scrollable(py, scrollable)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn set_mark(&mut self, mark: u64) {
+        self.mark = mark;
+    }
+
+    /// psycopg2's `EXC_IF_NO_MARK`: a cursor without HOLD ends with its transaction.
+    fn check_mark(&self, py: Python<'_>, conn: &Py<Connection>) -> PyResult<()> {
+        if !self.withhold && self.mark != conn.get().mark(py) {
+            return Err(client_error(
+                py,
+                Kind::Programming,
+                "named cursor isn't valid anymore",
+            ));
+        }
+        Ok(())
+    }
+
+    fn quoted_name(&self) -> String {
+        quote_ident(self.name.as_deref().unwrap_or_default())
+    }
+
+    /// `execute` on a named cursor: `DECLARE "name" [NO] SCROLL CURSOR WITH[OUT] HOLD
+    /// FOR <query>`, as psycopg2 sends it.
+    fn execute_named(
+        slf: &Bound<'_, Self>,
+        query: &Bound<'_, PyAny>,
+        vars: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let (conn, head) = {
+            let me = slf.borrow();
+            let c = me.open_conn(py)?;
+            if me.declared {
+                return Err(client_error(
+                    py,
+                    Kind::Programming,
+                    "can't call .execute() on named cursors more than once",
+                ));
+            }
+            if !me.withhold && c.get().autocommit(py) {
+                return Err(client_error(
+                    py,
+                    Kind::Programming,
+                    "can't use a named cursor outside of transactions",
+                ));
+            }
+            me.check_mark(py, &c)?;
+            let scroll = match me.scrollable {
+                Some(true) => "SCROLL ",
+                Some(false) => "NO SCROLL ",
+                None => "",
+            };
+            let hold = if me.withhold { "WITH" } else { "WITHOUT" };
+            let head = format!(
+                "DECLARE {} {scroll}CURSOR {hold} HOLD FOR ",
+                me.quoted_name()
+            );
+            (c, head)
+        };
+        let sql = head + &adapt::render(py, &adapt::query_text(query)?, vars)?;
+        {
+            let mut me = slf.borrow_mut();
+            me.reset();
+            me.query = Some(PyBytes::new(py, sql.as_bytes()).unbind());
+        }
+        let r = conn.get().execute(py, &sql)?;
+        let mark = conn.get().mark(py);
+        let mut me = slf.borrow_mut();
+        me.set_result(py, r)?;
+        me.declared = true;
+        me.mark = mark;
+        Ok(())
+    }
+
+    /// A statement on a named cursor's connection (`FETCH`, `MOVE`, `CLOSE`) once the
+    /// cursor is checked; its result becomes the cursor's (the query stays the DECLARE).
+    fn named_command(
+        slf: &Bound<'_, Self>,
+        begin: bool,
+        sql: impl FnOnce(&str) -> String,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let (conn, sql, begin) = {
+            let me = slf.borrow();
+            let c = me.open_conn(py)?;
+            me.check_mark(py, &c)?;
+            // A WITH HOLD cursor outlives transactions: no BEGIN for it (psycopg2).
+            (c, sql(&me.quoted_name()), begin && !me.withhold)
+        };
+        let r = conn.get().execute_opt(py, &sql, begin)?;
+        let mut me = slf.borrow_mut();
+        me.reset();
+        me.set_result(py, r)
+    }
+
+    /// `FETCH FORWARD <count> FROM "name"` into the cursor (psycopg2 fetches this way
+    /// for every fetch call on a named cursor).
+    fn named_fetch(slf: &Bound<'_, Self>, count: &str) -> PyResult<()> {
+        Self::named_command(slf, true, |n| format!("FETCH FORWARD {count} FROM {n}"))
+    }
+
+    fn scroll_buffered(&mut self, py: Python<'_>, value: i64, mode: &str) -> PyResult<()> {
+        if self.closed {
+            return Err(client_error(py, Kind::Interface, "cursor already closed"));
+        }
+        let new = match mode {
+            "relative" => self.rownumber as i64 + value,
+            "absolute" => value,
+            _ => {
+                return Err(client_error(
+                    py,
+                    Kind::Programming,
+                    "scroll mode must be 'relative' or 'absolute'",
+                ))
+            }
+        };
+        if self.rows.is_none() {
+            return Err(client_error(py, Kind::Programming, "no results to fetch"));
+        }
+        if new < 0 || new >= self.rowcount {
+            return Err(client_error(
+                py,
+                Kind::Programming,
+                "scroll destination out of bounds",
+            ));
+        }
+        self.rownumber = new as usize;
+        Ok(())
+    }
+
+    fn is_named(slf: &Bound<'_, Self>) -> bool {
+        slf.borrow().name.is_some()
+    }
+
+    /// The next row of the buffered result, `None` at its end.
+    fn fetch_next(slf: &Bound<'_, Self>) -> PyResult<Option<Py<PyAny>>> {
+        let py = slf.py();
+        let i = {
+            let mut me = slf.borrow_mut();
+            me.check_fetch(py)?;
+            let n = me.rows.as_ref().expect("checked").r.nrows();
+            if me.rownumber >= n {
+                return Ok(None);
+            }
+            me.rownumber += 1;
+            me.rownumber - 1
+        };
+        Ok(Some(make_row(slf, i)?.unbind()))
     }
 
     /// The connection, checking psycopg2's EXC_IF_CURS_CLOSED.
@@ -163,7 +342,7 @@ impl Cursor {
             return Err(client_error(
                 py,
                 Kind::NotSupported,
-                "server-side (named) cursors are not supported by pgpool yet",
+                "server-side (named) cursors are not supported on the asyncio face",
             ));
         }
         Ok(())
@@ -508,7 +687,10 @@ impl Cursor {
             .map(Bound::unbind);
         let mode = RowMode::parse(py, mode.as_deref().unwrap_or("tuple"), factory)
             .unwrap_or(RowMode::Tuple);
-        Ok(Cursor::new(conn, name, mode))
+        let mark = conn.as_ref().map(|c| c.get().mark(py)).unwrap_or(0);
+        let mut cur = Cursor::new(conn, name, mode);
+        cur.mark = mark;
+        Ok(cur)
     }
 
     /// (Re)initialises the cursor: what Python subclasses call through `super().__init__`.
@@ -532,6 +714,7 @@ impl Cursor {
             ))
         })?;
         self.conn = Some(c.clone().unbind());
+        self.mark = c.get().mark(py);
         self.name = match name.filter(|n| !n.is_none()) {
             Some(n) => Some(n.str()?.extract()?),
             None => None,
@@ -550,6 +733,9 @@ impl Cursor {
         vars: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let py = slf.py();
+        if Self::is_named(slf) {
+            return Self::execute_named(slf, query, vars);
+        }
         let (conn, sql) = Cursor::prepare_execute(slf, query, vars)?;
         let r = conn.get().execute(py, &sql)?;
         slf.borrow_mut().set_result(py, r)
@@ -679,23 +865,19 @@ impl Cursor {
     }
 
     fn fetchone(slf: &Bound<'_, Self>) -> PyResult<Option<Py<PyAny>>> {
-        let py = slf.py();
-        let i = {
-            let mut me = slf.borrow_mut();
-            me.check_fetch(py)?;
-            let n = me.rows.as_ref().expect("checked").r.nrows();
-            if me.rownumber >= n {
-                return Ok(None);
-            }
-            me.rownumber += 1;
-            me.rownumber - 1
-        };
-        Ok(Some(make_row(slf, i)?.unbind()))
+        if Self::is_named(slf) {
+            Self::named_fetch(slf, "1")?;
+        }
+        Self::fetch_next(slf)
     }
 
     #[pyo3(signature = (size=None))]
     fn fetchmany<'py>(slf: &Bound<'py, Self>, size: Option<isize>) -> PyResult<Bound<'py, PyList>> {
         let py = slf.py();
+        if Self::is_named(slf) {
+            let n = size.unwrap_or(slf.borrow().arraysize);
+            Self::named_fetch(slf, &n.to_string())?;
+        }
         let (start, end) = {
             let mut me = slf.borrow_mut();
             me.check_fetch(py)?;
@@ -715,6 +897,9 @@ impl Cursor {
 
     fn fetchall<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyList>> {
         let py = slf.py();
+        if Self::is_named(slf) {
+            Self::named_fetch(slf, "ALL")?;
+        }
         let (start, end) = {
             let mut me = slf.borrow_mut();
             me.check_fetch(py)?;
@@ -735,6 +920,24 @@ impl Cursor {
     }
 
     fn __next__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        if Self::is_named(slf) {
+            // psycopg2's named iteration: `itersize` rows per FETCH, until one is empty.
+            let (more, itersize) = {
+                let me = slf.borrow();
+                let left = me
+                    .rows
+                    .as_ref()
+                    .is_some_and(|rs| me.rownumber < rs.r.nrows());
+                (!left, me.itersize)
+            };
+            if more {
+                Self::named_fetch(slf, &itersize.to_string())?;
+            }
+            return match Self::fetch_next(slf)? {
+                Some(r) => Ok(r),
+                None => Err(PyStopIteration::new_err(())),
+            };
+        }
         match Self::fetchone(slf)? {
             Some(r) => Ok(r),
             None => Err(PyStopIteration::new_err(())),
@@ -742,33 +945,19 @@ impl Cursor {
     }
 
     #[pyo3(signature = (value, mode="relative"))]
-    fn scroll(&mut self, py: Python<'_>, value: i64, mode: &str) -> PyResult<()> {
-        if self.closed {
-            return Err(client_error(py, Kind::Interface, "cursor already closed"));
+    fn scroll(slf: &Bound<'_, Self>, value: i64, mode: &str) -> PyResult<()> {
+        let py = slf.py();
+        if Self::is_named(slf) {
+            // `MOVE` on the server; psycopg2 keeps no result from it (and takes any mode
+            // other than "absolute" as relative).
+            let abs = if mode == "absolute" { "ABSOLUTE " } else { "" };
+            Self::named_command(slf, true, |n| format!("MOVE {abs}{value} FROM {n}"))?;
+            let mut me = slf.borrow_mut();
+            me.rows = None;
+            me.rowcount = -1;
+            return Ok(());
         }
-        let new = match mode {
-            "relative" => self.rownumber as i64 + value,
-            "absolute" => value,
-            _ => {
-                return Err(client_error(
-                    py,
-                    Kind::Programming,
-                    "scroll mode must be 'relative' or 'absolute'",
-                ))
-            }
-        };
-        if self.rows.is_none() {
-            return Err(client_error(py, Kind::Programming, "no results to fetch"));
-        }
-        if new < 0 || new >= self.rowcount {
-            return Err(client_error(
-                py,
-                Kind::Programming,
-                "scroll destination out of bounds",
-            ));
-        }
-        self.rownumber = new as usize;
-        Ok(())
+        slf.borrow_mut().scroll_buffered(py, value, mode)
     }
 
     /// The columns of the last result: psycopg2's 7-item `Column`s, `None` after a
@@ -847,16 +1036,74 @@ impl Cursor {
 
     #[getter]
     fn withhold(&self) -> bool {
-        false
+        self.withhold
+    }
+
+    #[setter]
+    fn set_withhold(&mut self, py: Python<'_>, value: bool) -> PyResult<()> {
+        if self.name.is_none() {
+            return Err(client_error(
+                py,
+                Kind::Programming,
+                "trying to set .withhold on unnamed cursor",
+            ));
+        }
+        self.withhold = value;
+        Ok(())
     }
 
     #[getter]
     fn scrollable(&self) -> Option<bool> {
-        None
+        self.scrollable
     }
 
-    fn close(&mut self) {
-        self.closed = true;
+    #[setter]
+    fn set_scrollable(&mut self, py: Python<'_>, value: Option<bool>) -> PyResult<()> {
+        if self.name.is_none() {
+            return Err(client_error(
+                py,
+                Kind::Programming,
+                "trying to set .scrollable on unnamed cursor",
+            ));
+        }
+        self.scrollable = value;
+        Ok(())
+    }
+
+    /// Closes the cursor; a named one is closed on the server too (`CLOSE`), unless its
+    /// transaction failed or it does not exist there (psycopg2's rules).
+    fn close(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let conn = {
+            let me = slf.borrow();
+            if me.closed {
+                return Ok(());
+            }
+            match (&me.name, &me.conn) {
+                (Some(_), Some(c)) if !c.get().is_closed() => Some((c.clone_ref(py), me.declared)),
+                _ => None,
+            }
+        };
+        if let Some((conn, declared)) = conn {
+            let status = conn.get().tx_status(py);
+            if !matches!(status, TxStatus::Unknown | TxStatus::InError) {
+                let exists = declared || {
+                    // Never executed here: it may name a cursor opened by the server
+                    // (a function returning a refcursor); close it only if it exists.
+                    let name = slf.borrow().name.clone().unwrap_or_default();
+                    let sql = format!(
+                        "SELECT 1 FROM pg_catalog.pg_cursors WHERE name = {}",
+                        quote_lit(py, &name)?
+                    );
+                    conn.get().execute(py, &sql)?.nrows() > 0
+                };
+                if exists {
+                    Self::named_command(slf, false, |n| format!("CLOSE {n}"))?;
+                }
+            }
+        }
+        slf.borrow_mut().closed = true;
+        Ok(())
     }
 
     fn setinputsizes(&self, _sizes: &Bound<'_, PyAny>) {}
@@ -879,13 +1126,13 @@ impl Cursor {
     /// Closes the cursor (only the cursor: the transaction is the connection's business).
     #[pyo3(signature = (_exc_type=None, _exc_value=None, _traceback=None))]
     fn __exit__(
-        &mut self,
+        slf: &Bound<'_, Self>,
         _exc_type: Option<&Bound<'_, PyAny>>,
         _exc_value: Option<&Bound<'_, PyAny>>,
         _traceback: Option<&Bound<'_, PyAny>>,
-    ) -> bool {
-        self.closed = true;
-        false
+    ) -> PyResult<bool> {
+        Self::close(slf)?;
+        Ok(false)
     }
 
     /// `COPY ... FROM STDIN` reading `file.read(size)`, or `COPY ... TO STDOUT` writing to
@@ -981,12 +1228,8 @@ fn copy(
     file: &Bound<'_, PyAny>,
     size: isize,
 ) -> PyResult<()> {
-    let conn = {
-        let me = slf.borrow();
-        let c = me.open_conn(py)?;
-        me.check_named(py)?;
-        c
-    };
+    // Named cursors too: psycopg2 runs COPY on their connection like any cursor's.
+    let conn = slf.borrow().open_conn(py)?;
     {
         let mut me = slf.borrow_mut();
         me.reset();
