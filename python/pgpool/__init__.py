@@ -478,7 +478,7 @@ def __getattr__(name: str) -> Any:
         return getattr(_aio, name)
     # Submodules reachable after a bare ``import pgpool`` (``psycopg2.extensions`` is
     # after ``import psycopg2``).
-    if name in ("extensions", "extras", "errorcodes", "pool", "errors"):
+    if name in ("extensions", "extras", "errorcodes", "pool", "errors", "sql"):
         import importlib
 
         return importlib.import_module(f".{name}", __name__)

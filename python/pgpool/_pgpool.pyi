@@ -378,6 +378,7 @@ class Pool:
     @property
     def config(self) -> Dict[str, Any]: ...
 
+def _quote(value: Any) -> str: ...
 def connect(
     dsn: Optional[str] = None,
     *,

@@ -39,6 +39,7 @@ __all__ = [
     "AsIs",
     "QuotedString",
     "quote_ident",
+    "adapt",
 ]
 
 # Isolation levels (``connection.isolation_level``, ``set_isolation_level``).
@@ -122,3 +123,32 @@ def quote_ident(ident: str, scope: Any = None) -> str:
     if "\x00" in ident:
         raise ValueError("An identifier cannot contain NUL (0x00) characters.")
     return '"' + ident.replace('"', '""') + '"'
+
+
+class _Adapted:
+    """What :func:`adapt` returns: ``getquoted()`` is the SQL literal of the value."""
+
+    def __init__(self, adapted: Any) -> None:
+        self.adapted = adapted
+
+    def prepare(self, conn: Any) -> None:
+        """Accepted for psycopg2 compatibility; quoting does not depend on it."""
+
+    def getquoted(self) -> bytes:
+        """The SQL text for the value, as ``execute`` renders a parameter."""
+        from . import _pgpool
+
+        return _pgpool._quote(self.adapted).encode("utf-8")
+
+    def __str__(self) -> str:
+        return self.getquoted().decode("utf-8")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.adapted!r})"
+
+
+def adapt(obj: Any) -> Any:
+    """psycopg2's ``adapt()``: an object whose ``getquoted()`` is ``obj`` as the SQL
+    literal ``execute`` would send (objects with ``__conform__`` or ``getquoted`` are
+    handled as ``execute`` handles them)."""
+    return _Adapted(obj)

@@ -369,6 +369,14 @@ pub(crate) fn query_text(q: &Bound<'_, PyAny>) -> PyResult<String> {
             )
         });
     }
+    // `pgpool.sql` objects (psycopg2's `sql.Composable`): their text. The context
+    // argument psycopg2 needs for quoting is not needed here.
+    if q.hasattr("as_string")? {
+        let s = q.call_method1("as_string", (q.py().None(),))?;
+        if s.is_instance_of::<PyString>() {
+            return s.extract::<String>();
+        }
+    }
     Err(client_error(
         q.py(),
         Kind::TypeError,

@@ -68,6 +68,14 @@ fn connect(
     Ok(conn)
 }
 
+/// `value` as the SQL literal `execute` would put in place of `%s` (for `pgpool.sql.Literal`
+/// and `pgpool.extensions.adapt`).
+#[pyfunction]
+fn _quote(value: &Bound<'_, PyAny>) -> PyResult<String> {
+    let py = value.py();
+    adapt::render(py, "%s", Some(PyTuple::new(py, [value])?.as_any()))
+}
+
 /// Tells the core this process is a fresh fork (registered with `os.register_at_fork`).
 #[pyfunction]
 fn _after_fork() {
@@ -90,6 +98,7 @@ fn _pgpool(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<cursor::Cursor>()?;
     m.add_class::<cursor::Column>()?;
     m.add_function(wrap_pyfunction!(connect, m)?)?;
+    m.add_function(wrap_pyfunction!(_quote, m)?)?;
     m.add_class::<aio::LoopBridge>()?;
     m.add_class::<aio::Job>()?;
     m.add_function(wrap_pyfunction!(aio::_aio_checkout, m)?)?;
