@@ -2,17 +2,20 @@
 
 ``from pgpool import extensions`` in place of ``from psycopg2 import extensions``: the
 isolation level and transaction status constants, the ``connection`` and ``cursor``
-classes (to subclass), the extra exceptions, ``Diagnostics``, ``quote_ident`` and the
-``AsIs`` / ``QuotedString`` adapters.
+classes (to subclass), the extra exceptions, ``Diagnostics``, ``quote_ident``, the
+``AsIs`` / ``QuotedString`` adapters, ``adapt`` and ``register_adapter``, and
+typecasters: ``new_type``, ``new_array_type``, ``register_type`` and the predefined
+ones (``DECIMAL``, ``INTEGER``, ...).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, List, Optional, Sequence
 
+from . import _pgpool
 from ._pgpool import Connection as connection
 from ._pgpool import Cursor as cursor
-from .errors import Diagnostics, QueryCanceledError, TransactionRollbackError
+from .errors import DataError, Diagnostics, QueryCanceledError, TransactionRollbackError
 
 __all__ = [
     "ISOLATION_LEVEL_AUTOCOMMIT",
@@ -40,6 +43,29 @@ __all__ = [
     "QuotedString",
     "quote_ident",
     "adapt",
+    "register_adapter",
+    "new_type",
+    "new_array_type",
+    "register_type",
+    "INTEGER",
+    "LONGINTEGER",
+    "FLOAT",
+    "DECIMAL",
+    "BOOLEAN",
+    "UNICODE",
+    "DATE",
+    "TIME",
+    "INTERVAL",
+    "PYDATE",
+    "PYDATETIME",
+    "PYDATETIMETZ",
+    "PYTIME",
+    "PYINTERVAL",
+    "JSON",
+    "JSONB",
+    "INTEGERARRAY",
+    "DECIMALARRAY",
+    "UNICODEARRAY",
 ]
 
 # Isolation levels (``connection.isolation_level``, ``set_isolation_level``).
@@ -136,8 +162,6 @@ class _Adapted:
 
     def getquoted(self) -> bytes:
         """The SQL text for the value, as ``execute`` renders a parameter."""
-        from . import _pgpool
-
         return _pgpool._quote(self.adapted).encode("utf-8")
 
     def __str__(self) -> str:
@@ -152,3 +176,155 @@ def adapt(obj: Any) -> Any:
     literal ``execute`` would send (objects with ``__conform__`` or ``getquoted`` are
     handled as ``execute`` handles them)."""
     return _Adapted(obj)
+
+
+def register_adapter(typ: type, callable: Callable[[Any], Any]) -> None:
+    """psycopg2's ``register_adapter``: values of type ``typ`` (and of its subclasses
+    without an adapter of their own) are passed to ``callable``, whose result's
+    ``getquoted()`` is the SQL sent (``register_adapter(dict, Json)``)."""
+    if not isinstance(typ, type):
+        raise TypeError("register_adapter() argument 1 must be a type")
+    _pgpool._register_adapter(typ, callable)
+
+
+class _Typecaster:
+    """A typecaster (psycopg2's ``extensions.new_type`` object): ``caster(value,
+    cursor)`` turns the text of a value of one of the ``values`` type OIDs (``None`` for
+    SQL NULL) into a Python object."""
+
+    def __init__(
+        self,
+        values: Sequence[int],
+        name: str,
+        caster: Callable[[Optional[str], Any], Any],
+    ) -> None:
+        self.values = tuple(int(v) for v in values)
+        self.name = name
+        self._caster = caster
+
+    def __call__(self, value: Optional[str], cursor: Any = None) -> Any:
+        return self._caster(value, cursor)
+
+    def __repr__(self) -> str:
+        return f"<pgpool.extensions.type {self.name!r}>"
+
+
+def new_type(
+    values: Sequence[int],
+    name: str,
+    castobj: Optional[Callable[[Optional[str], Any], Any]] = None,
+) -> _Typecaster:
+    """psycopg2's ``new_type``: a typecaster for the type OIDs ``values``;
+    ``castobj(value, cursor)`` gets the value's text (or ``None``). Register it with
+    :func:`register_type`."""
+    if castobj is None:
+        return _Typecaster(values, name, lambda v, c: v)
+    if not callable(castobj):
+        raise TypeError("new_type() castobj must be callable")
+    return _Typecaster(values, name, castobj)
+
+
+def _parse_array(s: str) -> Any:
+    """The text of a PostgreSQL array (``{1,"a b",NULL,{2,3}}``) as nested lists of
+    element texts (``None`` for NULL)."""
+    pos = s.find("{")  # skip a dimension decoration ("[0:1]={...}")
+    if pos < 0:
+        raise DataError(f"malformed array literal: {s!r}")
+    stack: List[List[Any]] = []
+    out: Any = None
+    i = pos
+    n = len(s)
+    while i < n:
+        ch = s[i]
+        if ch == "{":
+            stack.append([])
+            i += 1
+        elif ch == "}":
+            done = stack.pop()
+            if stack:
+                stack[-1].append(done)
+            else:
+                out = done
+            i += 1
+        elif ch == ",":
+            i += 1
+        elif ch == '"':
+            i += 1
+            buf = []
+            while i < n and s[i] != '"':
+                if s[i] == "\\" and i + 1 < n:
+                    i += 1
+                buf.append(s[i])
+                i += 1
+            i += 1
+            stack[-1].append("".join(buf))
+        else:
+            j = i
+            while j < n and s[j] not in ",}":
+                j += 1
+            token = s[i:j].strip()
+            stack[-1].append(None if token == "NULL" else token)
+            i = j
+    return out
+
+
+def new_array_type(
+    values: Sequence[int], name: str, baseobj: _Typecaster
+) -> _Typecaster:
+    """psycopg2's ``new_array_type``: arrays of the type ``baseobj`` casts, as lists."""
+
+    def cast(value: Optional[str], cursor: Any) -> Any:
+        if value is None:
+            return None
+
+        def each(x: Any) -> Any:
+            if isinstance(x, list):
+                return [each(y) for y in x]
+            return baseobj(x, cursor)
+
+        return each(_parse_array(value))
+
+    return _Typecaster(values, name, cast)
+
+
+def register_type(obj: _Typecaster, scope: Any = None) -> None:
+    """psycopg2's ``register_type``: use typecaster ``obj`` for its types, everywhere
+    (``scope`` None), or on one connection or cursor."""
+    if not isinstance(obj, _Typecaster):
+        raise TypeError("argument 1 must be a typecaster (see new_type())")
+    if (
+        scope is not None
+        and hasattr(scope, "_conn")
+        and not isinstance(scope, (_pgpool.Connection, _pgpool.Cursor))
+    ):
+        scope = scope._conn  # an AsyncConnection
+    _pgpool._register_caster(list(obj.values), obj, scope)
+
+
+def _builtin(values: Sequence[int], name: str) -> _Typecaster:
+    oid = values[0]
+    return _Typecaster(values, name, lambda v, c: _pgpool._cast(oid, v))
+
+
+# psycopg2's predefined typecasters (``DECIMAL.values`` is what
+# ``new_type(DECIMAL.values, "DEC2FLOAT", ...)`` recipes use); calling one casts as the
+# builtin decoding does.
+INTEGER = _builtin((23, 21), "INTEGER")
+LONGINTEGER = _builtin((20,), "LONGINTEGER")
+FLOAT = _builtin((701, 700), "FLOAT")
+DECIMAL = _builtin((1700,), "DECIMAL")
+BOOLEAN = _builtin((16,), "BOOLEAN")
+UNICODE = _builtin((19, 18, 25, 1042, 1043), "UNICODE")
+DATE = _builtin((1082,), "DATE")
+TIME = _builtin((1083, 1266), "TIME")
+INTERVAL = _builtin((704, 1186), "INTERVAL")
+PYDATE = _builtin((1082,), "PYDATE")
+PYDATETIME = _builtin((1114,), "PYDATETIME")
+PYDATETIMETZ = _builtin((1184,), "PYDATETIMETZ")
+PYTIME = _builtin((1083, 1266), "PYTIME")
+PYINTERVAL = _builtin((704, 1186), "PYINTERVAL")
+JSON = _builtin((114,), "JSON")
+JSONB = _builtin((3802,), "JSONB")
+INTEGERARRAY = _builtin((1005, 1006, 1007), "INTEGERARRAY")
+DECIMALARRAY = _builtin((1231,), "DECIMALARRAY")
+UNICODEARRAY = _builtin((1002, 1003, 1009, 1014, 1015), "UNICODEARRAY")

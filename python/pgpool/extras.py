@@ -3,7 +3,9 @@
 - row types: ``RealDictCursor`` (rows are ``RealDictRow`` dicts), ``DictCursor`` (rows are
   ``DictRow`` lists that are also indexable by column name), ``NamedTupleCursor``;
 - ``Json`` to pass a ``dict``/``list``/... as a json(b) parameter;
-- ``execute_batch`` and ``execute_values``: many parameter sets in few round trips.
+- ``execute_batch`` and ``execute_values``: many parameter sets in few round trips;
+- ``register_uuid``, ``register_json``, ``register_default_json``,
+  ``register_default_jsonb``: typecasters (see ``pgpool.extensions.register_type``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import (
     Union,
 )
 
+from . import extensions as _ext
 from ._pgpool import Cursor as _Cursor
 
 __all__ = [
@@ -36,6 +39,10 @@ __all__ = [
     "Json",
     "execute_batch",
     "execute_values",
+    "register_uuid",
+    "register_json",
+    "register_default_json",
+    "register_default_jsonb",
 ]
 
 
@@ -299,3 +306,75 @@ def execute_values(
         if result is not None:
             result.extend(cur.fetchall())
     return result
+
+
+# ---------------------------------------------------------------------------
+# Typecasters
+
+
+def register_uuid(oids: Any = None, conn_or_curs: Any = None) -> Any:
+    """uuid columns (and uuid[]) as ``uuid.UUID`` objects instead of strings, globally or
+    for one connection or cursor (psycopg2's ``register_uuid``). Returns the typecaster.
+    (UUID parameters need no registration in pgpool.)"""
+    import uuid as _uuid
+
+    if oids is None:
+        oid1, oid2 = 2950, 2951
+    elif isinstance(oids, (list, tuple)):
+        oid1, oid2 = oids
+    else:
+        oid1, oid2 = oids, 2951
+    caster = _ext.new_type(
+        (oid1,), "UUID", lambda v, c: _uuid.UUID(v) if v is not None else None
+    )
+    array = _ext.new_array_type((oid2,), "UUID[]", caster)
+    _ext.register_type(caster, conn_or_curs)
+    _ext.register_type(array, conn_or_curs)
+    return caster
+
+
+def register_json(
+    conn_or_curs: Any = None,
+    globally: bool = False,
+    loads: Optional[Callable[[str], Any]] = None,
+    oid: Optional[int] = None,
+    array_oid: Optional[int] = None,
+    name: str = "json",
+) -> Tuple[Any, Any]:
+    """json values (and arrays of them) decoded with ``loads`` (default ``json.loads``),
+    for one connection or cursor, or ``globally`` (psycopg2's ``register_json``; the
+    type OIDs are json's unless given). Returns the two typecasters."""
+    if oid is None:
+        oid, array_oid = {"json": (114, 199), "jsonb": (3802, 3807)}.get(
+            name, (114, 199)
+        )
+    do_loads = loads or _json.loads
+
+    def cast(v: Optional[str], c: Any) -> Any:
+        return None if v is None else do_loads(v)
+
+    caster = _ext.new_type((oid,), name.upper(), cast)
+    array = (
+        _ext.new_array_type((array_oid,), f"{name.upper()}ARRAY", caster)
+        if array_oid
+        else None
+    )
+    scope = None if globally else conn_or_curs
+    _ext.register_type(caster, scope)
+    if array is not None:
+        _ext.register_type(array, scope)
+    return caster, array
+
+
+def register_default_json(
+    conn_or_curs: Any = None, globally: bool = False, loads: Any = None
+) -> Tuple[Any, Any]:
+    """``register_json`` for the json type (psycopg2's ``register_default_json``)."""
+    return register_json(conn_or_curs, globally, loads, 114, 199, "json")
+
+
+def register_default_jsonb(
+    conn_or_curs: Any = None, globally: bool = False, loads: Any = None
+) -> Tuple[Any, Any]:
+    """``register_json`` for the jsonb type (psycopg2's ``register_default_jsonb``)."""
+    return register_json(conn_or_curs, globally, loads, 3802, 3807, "jsonb")

@@ -70,3 +70,18 @@ def default_sigint_in_child() -> None:
     """`preexec_fn` for subprocesses that must react to SIGINT: an ignored SIGINT would
     survive exec and keep Python from installing its handler."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def run_both(conn: Any, pg2: Any, script: Any) -> list[Any]:
+    """``script(connection, module)`` on pgpool's connection, then on psycopg2's, each
+    between rollbacks: [pgpool's outcome, psycopg2's]."""
+    import psycopg2
+
+    import pgpool
+
+    out = []
+    for c, mod in ((conn, pgpool), (pg2, psycopg2)):
+        c.rollback()
+        out.append(script(c, mod))
+        c.rollback()
+    return out

@@ -5,14 +5,14 @@ transaction, through PgBouncer in transaction mode)."""
 from __future__ import annotations
 
 import io
-from typing import Any, Callable, List
+from typing import Any, Callable
 
 import psycopg2
 import psycopg2.extras
 import pytest
 
 import pgpool
-from _helpers import same
+from _helpers import run_both, same
 from pgpool import extras
 
 
@@ -22,16 +22,6 @@ def outcome(f: Callable[[], Any]) -> Any:
         return ("ok", f())
     except Exception as e:  # noqa: BLE001 - the outcome is what is compared
         return ("raised", type(e).__name__, str(e).split("\n")[0])
-
-
-def both(conn, pg2, script: Callable[[Any, Any], List[Any]], **cursor_kw: Any):
-    """Runs ``script(connection, module)`` on pgpool and on psycopg2; returns both."""
-    out = []
-    for c, mod in ((conn, pgpool), (pg2, psycopg2)):
-        c.rollback()
-        out.append(script(c, mod))
-        c.rollback()
-    return out
 
 
 def state(cur) -> tuple:
@@ -59,7 +49,7 @@ def test_fetch_calls_and_attributes(conn, pg2):
         steps += [cur.closed, cur.statusmessage, outcome(cur.fetchone)]
         return steps
 
-    mine, theirs = both(conn, pg2, script)
+    mine, theirs = run_both(conn, pg2, script)
     same(mine, theirs)
 
 
@@ -71,7 +61,7 @@ def test_iteration_in_itersize_batches(conn, pg2):
         rows = [r for r in cur]
         return [rows, state(cur), list(cur)]
 
-    mine, theirs = both(conn, pg2, script)
+    mine, theirs = run_both(conn, pg2, script)
     same(mine, theirs)
     assert len(mine[0]) == 50
 
@@ -89,7 +79,7 @@ def test_a_large_result_through_a_named_cursor(conn, pg2):
         rest = cur.fetchall()
         return [head[:3], len(head), rest[-3:], len(rest), state(cur)]
 
-    mine, theirs = both(conn, pg2, script)
+    mine, theirs = run_both(conn, pg2, script)
     same(mine, theirs)
 
 
@@ -107,7 +97,7 @@ def test_extras_cursors_with_a_name(conn, pg2, factory):
         ]
         return [plain, cur.name]
 
-    mine, theirs = both(conn, pg2, script)
+    mine, theirs = run_both(conn, pg2, script)
     assert mine == theirs
 
 
@@ -129,7 +119,7 @@ def test_declare_text_for_withhold_and_scrollable(conn, pg2):
             cur.close()
         return out
 
-    mine, theirs = both(conn, pg2, script)
+    mine, theirs = run_both(conn, pg2, script)
     assert mine == theirs
 
 
@@ -146,7 +136,7 @@ def test_scroll_absolute_on_a_scrollable_cursor(conn, pg2):
         out += [cur.fetchone(), outcome(lambda: cur.scroll(1, mode="sideways"))]
         return out
 
-    mine, theirs = both(conn, pg2, script)
+    mine, theirs = run_both(conn, pg2, script)
     same(mine, theirs)
 
 
@@ -169,7 +159,7 @@ def test_misuse_raises_what_psycopg2_raises(conn, pg2):
         out.append(buf.getvalue())
         return out
 
-    mine, theirs = both(conn, pg2, script)
+    mine, theirs = run_both(conn, pg2, script)
     assert mine == theirs
 
 
@@ -192,7 +182,7 @@ def test_a_cursor_without_hold_ends_with_its_transaction(conn, pg2):
         out.append(outcome(late.fetchall))
         return out
 
-    mine, theirs = both(conn, pg2, script)
+    mine, theirs = run_both(conn, pg2, script)
     assert mine == theirs
 
 
@@ -243,7 +233,7 @@ def test_close_rules(conn, pg2):
         out.append(outcome(cur.close))  # twice is fine
         return out
 
-    mine, theirs = both(conn, pg2, script)
+    mine, theirs = run_both(conn, pg2, script)
     assert mine == theirs
 
 
@@ -262,7 +252,7 @@ def test_errors_at_declare(conn, pg2):
         out.append(outcome(lambda: cur.fetchmany(2)))
         return out
 
-    mine, theirs = both(conn, pg2, script)
+    mine, theirs = run_both(conn, pg2, script)
     assert mine == theirs
 
 
@@ -285,7 +275,7 @@ def test_a_refcursor_opened_by_a_function(conn, pg2):
         reader.close()
         return [name, rows, reader.statusmessage, reader.closed]
 
-    mine, theirs = both(conn, pg2, script)
+    mine, theirs = run_both(conn, pg2, script)
     assert mine == theirs
     assert len(mine[1]) == 5
 

@@ -93,6 +93,11 @@ pub(crate) fn adapt(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
     if obj.is_none() {
         return Ok(Value::Null);
     }
+    // An adapter registered for exactly this type (`register_adapter`) wins, as it
+    // replaces psycopg2's own.
+    if let Some(a) = crate::casters::adapter_for(obj, true)? {
+        return adapted(obj, &a);
+    }
     // Exact builtin types first (the common case), then the library types, then the
     // ISQLQuote protocol (`getquoted()`), then subclasses of the builtins.
     if obj.is_exact_instance_of::<PyBool>() {
@@ -155,23 +160,16 @@ pub(crate) fn adapt(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
             cast: Some("uuid".into()),
         });
     }
+    // An adapter registered for a base class (e.g. `register_adapter(dict, Json)` for a
+    // dict subclass).
+    if let Some(a) = crate::casters::adapter_for(obj, false)? {
+        return adapted(obj, &a);
+    }
     if obj.is_instance_of::<PyDict>() {
         return Err(cant_adapt(obj));
     }
     if let Ok(getquoted) = obj.getattr(pyo3::intern!(py, "getquoted")) {
-        let q = getquoted.call0()?;
-        let sql = if let Ok(b) = q.cast::<PyBytes>() {
-            String::from_utf8(b.as_bytes().to_vec()).map_err(|_| {
-                client_error(
-                    py,
-                    Kind::Programming,
-                    "getquoted() returned bytes that are not UTF-8",
-                )
-            })?
-        } else {
-            q.extract::<String>()?
-        };
-        return Ok(Value::Raw(sql));
+        return quoted(&getquoted.call0()?);
     }
     // Subclasses of the builtins (IntEnum, str subclasses, ...): psycopg2 walks the MRO.
     if obj.is_instance_of::<PyBool>() {
@@ -196,6 +194,35 @@ pub(crate) fn adapt(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
         return seq(obj.cast::<PyList>()?.iter()).map(Value::Array);
     }
     Err(cant_adapt(obj))
+}
+
+/// What `getquoted()` returned (bytes or str), as SQL text.
+fn quoted(q: &Bound<'_, PyAny>) -> PyResult<Value> {
+    let sql = if let Ok(b) = q.cast::<PyBytes>() {
+        String::from_utf8(b.as_bytes().to_vec()).map_err(|_| {
+            client_error(
+                q.py(),
+                Kind::Programming,
+                "getquoted() returned bytes that are not UTF-8",
+            )
+        })?
+    } else {
+        q.extract::<String>()?
+    };
+    Ok(Value::Raw(sql))
+}
+
+/// `adapter(obj)`: an ISQLQuote object (`getquoted()`), or else a value adapted as usual.
+fn adapted(obj: &Bound<'_, PyAny>, adapter: &Bound<'_, PyAny>) -> PyResult<Value> {
+    let py = obj.py();
+    let a = adapter.call1((obj,))?;
+    if let Ok(getquoted) = a.getattr(pyo3::intern!(py, "getquoted")) {
+        return quoted(&getquoted.call0()?);
+    }
+    if a.get_type().is(obj.get_type()) {
+        return Err(cant_adapt(obj)); // an adapter that returns its argument as is
+    }
+    adapt(&a)
 }
 
 fn seq<'py>(items: impl Iterator<Item = Bound<'py, PyAny>>) -> PyResult<Vec<Value>> {

@@ -223,6 +223,8 @@ pub struct Connection {
     notices: pyo3::sync::PyOnceLock<Py<PyList>>,
     cursor_factory: Mutex<Option<Py<PyAny>>>,
     facts: std::sync::Arc<Facts>,
+    /// Typecasters registered for this connection (`register_type(t, conn)`).
+    casters: Mutex<std::collections::HashMap<u32, Py<PyAny>>>,
 }
 
 thread_local! {
@@ -334,6 +336,7 @@ impl Connection {
             notices: pyo3::sync::PyOnceLock::new(),
             cursor_factory: Mutex::new(None),
             facts,
+            casters: Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -477,7 +480,9 @@ impl Connection {
         sql: &str,
         begin: bool,
     ) -> PyResult<QueryResult> {
-        self.with_state(py, |st, intr| st.statement(sql, intr, true, begin))?
+        // User typecasters run at fetch time, with the cursor: no early decoding then.
+        let early = !crate::casters::any_global() && !self.has_casters();
+        self.with_state(py, |st, intr| st.statement(sql, intr, early, begin))?
             .map_err(|e| map_err_q(py, &e, Some(sql)))
     }
 
@@ -591,6 +596,22 @@ impl Connection {
             self.mark_closed(1);
         }
         h
+    }
+
+    pub(crate) fn register_casters(&self, py: Python<'_>, oids: &[u32], caster: &Py<PyAny>) {
+        let mut m = self.casters.lock();
+        for o in oids {
+            m.insert(*o, caster.clone_ref(py));
+        }
+    }
+
+    pub(crate) fn has_casters(&self) -> bool {
+        !self.casters.lock().is_empty()
+    }
+
+    /// The caster registered on this connection for `oid`.
+    pub(crate) fn caster(&self, py: Python<'_>, oid: u32) -> Option<Py<PyAny>> {
+        self.casters.lock().get(&oid).map(|c| c.clone_ref(py))
     }
 
     pub(crate) fn default_cursor_factory(&self, py: Python<'_>) -> Option<Py<PyAny>> {

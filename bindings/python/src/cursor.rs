@@ -78,6 +78,9 @@ struct Rows {
     /// The value tuples of the first rows, decoded while the result arrived; each is
     /// handed out once (a row fetched again, after `scroll`, is decoded again).
     pre: Vec<Option<Py<PyTuple>>>,
+    /// Per column, the user typecaster (`register_type`) that decodes it; empty when
+    /// no column has one.
+    custom: Vec<Option<Py<PyAny>>>,
     /// Column names as Python strings (dict rows), built on first use.
     names: Option<Py<PyTuple>>,
     /// The namedtuple class (namedtuple rows), built on first use.
@@ -113,6 +116,8 @@ pub struct Cursor {
     itersize: isize,
     declared: bool,
     mark: u64,
+    /// Typecasters registered for this cursor (`register_type(t, cursor)`).
+    casters: std::collections::HashMap<u32, Py<PyAny>>,
 }
 
 impl Cursor {
@@ -135,7 +140,67 @@ impl Cursor {
             itersize: 2000,
             declared: false,
             mark: 0,
+            casters: std::collections::HashMap::new(),
         }
+    }
+
+    pub(crate) fn register_casters(&mut self, py: Python<'_>, oids: &[u32], caster: &Py<PyAny>) {
+        for o in oids {
+            self.casters.insert(*o, caster.clone_ref(py));
+        }
+    }
+
+    /// The user typecasters of `r`'s columns (cursor, then connection, then global
+    /// registrations, as psycopg2 looks them up); empty when none applies.
+    fn custom_casters(&self, py: Python<'_>, r: &QueryResult) -> Vec<Option<Py<PyAny>>> {
+        let conn = self.conn.as_ref().map(|c| c.bind(py).clone());
+        if self.casters.is_empty()
+            && !crate::casters::any_global()
+            && !conn.as_ref().is_some_and(|c| c.get().has_casters())
+        {
+            return Vec::new();
+        }
+        let v: Vec<Option<Py<PyAny>>> = r
+            .columns
+            .iter()
+            .map(|c| {
+                let oid = c.type_oid;
+                self.casters
+                    .get(&oid)
+                    .map(|f| f.clone_ref(py))
+                    .or_else(|| conn.as_ref().and_then(|k| k.get().caster(py, oid)))
+                    .or_else(|| crate::casters::global(py, oid))
+            })
+            .collect();
+        if v.iter().any(Option::is_some) {
+            v
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Row `row`'s cells, decoders and casters, to decode it without a borrow of the
+    /// cursor (user typecasters get the cursor and may read it).
+    #[allow(clippy::type_complexity)]
+    fn raw_row(
+        &self,
+        py: Python<'_>,
+        row: usize,
+    ) -> (Vec<Option<Vec<u8>>>, Vec<Dec>, Vec<Option<Py<PyAny>>>) {
+        let rs = self.rows.as_ref().expect("checked");
+        let cells = (0..rs.decs.len())
+            .map(|c| rs.r.get(row, c).map(<[u8]>::to_vec))
+            .collect();
+        let custom = rs
+            .custom
+            .iter()
+            .map(|f| f.as_ref().map(|f| f.clone_ref(py)))
+            .collect();
+        (cells, rs.decs.clone(), custom)
+    }
+
+    fn has_custom(&self) -> bool {
+        self.rows.as_ref().is_some_and(|rs| !rs.custom.is_empty())
     }
 
     /// `withhold=` / `scrollable=` of `conn.cursor()`: named cursors only.
@@ -410,13 +475,16 @@ impl Cursor {
         if r.has_rows {
             self.rowcount = r.nrows() as i64;
             let decs = decoders(&r);
+            let custom = self.custom_casters(py, &r);
             let pre = take_predecoded(&mut r)
+                .filter(|_| custom.is_empty())
                 .map(|p| p.rows.into_iter().map(Some).collect())
                 .unwrap_or_default();
             self.rows = Some(Rows {
                 r,
                 decs,
                 pre,
+                custom,
                 names: None,
                 nt: None,
                 description: None,
@@ -548,7 +616,15 @@ fn nt_field(name: &str) -> String {
 fn make_row<'py>(slf: &Bound<'py, Cursor>, i: usize) -> PyResult<Bound<'py, PyAny>> {
     let py = slf.py();
     let mut me = slf.borrow_mut();
-    let vals = me.values(py, i)?;
+    let vals = if me.has_custom() {
+        let (cells, decs, custom) = me.raw_row(py, i);
+        drop(me);
+        let v = custom_row(slf.as_any(), &cells, &decs, &custom)?;
+        me = slf.borrow_mut();
+        v
+    } else {
+        me.values(py, i)?
+    };
     match &me.mode {
         RowMode::Tuple => Ok(vals.into_any()),
         RowMode::Dict(factory) => {
@@ -588,6 +664,27 @@ fn make_row<'py>(slf: &Bound<'py, Cursor>, i: usize) -> PyResult<Bound<'py, PyAn
             f.bind(py).call1((slf, vals))
         }
     }
+}
+
+/// A row with user typecasters: `caster(text or None, cursor)` for their columns.
+fn custom_row<'py>(
+    cursor: &Bound<'py, PyAny>,
+    cells: &[Option<Vec<u8>>],
+    decs: &[Dec],
+    custom: &[Option<Py<PyAny>>],
+) -> PyResult<Bound<'py, PyTuple>> {
+    let py = cursor.py();
+    let mut v = Vec::with_capacity(cells.len());
+    for (c, cell) in cells.iter().enumerate() {
+        v.push(match custom.get(c).and_then(Option::as_ref) {
+            Some(f) => {
+                let text = cell.as_deref().map(String::from_utf8_lossy);
+                f.bind(py).call1((text, cursor))?
+            }
+            None => decode::cell(py, decs[c], cell.as_deref())?,
+        });
+    }
+    PyTuple::new(py, v)
 }
 
 fn column_names<'py>(py: Python<'py>, me: &mut Cursor) -> PyResult<Bound<'py, PyTuple>> {

@@ -8,6 +8,7 @@ use pyo3::types::{PyDict, PyTuple};
 
 mod adapt;
 mod aio;
+mod casters;
 mod conn;
 mod cursor;
 mod decode;
@@ -99,6 +100,9 @@ fn _pgpool(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<cursor::Column>()?;
     m.add_function(wrap_pyfunction!(connect, m)?)?;
     m.add_function(wrap_pyfunction!(_quote, m)?)?;
+    m.add_function(wrap_pyfunction!(casters::_register_caster, m)?)?;
+    m.add_function(wrap_pyfunction!(casters::_register_adapter, m)?)?;
+    m.add_function(wrap_pyfunction!(casters::_cast, m)?)?;
     m.add_class::<aio::LoopBridge>()?;
     m.add_class::<aio::Job>()?;
     m.add_function(wrap_pyfunction!(aio::_aio_checkout, m)?)?;
