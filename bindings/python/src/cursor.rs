@@ -621,6 +621,10 @@ fn make_row<'py>(slf: &Bound<'py, Cursor>, i: usize) -> PyResult<Bound<'py, PyAn
         drop(me);
         let v = custom_row(slf.as_any(), &cells, &decs, &custom)?;
         me = slf.borrow_mut();
+        if me.rows.is_none() {
+            // A typecaster ran another statement on this cursor meanwhile.
+            return Err(client_error(py, Kind::Programming, "no results to fetch"));
+        }
         v
     } else {
         me.values(py, i)?
