@@ -5,7 +5,9 @@
 - ``Json`` to pass a ``dict``/``list``/... as a json(b) parameter;
 - ``execute_batch`` and ``execute_values``: many parameter sets in few round trips;
 - ``register_uuid``, ``register_json``, ``register_default_json``,
-  ``register_default_jsonb``: typecasters (see ``pgpool.extensions.register_type``).
+  ``register_default_jsonb``: typecasters (see ``pgpool.extensions.register_type``);
+- ``Range`` and ``NumericRange`` / ``DateRange`` / ``DateTimeRange`` /
+  ``DateTimeTZRange``: what range columns come back as, and range parameters.
 """
 
 from __future__ import annotations
@@ -43,6 +45,11 @@ __all__ = [
     "register_json",
     "register_default_json",
     "register_default_jsonb",
+    "Range",
+    "NumericRange",
+    "DateRange",
+    "DateTimeRange",
+    "DateTimeTZRange",
 ]
 
 
@@ -378,3 +385,225 @@ def register_default_jsonb(
 ) -> Tuple[Any, Any]:
     """``register_json`` for the jsonb type (psycopg2's ``register_default_jsonb``)."""
     return register_json(conn_or_curs, globally, loads, 3802, 3807, "jsonb")
+
+
+# ---------------------------------------------------------------------------
+# Ranges
+
+
+class Range:
+    """A PostgreSQL range (psycopg2's ``Range``): ``lower``/``upper`` (None: unbounded),
+    ``bounds`` one of ``'[)'``, ``'(]'``, ``'()'``, ``'[]'``, or ``empty=True``. The base
+    class cannot be a parameter (its SQL type is unknown): use a subclass."""
+
+    __slots__ = ("_lower", "_upper", "_bounds")
+
+    def __init__(
+        self,
+        lower: Any = None,
+        upper: Any = None,
+        bounds: str = "[)",
+        empty: bool = False,
+    ) -> None:
+        if not empty:
+            if bounds not in ("[)", "(]", "()", "[]"):
+                raise ValueError(f"bound flags not valid: {bounds!r}")
+            self._lower = lower
+            self._upper = upper
+            self._bounds: Optional[str] = bounds
+        else:
+            self._lower = self._upper = self._bounds = None
+
+    def __repr__(self) -> str:
+        if self._bounds is None:
+            return f"{type(self).__name__}(empty=True)"
+        return (
+            f"{type(self).__name__}({self._lower!r}, {self._upper!r}, {self._bounds!r})"
+        )
+
+    def __str__(self) -> str:
+        if self._bounds is None:
+            return "empty"
+        return f"{self._bounds[0]}{self._lower}, {self._upper}{self._bounds[1]}"
+
+    @property
+    def lower(self) -> Any:
+        """The lower bound, None when unbounded or empty."""
+        return self._lower
+
+    @property
+    def upper(self) -> Any:
+        """The upper bound, None when unbounded or empty."""
+        return self._upper
+
+    @property
+    def isempty(self) -> bool:
+        """True for the empty range."""
+        return self._bounds is None
+
+    @property
+    def lower_inf(self) -> bool:
+        """True when there is no lower bound."""
+        return self._bounds is not None and self._lower is None
+
+    @property
+    def upper_inf(self) -> bool:
+        """True when there is no upper bound."""
+        return self._bounds is not None and self._upper is None
+
+    @property
+    def lower_inc(self) -> bool:
+        """True when the lower bound is included."""
+        return (
+            self._bounds is not None
+            and self._lower is not None
+            and self._bounds[0] == "["
+        )
+
+    @property
+    def upper_inc(self) -> bool:
+        """True when the upper bound is included."""
+        return (
+            self._bounds is not None
+            and self._upper is not None
+            and self._bounds[1] == "]"
+        )
+
+    def __contains__(self, x: Any) -> bool:
+        if self._bounds is None:
+            return False
+        if self._lower is not None:
+            if self._bounds[0] == "[":
+                if x < self._lower:
+                    return False
+            elif x <= self._lower:
+                return False
+        if self._upper is not None:
+            if self._bounds[1] == "]":
+                if x > self._upper:
+                    return False
+            elif x >= self._upper:
+                return False
+        return True
+
+    def __bool__(self) -> bool:
+        return self._bounds is not None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Range):
+            return False
+        return (self._lower, self._upper, self._bounds) == (
+            other._lower,
+            other._upper,
+            other._bounds,
+        )
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    def __hash__(self) -> int:
+        return hash((self._lower, self._upper, self._bounds))
+
+    def __lt__(self, other: Any) -> bool:
+        # psycopg2's order: by lower, upper, bounds; None (unbounded, or the empty
+        # range) first.
+        if not isinstance(other, Range):
+            return NotImplemented
+        for attr in ("_lower", "_upper", "_bounds"):
+            a, b = getattr(self, attr), getattr(other, attr)
+            if a == b:
+                continue
+            if a is None:
+                return True
+            if b is None:
+                return False
+            return bool(a < b)
+        return False
+
+    def __le__(self, other: Any) -> bool:
+        if self == other:
+            return True
+        return self.__lt__(other)
+
+    def __gt__(self, other: Any) -> bool:
+        if isinstance(other, Range):
+            return other.__lt__(self)
+        return NotImplemented
+
+    def __ge__(self, other: Any) -> bool:
+        if self == other:
+            return True
+        return self.__gt__(other)
+
+    def __getstate__(self) -> Dict[str, Any]:
+        return {
+            slot: getattr(self, slot) for slot in Range.__slots__ if hasattr(self, slot)
+        }
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        for slot, value in state.items():
+            setattr(self, slot, value)
+
+
+class NumericRange(Range):
+    """int4range, int8range and numrange values. As a parameter: the range literal
+    (``'[1,5)'``), whose type the server infers from the context, as psycopg2 sends it."""
+
+    __slots__ = ()
+
+    def getquoted(self) -> bytes:
+        """The SQL for this range as a parameter."""
+        if self._bounds is None:
+            return b"'empty'"
+        lower = (
+            "" if self._lower is None else _ext.adapt(self._lower).getquoted().decode()
+        )
+        upper = (
+            "" if self._upper is None else _ext.adapt(self._upper).getquoted().decode()
+        )
+        return f"'{self._bounds[0]}{lower},{upper}{self._bounds[1]}'".encode()
+
+
+class _TypedRange(Range):
+    """A range whose SQL type is known: ``name(lower, upper, 'bounds')``."""
+
+    __slots__ = ()
+    _pgtype = ""
+
+    def getquoted(self) -> bytes:
+        """The SQL for this range as a parameter."""
+        if self._bounds is None:
+            return f"'empty'::{self._pgtype}".encode()
+        lower = b"NULL" if self._lower is None else _ext.adapt(self._lower).getquoted()
+        upper = b"NULL" if self._upper is None else _ext.adapt(self._upper).getquoted()
+        return (
+            self._pgtype.encode()
+            + b"("
+            + lower
+            + b", "
+            + upper
+            + b", '"
+            + self._bounds.encode()
+            + b"')"
+        )
+
+
+class DateRange(_TypedRange):
+    """daterange values."""
+
+    __slots__ = ()
+    _pgtype = "daterange"
+
+
+class DateTimeRange(_TypedRange):
+    """tsrange values."""
+
+    __slots__ = ()
+    _pgtype = "tsrange"
+
+
+class DateTimeTZRange(_TypedRange):
+    """tstzrange values."""
+
+    __slots__ = ()
+    _pgtype = "tstzrange"
