@@ -392,6 +392,15 @@ impl Pool {
         !self.inner.replicas.is_empty()
     }
 
+    /// The index (in [`PoolConfig::replicas`] order) of the replica `pc` was checked out
+    /// from; `None` for a connection of this pool itself.
+    pub fn replica_of(&self, pc: &PooledConnection) -> Option<usize> {
+        self.inner
+            .replicas
+            .iter()
+            .position(|r| Arc::ptr_eq(&r.inner.shared, &pc.shared))
+    }
+
     fn get_inner(
         &self,
         timeout: Option<Duration>,

@@ -659,3 +659,28 @@ def test_executemany_renders_first_and_blocking_methods_are_refused(
             assert c.fetchone()[0] == 0
 
     run(main())
+
+
+def test_readonly_routes_to_the_replica_and_says_so(
+    direct_dsn: str, admin: Any
+) -> None:
+    """`connection_async(readonly=True)` goes to the replica; `conn.dsn` names it."""
+
+    def app(dsn: str, name: str) -> str:
+        return dsn + ("&" if "?" in dsn else "?") + f"application_name={name}"
+
+    async def main(pool: pgpool.Pool) -> List[Any]:
+        out = []
+        for readonly in (True, False):
+            async with pool.connection_async(readonly=readonly) as conn:
+                cur = await conn.execute("SHOW application_name")
+                out.append(((await cur.fetchone())[0], "pgpool_ro" in conn.dsn))
+        return out
+
+    with pgpool.Pool(
+        app(direct_dsn, "pgpool_rw"),
+        min_size=0,
+        max_size=2,
+        replicas=[app(direct_dsn, "pgpool_ro")],
+    ) as pool:
+        assert run(main(pool)) == [("pgpool_ro", True), ("pgpool_rw", False)]

@@ -164,10 +164,13 @@ def test_readonly_goes_to_the_replica(direct_dsn: str, admin: object) -> None:
         for _ in range(3):
             with pool.cursor(readonly=True) as cur:
                 assert _app_name(cur) == "pgpool_replica"
+                # conn.dsn names the server the connection is on (not the primary's)
+                assert "pgpool_replica" in cur.connection.dsn
                 cur.execute("SHOW transaction_read_only")
                 assert cur.fetchone() == ("on",)
             with pool.cursor() as cur:
                 assert _app_name(cur) == "pgpool_primary"
+                assert "pgpool_primary" in cur.connection.dsn
         with pool.connection(readonly=True, autocommit=True) as conn:
             with conn.cursor() as cur:
                 assert _app_name(cur) == "pgpool_replica"

@@ -269,6 +269,7 @@ pub(crate) fn _aio_checkout(
         if let Some(s) = stack {
             pc.set_leak_context(move || s);
         }
+        let facts = pool.get().facts_for(&pc);
         let mut st = State::new(Holder::Pooled(pc));
         if let Err(e) = apply_opts(&mut st, &o, &intr) {
             if let Holder::Pooled(pc) = std::mem::replace(&mut st.holder, Holder::Closed) {
@@ -281,7 +282,6 @@ pub(crate) fn _aio_checkout(
                 release_off_loop(st);
                 return Ok(py.None());
             }
-            let facts = pool.get().facts.clone();
             let c = Connection::from_state(py, st, Some(pool.into_any()), facts)?;
             Ok(Py::new(py, c)?.into_any())
         })

@@ -73,6 +73,8 @@ pub(crate) fn keywords(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Vec<(Stri
 pub struct Pool {
     pub(crate) pool: pgpool::Pool,
     pub(crate) facts: Arc<Facts>,
+    /// The replicas' facts (`conn.dsn`, `conn.info` of a connection routed to one).
+    replica_facts: Vec<Arc<Facts>>,
 }
 
 static FORMAT_STACK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -95,6 +97,14 @@ pub(crate) fn python_stack(py: Python<'_>) -> String {
 }
 
 impl Pool {
+    /// The facts of the server `pc` is connected to: the primary's or a replica's.
+    pub(crate) fn facts_for(&self, pc: &pgpool::PooledConnection) -> Arc<Facts> {
+        match self.pool.replica_of(pc) {
+            Some(i) => self.replica_facts.get(i).unwrap_or(&self.facts).clone(),
+            None => self.facts.clone(),
+        }
+    }
+
     /// Checks out a connection (from a replica for `readonly` work when the pool has
     /// some), with the GIL released; Ctrl-C ends the wait with KeyboardInterrupt.
     fn checkout(
@@ -138,11 +148,12 @@ impl Pool {
             let stack = python_stack(py);
             pc.set_leak_context(move || stack);
         }
+        let facts = me.facts_for(&pc);
         let c = Connection::new(
             py,
             Holder::Pooled(pc),
             Some(slf.clone().into_any().unbind()),
-            me.facts.clone(),
+            facts,
         )?;
         Py::new(py, c)
     }
@@ -444,8 +455,22 @@ impl Pool {
         };
         let cfg = PoolConfig::new(dsn.as_deref(), &o).map_err(|e| to_py(py, &e))?;
         let facts = Arc::new(Facts::new(&cfg.connect, dsn.as_deref()));
+        let replica_facts = cfg
+            .replicas
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let given =
+                    (o.replicas.len() == cfg.replicas.len()).then(|| o.replicas[i].as_str());
+                Arc::new(Facts::new(p, given))
+            })
+            .collect();
         let pool = pgpool::Pool::new(cfg).map_err(|e| to_py(py, &e))?;
-        Ok(Pool { pool, facts })
+        Ok(Pool {
+            pool,
+            facts,
+            replica_facts,
+        })
     }
 
     /// Accepts and ignores the constructor's arguments, so that Python subclasses can call
