@@ -225,6 +225,8 @@ pub struct Connection {
     facts: std::sync::Arc<Facts>,
     /// Typecasters registered for this connection (`register_type(t, conn)`).
     casters: Mutex<std::collections::HashMap<u32, Py<PyAny>>>,
+    /// `casters` is not empty (checked per statement without taking its lock).
+    any_caster: std::sync::atomic::AtomicBool,
 }
 
 thread_local! {
@@ -337,6 +339,7 @@ impl Connection {
             cursor_factory: Mutex::new(None),
             facts,
             casters: Mutex::new(std::collections::HashMap::new()),
+            any_caster: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -603,10 +606,11 @@ impl Connection {
         for o in oids {
             m.insert(*o, caster.clone_ref(py));
         }
+        self.any_caster.store(true, Ordering::Release);
     }
 
     pub(crate) fn has_casters(&self) -> bool {
-        !self.casters.lock().is_empty()
+        self.any_caster.load(Ordering::Acquire)
     }
 
     /// The caster registered on this connection for `oid`.
