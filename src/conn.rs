@@ -21,17 +21,20 @@ use postgres_protocol::IsNull;
 use crate::config::{ConnectParams, Host, SslMode, TargetSessionAttrs};
 use crate::error::{DbError, Error, Result};
 use crate::result::{Column, QueryResult};
+use crate::session::Dirty;
+use crate::sql::Quoting;
 
 /// How often a blocked read wakes up to ask the interrupt hook.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
-/// How many statements `pipeline` writes before it reads their answers.
-const PIPELINE_BATCH: usize = 256;
+/// How long a statement interrupted by the hook (Ctrl-C) waits for the server's answer
+/// to the CancelRequest before giving up on the connection (a stalled network).
+pub const CANCEL_GRACE: Duration = Duration::from_millis(800);
 
 /// Statements per Query message when `pipeline` packs them (inside a transaction).
 const PACK: usize = 100;
 
-/// Packed Query messages per write.
+/// Packed Query messages per write (inside a transaction).
 const PACKS_PER_WRITE: usize = 4;
 
 /// The caller's interrupt hook: returns true when the running statement must be cancelled
@@ -44,6 +47,27 @@ pub type Interrupt<'a> = &'a (dyn Fn() -> bool + 'a);
 /// [`QueryResult::extra`]) while the server produces the rest. Never called for a
 /// result that arrives in one read.
 pub type RowSink<'a> = &'a mut dyn FnMut(&mut QueryResult);
+
+/// How to end a transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxEnd {
+    /// `COMMIT`.
+    Commit,
+    /// `ROLLBACK`.
+    Rollback,
+}
+
+/// How [`Connection::end_transaction`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// There was no transaction (or its `BEGIN` never left the client): nothing sent.
+    Nothing,
+    /// Committed.
+    Committed,
+    /// Rolled back: asked for, or a `COMMIT` of a transaction that had failed (the server
+    /// rolls it back and says `ROLLBACK`).
+    RolledBack,
+}
 
 /// Transaction status, from the last ReadyForQuery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,6 +207,8 @@ impl CancelToken {
 pub struct Notice {
     /// Severity (`NOTICE`, `WARNING`, ...).
     pub severity: String,
+    /// SQLSTATE (`01000`, `25P01`, ...).
+    pub code: String,
     /// Message.
     pub message: String,
 }
@@ -201,7 +227,14 @@ pub struct Connection {
     connect_timeout: Option<Duration>,
     tx: TxStatus,
     broken: bool,
-    session_dirty: bool,
+    /// What the users since the last reset may have left in the session.
+    session: Dirty,
+    /// The server's `standard_conforming_strings` (reported at startup and on change).
+    standard_strings: bool,
+    /// The server connection is a transaction pooler's (PgBouncer): its backend process
+    /// id is not the one the pooler gave us. Every transaction end may hand the server
+    /// connection to another client, so the reset rides with each one.
+    behind_pooler: bool,
     pending_begin: Option<String>,
     notices: Vec<Notice>,
     created: Instant,
@@ -390,9 +423,19 @@ impl Connection {
     /// Opens a connection: every host in turn (libpq multi-host), startup, authentication,
     /// and `target_session_attrs`.
     pub fn connect(p: &ConnectParams) -> Result<Connection> {
+        Self::connect_until(p, None)
+    }
+
+    /// [`Connection::connect`], each attempt also cut at `until` (a pool checkout's
+    /// deadline): no attempt outlives it, whatever `connect_timeout` says.
+    pub fn connect_until(p: &ConnectParams, until: Option<Instant>) -> Result<Connection> {
         let mut last: Option<Error> = None;
         for (host, port) in p.host_port_pairs() {
-            match Self::connect_one(p, &host, port) {
+            if until.is_some_and(|u| Instant::now() >= u) {
+                last.get_or_insert_with(|| Error::Connection("timeout expired".into()));
+                break;
+            }
+            match Self::connect_one(p, &host, port, until) {
                 Ok(mut c) => match c.check_session_attrs(p.target_session_attrs) {
                     Ok(true) => return Ok(c),
                     Ok(false) => {
@@ -409,28 +452,39 @@ impl Connection {
         Err(last.unwrap_or_else(|| Error::Connection("no host to connect to".into())))
     }
 
+    /// One query after startup: whether the server matches `target_session_attrs`, and
+    /// whether a pooler stands between us and it ([`Connection::behind_pooler`]: the
+    /// backend's process id is not the one the startup reported, which a pooler makes up).
     fn check_session_attrs(&mut self, t: TargetSessionAttrs) -> Result<bool> {
-        let want_rw = match t {
-            TargetSessionAttrs::Any => return Ok(true),
-            TargetSessionAttrs::ReadWrite | TargetSessionAttrs::Primary => true,
-            TargetSessionAttrs::ReadOnly
-            | TargetSessionAttrs::Standby
-            | TargetSessionAttrs::PreferStandby => false,
-        };
-        let sql = match t {
-            TargetSessionAttrs::ReadWrite | TargetSessionAttrs::ReadOnly => {
-                "SHOW transaction_read_only"
-            }
-            _ => "SELECT CASE WHEN pg_is_in_recovery() THEN 'on' ELSE 'off' END",
-        };
-        let r = self.simple_query(sql, None)?;
-        let ro = r.get(0, 0) == Some(b"on");
-        // prefer-standby accepts a primary when no standby is found; the caller's host
-        // loop only reaches here per host, so accept it (libpq retries a second pass).
-        Ok(ro != want_rw || t == TargetSessionAttrs::PreferStandby)
+        let r = self.simple_query(
+            "SELECT pg_backend_pid(), current_setting('transaction_read_only'), pg_is_in_recovery()",
+            None,
+        )?;
+        let pid = r
+            .get(0, 0)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .and_then(|s| s.parse::<i32>().ok());
+        self.behind_pooler = pid != Some(self.pid);
+        let read_only = r.get(0, 1) == Some(b"on");
+        let in_recovery = r.get(0, 2) == Some(b"t");
+        Ok(match t {
+            TargetSessionAttrs::Any => true,
+            TargetSessionAttrs::ReadWrite => !read_only,
+            TargetSessionAttrs::ReadOnly => read_only,
+            TargetSessionAttrs::Primary => !in_recovery,
+            TargetSessionAttrs::Standby => in_recovery,
+            // prefer-standby accepts a primary when no standby is found; the caller's host
+            // loop only reaches here per host, so accept it (libpq retries a second pass).
+            TargetSessionAttrs::PreferStandby => true,
+        })
     }
 
-    fn connect_one(p: &ConnectParams, host: &Host, port: u16) -> Result<Connection> {
+    fn connect_one(
+        p: &ConnectParams,
+        host: &Host,
+        port: u16,
+        until: Option<Instant>,
+    ) -> Result<Connection> {
         // sslmode applies to TCP only (libpq ignores it on Unix sockets). libpq's order:
         // `allow` tries plain first and TLS after a server error; `prefer` tries TLS first
         // and plain after a failed handshake or a server error over TLS.
@@ -440,7 +494,7 @@ impl Connection {
         };
         let first = tls.as_ref().filter(|_| p.ssl.mode != SslMode::Allow);
         let mut retry = false;
-        match Self::connect_attempt(p, host, port, first, &mut retry) {
+        match Self::connect_attempt(p, host, port, first, until, &mut retry) {
             Err(e) if retry && matches!(p.ssl.mode, SslMode::Allow | SslMode::Prefer) => {
                 let second = if first.is_some() { None } else { tls.as_ref() };
                 log::debug!(
@@ -449,14 +503,14 @@ impl Connection {
                     if second.is_some() { "with" } else { "without" },
                     p.ssl.mode
                 );
-                Self::connect_attempt(p, host, port, second, &mut retry).map_err(|e2| {
-                    match (e, e2) {
+                Self::connect_attempt(p, host, port, second, until, &mut retry).map_err(
+                    |e2| match (e, e2) {
                         (Error::Connection(m1), Error::Connection(m2)) => {
                             Error::Connection(format!("{m1}\n{m2}"))
                         }
                         (_, e2) => e2,
-                    }
-                })
+                    },
+                )
             }
             r => r,
         }
@@ -470,6 +524,7 @@ impl Connection {
         host: &Host,
         port: u16,
         tls: Option<&crate::tls::TlsConnector>,
+        until: Option<Instant>,
         retry: &mut bool,
     ) -> Result<Connection> {
         *retry = false;
@@ -480,7 +535,19 @@ impl Connection {
             }
             other => other,
         };
-        let stream = open_socket(host, port, p.connect_timeout).map_err(|e| {
+        // connect_timeout, cut at `until`
+        let started = Instant::now();
+        let limit = match (p.connect_timeout, until) {
+            (t, None) => t,
+            (None, Some(u)) => Some(u.saturating_duration_since(started)),
+            (Some(t), Some(u)) => Some(t.min(u.saturating_duration_since(started))),
+        };
+        if limit.is_some_and(|l| l.is_zero()) {
+            return Err(Error::Connection(format!(
+                "connection to server at {target} failed: timeout expired"
+            )));
+        }
+        let stream = open_socket(host, port, limit).map_err(|e| {
             Error::Connection(format!("connection to server at {target} failed: {e}"))
         })?;
         if let Stream::Tcp(s) = &stream {
@@ -489,7 +556,7 @@ impl Connection {
         let now = Instant::now();
         // The whole startup is bounded by connect_timeout (libpq applies it to the
         // connection attempt as a whole).
-        let deadline = p.connect_timeout.map(|t| now + t);
+        let deadline = limit.map(|t| started + t);
         let stream = match (stream, tls, host) {
             (Stream::Tcp(mut s), Some(t), Host::Tcp(name)) => {
                 s.set_read_timeout(Some(POLL_INTERVAL))
@@ -534,7 +601,9 @@ impl Connection {
             connect_timeout: p.connect_timeout,
             tx: TxStatus::Unknown,
             broken: false,
-            session_dirty: false,
+            session: Dirty::NONE,
+            standard_strings: true,
+            behind_pooler: false,
             pending_begin: None,
             notices: Vec::new(),
             created: now,
@@ -666,7 +735,7 @@ impl Connection {
                     let mut b = Body::new(&body);
                     let k = b.cstr()?.to_string();
                     let v = b.cstr()?.to_string();
-                    self.params.insert(k, v);
+                    self.note_parameter(k, v);
                 }
                 b'K' => {
                     let mut b = Body::new(&body);
@@ -744,12 +813,46 @@ impl Connection {
     /// True when a statement may have changed session state (SET, LISTEN, temp tables,
     /// advisory locks, ...) since the last reset.
     pub fn session_dirty(&self) -> bool {
-        self.session_dirty
+        !self.session.is_clean()
     }
 
-    /// Marks session state as changed (the face knows better, e.g. `set_session`).
+    /// What may have changed in the session since the last reset.
+    pub fn session_state(&self) -> Dirty {
+        self.session
+    }
+
+    /// Marks session settings as changed (the face knows better, e.g. `set_session`).
     pub fn mark_session_dirty(&mut self) {
-        self.session_dirty = true;
+        self.session |= Dirty::SETTINGS;
+    }
+
+    /// Records what `sql` may leave in the session ([`crate::session::scan`]).
+    fn scan_session(&mut self, sql: &str) {
+        self.session |= crate::session::scan(sql, self.standard_strings);
+    }
+
+    /// The server's `standard_conforming_strings`, as last reported.
+    pub fn standard_conforming_strings(&self) -> bool {
+        self.standard_strings
+    }
+
+    /// How the values of `query` must be quoted on this connection (see [`Quoting`]).
+    pub fn quoting_for(&self, query: &str) -> Quoting {
+        Quoting::for_query(self.standard_strings, query)
+    }
+
+    /// True when the server connection is a transaction pooler's (see
+    /// [`Connection::end_transaction`]).
+    pub fn behind_pooler(&self) -> bool {
+        self.behind_pooler
+    }
+
+    /// A `ParameterStatus` (at startup or later).
+    fn note_parameter(&mut self, k: String, v: String) {
+        if k == "standard_conforming_strings" {
+            self.standard_strings = v != "off";
+        }
+        self.params.insert(k, v);
     }
 
     /// A token to cancel the running statement from another thread.
@@ -827,7 +930,8 @@ impl Connection {
         intr: Option<Interrupt<'_>>,
         deadline: Option<Instant>,
     ) -> Result<(u8, usize)> {
-        let mut cancelled = false;
+        // When the interrupt hook asked to stop (a CancelRequest went out then).
+        let mut cancelled: Option<Instant> = None;
         // When the wait started: read only when a read is needed (not once per message).
         let mut started: Option<Instant> = None;
         loop {
@@ -895,13 +999,30 @@ impl Connection {
                             )));
                         }
                     }
-                    if !cancelled {
-                        if let Some(f) = intr {
-                            if f() {
-                                cancelled = true;
-                                // The statement ends with 57014; the connection stays usable.
-                                let _ = self.cancel_token().cancel();
+                    if let Some(f) = intr {
+                        match cancelled {
+                            None => {
+                                if f() {
+                                    cancelled = Some(Instant::now());
+                                    // The statement ends with 57014 and the connection
+                                    // stays usable. Sent off this thread: the network may
+                                    // be stalled, and this one keeps watching the clock.
+                                    let token = self.cancel_token();
+                                    let _ = std::thread::Builder::new()
+                                        .name("pgpool-cancel".into())
+                                        .spawn(move || token.cancel());
+                                }
                             }
+                            // No answer to the cancel in time, or asked again: the server
+                            // cannot be reached; the connection is given up.
+                            Some(at) if at.elapsed() >= CANCEL_GRACE || f() => {
+                                self.broken = true;
+                                return Err(Error::Connection(format!(
+                                    "statement interrupted; the server did not answer the cancel request within {:.1} s, the connection is closed",
+                                    at.elapsed().as_secs_f64()
+                                )));
+                            }
+                            Some(_) => {}
                         }
                     }
                 }
@@ -981,6 +1102,7 @@ impl Connection {
                 }
                 self.notices.push(Notice {
                     severity: e.severity,
+                    code: e.code,
                     message: e.message,
                 });
             }
@@ -989,9 +1111,9 @@ impl Connection {
                 let k = b.cstr()?.to_string();
                 let v = b.cstr()?.to_string();
                 if k != "in_hot_standby" {
-                    self.session_dirty = true;
+                    self.session |= Dirty::SETTINGS;
                 }
-                self.params.insert(k, v);
+                self.note_parameter(k, v);
             }
             b'1' | b'2' | b'3' | b'n' | b't' | b's' | b'A' => {}
             b'G' => {
@@ -1093,9 +1215,7 @@ impl Connection {
                 "the query contains NUL (0x00) characters".into(),
             ));
         }
-        if crate::sql::changes_session_state(sql) {
-            self.session_dirty = true;
-        }
+        self.scan_session(sql);
         match self.pending_begin.take() {
             None => {
                 frontend::query(sql, &mut self.wbuf).map_err(|e| io_err("encode", e))?;
@@ -1190,9 +1310,7 @@ impl Connection {
                 "the query contains NUL (0x00) characters".into(),
             ));
         }
-        if crate::sql::changes_session_state(sql) {
-            self.session_dirty = true;
-        }
+        self.scan_session(sql);
         let begin = self.pending_begin.take();
         if let Some(begin) = &begin {
             // BEGIN through the unnamed statement too, with no Sync of its own: one
@@ -1255,107 +1373,39 @@ impl Connection {
         Ok(())
     }
 
-    /// Runs many parameterless statements pipelined (`executemany`): batches of
-    /// statements are written at once, each batch ends with one Sync. Stops at the first
-    /// error, as psycopg2's `executemany` does. Returns the total of rows affected.
+    /// Runs many parameterless statements pipelined (`executemany`), packed [`PACK`] to a
+    /// Query message (`s1\n;\ns2\n;\n...`). Stops at the first error, as psycopg2's
+    /// `executemany` does, and returns the total of rows affected.
+    ///
+    /// Inside a transaction (or with a `BEGIN` queued, which leads the first message)
+    /// packing means exactly what one statement at a time means — the first error
+    /// aborts the transaction and is the one reported — and several messages go out per
+    /// write. In autocommit each statement is its own transaction, as one at a time:
+    /// a `COMMIT` follows each in the message (a multi-statement message is otherwise one
+    /// implicit transaction), and one message is in flight at a time, so that after an
+    /// error nothing more runs: the statements before it stay committed, those after it
+    /// never run. A statement that cannot run inside a transaction block (`VACUUM`,
+    /// `CREATE DATABASE`, `... CONCURRENTLY`, transaction control, ...) goes in a message
+    /// of its own.
     pub fn pipeline(
         &mut self,
         stmts: &mut dyn Iterator<Item = Result<String>>,
         intr: Option<Interrupt<'_>>,
     ) -> Result<u64> {
         self.check_usable()?;
-        if self.tx == TxStatus::InTransaction || self.pending_begin.is_some() {
-            return self.pipeline_packed(stmts, intr);
-        }
-        self.extended = true;
-        let mut total = 0u64;
-        let mut begin = self.put_pending_begin()?;
-        loop {
-            let mut n = 0;
-            let mut gen_err = None;
-            for s in &mut *stmts {
-                match s {
-                    Ok(s) => {
-                        if s.as_bytes().contains(&0) {
-                            gen_err = Some(Error::InvalidParameter(
-                                "the query contains NUL (0x00) characters".into(),
-                            ));
-                            break;
-                        }
-                        if crate::sql::changes_session_state(&s) {
-                            self.session_dirty = true;
-                        }
-                        self.encode_extended(&s, &[])?;
-                        n += 1;
-                        if n == PIPELINE_BATCH {
-                            break;
-                        }
-                    }
-                    Err(e) => {
-                        gen_err = Some(e);
-                        break;
-                    }
-                }
-            }
-            if n == 0 && !begin {
-                self.wbuf.clear();
-                return match gen_err {
-                    Some(e) => Err(e),
-                    None => Ok(total),
-                };
-            }
-            frontend::sync(&mut self.wbuf);
-            self.flush()?;
-            if begin {
-                begin = false;
-                if let Err(e) = self.read_begin(intr) {
-                    let _ = self.read_until_ready(intr, None);
-                    return Err(e);
-                }
-            }
-            let mut cur = QueryResult::default();
-            let mut err = None;
-            loop {
-                match self.read_step(&mut cur, &mut err, intr)? {
-                    Step::Done => {
-                        total += cur.rows_affected().unwrap_or(0);
-                        cur = QueryResult::default();
-                    }
-                    Step::Ready => break,
-                    Step::More => {}
-                }
-            }
-            if let Some(e) = err {
-                return Err(e);
-            }
-            if let Some(e) = gen_err {
-                return Err(e);
-            }
-            if n < PIPELINE_BATCH {
-                return Ok(total);
-            }
-        }
-    }
-
-    /// `pipeline` inside a transaction: statements are packed, [`PACK`] to a Query
-    /// message (`s1;\ns2;\n...`), several messages to a write. Inside a transaction this
-    /// means exactly what one statement at a time means — the first error aborts the
-    /// transaction and is the one reported — at a fraction of the server's per-message
-    /// cost (one parse/flush cycle per message instead of per statement).
-    fn pipeline_packed(
-        &mut self,
-        stmts: &mut dyn Iterator<Item = Result<String>>,
-        intr: Option<Interrupt<'_>>,
-    ) -> Result<u64> {
+        let autocommit = self.tx == TxStatus::Idle && self.pending_begin.is_none();
         self.extended = false;
+        let per_write = if autocommit { 1 } else { PACKS_PER_WRITE };
         let mut total = 0u64;
         let mut begin = self.pending_begin.take();
         let mut q = String::new();
+        // A statement read but not sent yet (it needs a message of its own).
+        let mut held: Option<String> = None;
         loop {
             let mut msgs = 0;
             let mut gen_err = None;
             let mut exhausted = false;
-            while msgs < PACKS_PER_WRITE && !exhausted {
+            while msgs < per_write && !exhausted {
                 q.clear();
                 let begin_here = begin.take();
                 if let Some(b) = &begin_here {
@@ -1364,7 +1414,7 @@ impl Connection {
                 }
                 let mut k = 0;
                 while k < PACK {
-                    match stmts.next() {
+                    let st = match held.take().map(Ok).or_else(|| stmts.next()) {
                         None => {
                             exhausted = true;
                             break;
@@ -1374,23 +1424,31 @@ impl Connection {
                             exhausted = true;
                             break;
                         }
-                        Some(Ok(st)) => {
-                            if st.as_bytes().contains(&0) {
-                                gen_err = Some(Error::InvalidParameter(
-                                    "the query contains NUL (0x00) characters".into(),
-                                ));
-                                exhausted = true;
-                                break;
-                            }
-                            if crate::sql::changes_session_state(&st) {
-                                self.session_dirty = true;
-                            }
-                            // The separator on its own line: a statement may end in
-                            // a `--` comment.
-                            q.push_str(&st);
-                            q.push_str("\n;\n");
-                            k += 1;
-                        }
+                        Some(Ok(st)) => st,
+                    };
+                    if st.as_bytes().contains(&0) {
+                        gen_err = Some(Error::InvalidParameter(
+                            "the query contains NUL (0x00) characters".into(),
+                        ));
+                        exhausted = true;
+                        break;
+                    }
+                    let alone = autocommit && needs_own_message(&st, self.standard_strings);
+                    if alone && k > 0 {
+                        held = Some(st);
+                        break;
+                    }
+                    self.scan_session(&st);
+                    if autocommit && k > 0 {
+                        q.push_str("COMMIT\n;\n");
+                    }
+                    // The separator on its own line: a statement may end in a `--`
+                    // comment.
+                    q.push_str(&st);
+                    q.push_str("\n;\n");
+                    k += 1;
+                    if alone {
+                        break;
                     }
                 }
                 if k == 0 {
@@ -1400,6 +1458,9 @@ impl Connection {
                 }
                 frontend::query(&q, &mut self.wbuf).map_err(|e| io_err("encode", e))?;
                 msgs += 1;
+                if held.is_some() {
+                    break;
+                }
             }
             if msgs == 0 {
                 self.pending_begin = begin;
@@ -1427,13 +1488,18 @@ impl Connection {
                     first_err = err;
                 }
             }
+            if autocommit {
+                // Our COMMITs of the message's implicit transaction: the server warns
+                // that there is no (explicit) transaction in progress.
+                self.notices.retain(|n| n.code != "25P01");
+            }
             if let Some(e) = first_err {
                 return Err(e);
             }
             if let Some(e) = gen_err {
                 return Err(e);
             }
-            if exhausted {
+            if exhausted && held.is_none() {
                 return Ok(total);
             }
         }
@@ -1628,50 +1694,143 @@ impl Connection {
         }
     }
 
-    /// Ends a transaction left open (rollback) and resets session state when it changed
-    /// (asyncpg's reset: RESET ALL, UNLISTEN, advisory locks, temp tables, portals,
-    /// prepared statements), in one round trip. Used when a connection goes back to the
-    /// pool.
+    /// Ends a transaction left open (rollback) and resets what the session's users left
+    /// behind ([`crate::session`]), in one Query message; nothing is sent when there is
+    /// neither. Used when a connection goes back to the pool.
     pub fn reset(&mut self) -> Result<()> {
         self.pending_begin = None;
         self.extended = false;
         if self.broken {
             return Err(Error::Interface("connection is broken".into()));
         }
-        let need_rollback = self.tx != TxStatus::Idle;
-        if !need_rollback && !self.session_dirty {
-            return Ok(());
+        let end = (self.tx != TxStatus::Idle).then_some(TxEnd::Rollback);
+        let r = self.end_and_reset(end, None).map(|_| ());
+        self.notices.clear();
+        r
+    }
+
+    /// Ends the transaction psycopg2 (or a C caller) opened: `COMMIT` or `ROLLBACK`, or
+    /// nothing at all when its `BEGIN` is still queued (dropped) or there is none.
+    ///
+    /// `block_end`: the connection goes back to its pool right after, so the reset of
+    /// what the session's users left behind ([`crate::session`]) goes out in the same
+    /// Query message as the `COMMIT`/`ROLLBACK`: the server connection is never idle
+    /// between them, so a transaction pooler (PgBouncer) cannot hand it to another
+    /// client with the state still in it. Behind a pooler ([`Connection::behind_pooler`])
+    /// every transaction end hands the server connection over, so the reset rides with
+    /// each one. When `COMMIT` fails (a deferred constraint) the server skips the rest
+    /// of the message; the transaction is rolled back then, and the reset follows in a
+    /// message of its own.
+    pub fn end_transaction(
+        &mut self,
+        how: TxEnd,
+        block_end: bool,
+        intr: Option<Interrupt<'_>>,
+    ) -> Result<Ended> {
+        self.check_usable()?;
+        if self.pending_begin.take().is_some() && self.tx == TxStatus::Idle {
+            // BEGIN never left: nothing to end; a block end still resets
+            if block_end || self.behind_pooler {
+                self.end_and_reset(None, intr)?;
+            }
+            return Ok(Ended::Nothing);
         }
-        let mut sql = String::new();
-        if need_rollback {
-            sql.push_str("ROLLBACK;");
+        if self.tx == TxStatus::Idle && !block_end {
+            return Ok(Ended::Nothing);
         }
-        if self.session_dirty {
-            sql.push_str(
-                "SET SESSION AUTHORIZATION DEFAULT;RESET ALL;UNLISTEN *;SELECT pg_advisory_unlock_all();CLOSE ALL;DEALLOCATE ALL;DISCARD TEMP;",
-            );
+        let end = (self.tx != TxStatus::Idle).then_some(how);
+        if block_end || self.behind_pooler {
+            return self.end_and_reset(end, intr);
         }
-        // `sql` is our own text: go through the protocol directly (no dirty scan).
+        let sql = match how {
+            TxEnd::Commit => "COMMIT",
+            TxEnd::Rollback => "ROLLBACK",
+        };
+        let r = self.simple_query(sql, intr)?;
+        Ok(ended_by(how, &r.command_tag))
+    }
+
+    /// `end` (if any) and the reset of `self.session`, in one Query message.
+    fn end_and_reset(&mut self, end: Option<TxEnd>, intr: Option<Interrupt<'_>>) -> Result<Ended> {
+        self.pending_begin = None;
+        if end.is_none() && self.session.is_clean() {
+            return Ok(Ended::Nothing);
+        }
+        let mut sql = String::with_capacity(64);
+        if let Some(how) = end {
+            sql.push_str(match how {
+                TxEnd::Commit => "COMMIT;",
+                TxEnd::Rollback => "ROLLBACK;",
+            });
+        }
+        let dirty = self.session;
+        crate::session::reset_sql(dirty, &mut sql);
+        // `sql` is our own text: straight to the protocol (no session scan).
+        self.extended = false;
         frontend::query(&sql, &mut self.wbuf).map_err(|e| io_err("encode", e))?;
         self.flush()?;
-        let r = self.read_until_ready(None, None);
-        self.notices.clear();
-        match r {
-            Ok(_) if self.tx == TxStatus::Idle => {
-                self.session_dirty = false;
-                Ok(())
+        let (first_tag, err) = self.read_until_ready_all(intr)?;
+        if let Some(e) = err {
+            match (end, first_tag) {
+                (Some(how), Some(tag)) => {
+                    // The transaction ended; a reset statement failed: the session is in
+                    // an unknown state, so the connection is not reused.
+                    log::warn!("session reset failed, discarding the connection: {e}");
+                    self.broken = true;
+                    return Ok(ended_by(how, &tag));
+                }
+                (Some(_), None) if !dirty.is_clean() && self.tx == TxStatus::Idle => {
+                    // COMMIT failed (the server rolled back) and the reset was skipped
+                    // with the rest of the message: it goes out on its own.
+                    if let Err(e2) = self.end_and_reset(None, None) {
+                        self.broken = true;
+                        log::warn!("session reset after a failed COMMIT failed: {e2}");
+                    }
+                }
+                (None, _) => self.broken = true,
+                _ => {}
             }
-            Ok(_) => {
+            if self.tx != TxStatus::Idle {
                 self.broken = true;
-                Err(Error::Interface(
-                    "reset left the connection in a transaction".into(),
-                ))
             }
-            Err(e) => {
-                self.broken = true;
-                Err(e)
+            return Err(e);
+        }
+        if self.tx != TxStatus::Idle {
+            self.broken = true;
+            return Err(Error::Interface(
+                "reset left the connection in a transaction".into(),
+            ));
+        }
+        // (the reset's own ParameterStatus messages marked settings again)
+        self.session = Dirty::NONE;
+        Ok(match end {
+            None => Ended::Nothing,
+            Some(how) => ended_by(how, first_tag.as_deref().unwrap_or_default()),
+        })
+    }
+
+    /// Reads up to ReadyForQuery: the first statement's command tag (`None` when it
+    /// failed) and the first error.
+    fn read_until_ready_all(
+        &mut self,
+        intr: Option<Interrupt<'_>>,
+    ) -> Result<(Option<String>, Option<Error>)> {
+        let mut cur = QueryResult::default();
+        let mut err = None;
+        let mut first_tag: Option<String> = None;
+        loop {
+            match self.read_step(&mut cur, &mut err, intr)? {
+                Step::Done => {
+                    if first_tag.is_none() && err.is_none() {
+                        first_tag = Some(std::mem::take(&mut cur.command_tag));
+                    }
+                    cur = QueryResult::default();
+                }
+                Step::Ready => break,
+                Step::More => {}
             }
         }
+        Ok((first_tag, err))
     }
 
     /// Closes the connection politely (Terminate), ignoring errors.
@@ -1702,6 +1861,47 @@ impl Drop for Connection {
     fn drop(&mut self) {
         self.terminate();
     }
+}
+
+/// What a `COMMIT`/`ROLLBACK` did, from its command tag.
+fn ended_by(how: TxEnd, tag: &str) -> Ended {
+    match how {
+        TxEnd::Commit if tag != "ROLLBACK" => Ended::Committed,
+        _ => Ended::RolledBack,
+    }
+}
+
+/// True when `sql` cannot run inside a transaction block (or in a multi-statement
+/// message, which is one): `VACUUM`, `CREATE/DROP DATABASE`, `... CONCURRENTLY`,
+/// `CREATE/DROP TABLESPACE`, `ALTER SYSTEM`, `CLUSTER`, `DISCARD ALL`, subscriptions,
+/// transaction control. Conservative: every statement starting with one of those words.
+fn needs_own_message(sql: &str, standard: bool) -> bool {
+    let mut words = crate::lexer::Lexer::new(sql, standard).filter_map(|t| match t {
+        crate::lexer::Tok::Word(w) => Some(w),
+        _ => None,
+    });
+    let Some(first) = words.next() else {
+        return false;
+    };
+    const ALONE: [&str; 16] = [
+        "abort",
+        "alter",
+        "begin",
+        "checkpoint",
+        "cluster",
+        "commit",
+        "create",
+        "discard",
+        "drop",
+        "end",
+        "prepare",
+        "reindex",
+        "release",
+        "rollback",
+        "savepoint",
+        "vacuum",
+    ];
+    ALONE.iter().any(|w| first.eq_ignore_ascii_case(w)) || first.eq_ignore_ascii_case("start")
 }
 
 fn tx_from(b: u8) -> TxStatus {

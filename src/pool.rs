@@ -81,7 +81,9 @@ impl managed::Manager for Manager {
             // [`Pool::try_get_idle`]: only an idle connection will do.
             return Err(Error::Interface("no idle connection".into()));
         }
-        let connect = || Connection::connect(&self.params);
+        // A checkout's deadline cuts the connect attempt (connect_timeout may be longer).
+        let until = ACQUIRE_DEADLINE.with(|d| d.get());
+        let connect = || Connection::connect_until(&self.params, until);
         let connected = if ON_WORKER.with(|w| w.get()) {
             tokio::task::block_in_place(connect)
         } else {
@@ -407,22 +409,17 @@ impl Pool {
         retry_connect: bool,
         intr: Option<crate::conn::Interrupt<'_>>,
     ) -> Result<PooledConnection> {
-        let (dp, start) = match self.first_poll(retry_connect) {
+        let timeout = timeout.unwrap_or(self.inner.config.timeout);
+        let (dp, start) = match self.first_poll(retry_connect, timeout) {
             FirstPoll::Done(r) => return r,
             FirstPoll::Queue(dp, start) => (dp, start),
         };
-        self.get_slow(
-            dp,
-            start,
-            timeout.unwrap_or(self.inner.config.timeout),
-            retry_connect,
-            intr,
-        )
+        self.get_slow(dp, start, timeout, retry_connect, intr)
     }
 
     /// The start of every checkout: an idle connection (or a free slot, connected on the
     /// spot) is ready at the first poll of deadpool's `get`, without a runtime.
-    fn first_poll(&self, retry_connect: bool) -> FirstPoll {
+    fn first_poll(&self, retry_connect: bool, timeout: Duration) -> FirstPoll {
         if self.inner.closed.load(Ordering::Acquire) {
             return FirstPoll::Done(Err(Error::Closed));
         }
@@ -431,7 +428,8 @@ impl Pool {
         // The deadline counts from here: this poll may itself spend up to
         // connect_timeout connecting (a silent server).
         let start = Instant::now();
-        if let Some(r) = dp.get().now_or_never() {
+        let polled = with_deadline(start.checked_add(timeout), || dp.get().now_or_never());
+        if let Some(r) = polled {
             match r {
                 Ok(obj) => return FirstPoll::Done(Ok(self.wrap(obj))),
                 Err(PoolError::Closed) => return FirstPoll::Done(Err(Error::Closed)),
@@ -510,7 +508,7 @@ impl Pool {
                 recycle: None,
             };
             let r = tokio::select! {
-                r = dp.timeout_get(&t) => r,
+                r = WithDeadline(Some(deadline), Box::pin(dp.timeout_get(&t))) => r,
                 _ = &mut cancel => return Err(Error::Interrupted),
             };
             match r {
@@ -936,11 +934,37 @@ impl Drop for PooledConnection {
 }
 
 thread_local! {
+    /// The deadline of the checkout being polled on this thread: `Manager::create` cuts
+    /// its connect attempt there.
+    static ACQUIRE_DEADLINE: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
     /// Set while [`Pool::get_async`]'s future is polled: `Manager::create` must not block
     /// a runtime worker, so it connects inside `block_in_place`.
     static ON_WORKER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     /// Set during [`Pool::try_get_idle`]: `Manager::create` fails at once.
     static NO_CREATE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with [`ACQUIRE_DEADLINE`] set to `deadline`.
+fn with_deadline<T>(deadline: Option<Instant>, f: impl FnOnce() -> T) -> T {
+    let old = ACQUIRE_DEADLINE.with(|d| d.replace(deadline));
+    let r = f();
+    ACQUIRE_DEADLINE.with(|d| d.set(old));
+    r
+}
+
+/// Polls the inner future with [`ACQUIRE_DEADLINE`] set (each poll may run on another
+/// runtime thread).
+struct WithDeadline<F>(Option<Instant>, std::pin::Pin<Box<F>>);
+
+impl<F: std::future::Future> std::future::Future for WithDeadline<F> {
+    type Output = F::Output;
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        let deadline = self.0;
+        with_deadline(deadline, || self.1.as_mut().poll(cx))
+    }
 }
 
 /// Polls the inner future with [`ON_WORKER`] set.
@@ -1015,11 +1039,11 @@ impl Pool {
     where
         C: std::future::Future<Output = ()>,
     {
-        let (dp, start) = match self.first_poll(true) {
+        let timeout = timeout.unwrap_or(self.inner.config.timeout);
+        let (dp, start) = match self.first_poll(true, timeout) {
             FirstPoll::Done(r) => return r,
             FirstPoll::Queue(dp, start) => (dp, start),
         };
-        let timeout = timeout.unwrap_or(self.inner.config.timeout);
         self.acquire_queued(dp, start, timeout, true, cancel).await
     }
 }

@@ -224,7 +224,8 @@ class Literal(Composable):
         return self._wrapped
 
     def as_string(self, context: Any = None) -> str:
-        return _pgpool._quote(self._wrapped)
+        # quoted for the context's connection (its standard_conforming_strings)
+        return _pgpool._quote(self._wrapped, context)
 
 
 class Placeholder(Composable):

@@ -7,7 +7,7 @@ use pyo3::types::{
     PyType,
 };
 
-use pgpool::sql::Value;
+use pgpool::sql::{Quoting, Value};
 
 use crate::errors::{client_error, param_error, Kind};
 
@@ -322,16 +322,20 @@ impl Vars {
         })
     }
 
-    /// Interpolates `query` with these parameters (psycopg2's `execute`/`mogrify`).
-    pub(crate) fn interpolate(self, py: Python<'_>, query: &str) -> PyResult<String> {
+    /// Interpolates `query` with these parameters (psycopg2's `execute`/`mogrify`),
+    /// literals quoted for `q`.
+    pub(crate) fn interpolate(self, py: Python<'_>, query: &str, q: Quoting) -> PyResult<String> {
         match self {
             Vars::Positional {
                 values,
                 failed,
                 type_name,
             } => {
-                let r =
-                    pgpool::sql::interpolate(query, Some(pgpool::sql::Params::Positional(&values)));
+                let r = pgpool::sql::interpolate(
+                    query,
+                    Some(pgpool::sql::Params::Positional(&values)),
+                    q,
+                );
                 match (r, failed) {
                     (Ok(_), Some((_, e))) => Err(e),
                     (Ok(s), None) => Ok(s),
@@ -348,7 +352,7 @@ impl Vars {
                 }
             }
             Vars::Named { pairs, failed } => {
-                match pgpool::sql::interpolate(query, Some(pgpool::sql::Params::Named(&pairs))) {
+                match pgpool::sql::interpolate(query, Some(pgpool::sql::Params::Named(&pairs)), q) {
                     Ok(s) => Ok(s),
                     Err(pgpool::Error::InvalidParameter(m)) => {
                         if let Some(key) = m.strip_prefix("KeyError: ") {
@@ -366,24 +370,28 @@ impl Vars {
     }
 }
 
-/// `query % vars` as psycopg2 does it: `vars=None` leaves the query untouched.
+/// `query % vars` as psycopg2 does it: `vars=None` leaves the query untouched. `q`
+/// gives the quoting of the literals from the query (e.g. the connection's
+/// [`Connection::quoting_for`](crate::conn::Connection::quoting_for)); it is only
+/// asked for when there are values.
 pub(crate) fn render(
     py: Python<'_>,
     query: &str,
     vars: Option<&Bound<'_, PyAny>>,
+    q: impl FnOnce(&str) -> Quoting,
 ) -> PyResult<String> {
     match vars {
-        None => pgpool::sql::interpolate(query, None).map_err(|e| match e {
+        Some(v) if !v.is_none() => Vars::from_py(v)?.interpolate(py, query, q(query)),
+        _ => pgpool::sql::interpolate(query, None, Quoting::Standard).map_err(|e| match e {
             pgpool::Error::InvalidParameter(m) => param_error(py, &m, None),
             e => crate::errors::to_py(py, &e),
         }),
-        Some(v) if v.is_none() => render(py, query, None),
-        Some(v) => Vars::from_py(v)?.interpolate(py, query),
     }
 }
 
-/// The text of a query given as `str` or `bytes` (UTF-8).
-pub(crate) fn query_text(q: &Bound<'_, PyAny>) -> PyResult<String> {
+/// The text of a query given as `str` or `bytes` (UTF-8), or as a `pgpool.sql` object
+/// rendered for `cursor` (its literals quoted for the cursor's connection).
+pub(crate) fn query_text(q: &Bound<'_, PyAny>, cursor: &Bound<'_, PyAny>) -> PyResult<String> {
     if let Ok(s) = q.cast::<PyString>() {
         return s.extract::<String>();
     }
@@ -396,10 +404,10 @@ pub(crate) fn query_text(q: &Bound<'_, PyAny>) -> PyResult<String> {
             )
         });
     }
-    // `pgpool.sql` objects (psycopg2's `sql.Composable`): their text. The context
-    // argument psycopg2 needs for quoting is not needed here.
+    // `pgpool.sql` objects (psycopg2's `sql.Composable`): their text, rendered for the
+    // cursor (as psycopg2 does), so that literals follow the connection's quoting.
     if q.hasattr("as_string")? {
-        let s = q.call_method1("as_string", (q.py().None(),))?;
+        let s = q.call_method1("as_string", (cursor,))?;
         if s.is_instance_of::<PyString>() {
             return s.extract::<String>();
         }

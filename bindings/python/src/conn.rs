@@ -11,6 +11,7 @@ use pyo3::types::{PyDict, PyList, PyString};
 
 use pgpool::config::{ConnectParams, Host};
 use pgpool::conn::{CancelToken, Notice};
+use pgpool::sql::Quoting;
 use pgpool::{Interrupt, PooledConnection, QueryResult, TxStatus};
 
 use crate::cursor::{Cursor, RowMode};
@@ -161,15 +162,39 @@ impl State {
         commit: bool,
         intr: Option<Interrupt<'_>>,
     ) -> pgpool::error::Result<()> {
-        if !std::mem::replace(&mut self.in_tx, false) {
+        if !self.in_tx {
             return Ok(());
         }
-        self.mark += 1;
-        let c = self.conn_mut()?;
-        if c.clear_pending_begin() {
-            return Ok(());
+        self.end(commit, false, intr)
+    }
+
+    /// The end of a pooled block: COMMIT (`commit`) or ROLLBACK of the transaction
+    /// psycopg2 thinks is open (any other is rolled back), with the session reset in the
+    /// same message (the core's `Connection::end_transaction`).
+    pub(crate) fn end_block(
+        &mut self,
+        commit: bool,
+        intr: Option<Interrupt<'_>>,
+    ) -> pgpool::error::Result<()> {
+        self.end(commit && self.in_tx, true, intr)
+    }
+
+    fn end(
+        &mut self,
+        commit: bool,
+        block_end: bool,
+        intr: Option<Interrupt<'_>>,
+    ) -> pgpool::error::Result<()> {
+        if std::mem::replace(&mut self.in_tx, false) {
+            self.mark += 1;
         }
-        c.simple_query(if commit { "COMMIT" } else { "ROLLBACK" }, intr)
+        let how = if commit {
+            pgpool::conn::TxEnd::Commit
+        } else {
+            pgpool::conn::TxEnd::Rollback
+        };
+        self.conn_mut()?
+            .end_transaction(how, block_end, intr)
             .map(|_| ())
     }
 }
@@ -371,6 +396,35 @@ impl Connection {
         })
     }
 
+    /// How the values of `query` are quoted on this connection: it follows the server's
+    /// `standard_conforming_strings` (see `pgpool::sql::Quoting`). Standard when closed.
+    pub(crate) fn quoting_for(&self, py: Python<'_>, query: &str) -> Quoting {
+        let standard = self.locked(py, |st| {
+            st.conn_ref()
+                .is_none_or(|c| c.standard_conforming_strings())
+        });
+        Quoting::for_query(standard, query)
+    }
+
+    /// The connection's quoting for a literal on its own (no statement around it).
+    pub(crate) fn quoting(&self, py: Python<'_>) -> Quoting {
+        let standard = self.locked(py, |st| {
+            st.conn_ref()
+                .is_none_or(|c| c.standard_conforming_strings())
+        });
+        Quoting::of_setting(standard)
+    }
+
+    /// The quoting for statements rendered ahead and sent together (`executemany`):
+    /// one of them may change `standard_conforming_strings` before the next is read, so
+    /// [`Quoting::Portable`] unless the setting is already off.
+    pub(crate) fn quoting_for_batch(&self, py: Python<'_>) -> Quoting {
+        match self.quoting(py) {
+            Quoting::Escape => Quoting::Escape,
+            _ => Quoting::Portable,
+        }
+    }
+
     /// True in autocommit mode (named cursors without HOLD need a transaction).
     pub(crate) fn autocommit(&self, py: Python<'_>) -> bool {
         self.locked(py, |st| st.autocommit)
@@ -441,7 +495,7 @@ impl Connection {
         if !matches!(st.holder, Holder::Pooled(_)) {
             return None;
         }
-        let r = st.finish(commit, Some(intr));
+        let r = st.end_block(commit, Some(intr));
         let after = st.take_after();
         let Holder::Pooled(pc) = std::mem::replace(&mut st.holder, Holder::Returned) else {
             unreachable!("checked above");

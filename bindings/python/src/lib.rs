@@ -70,11 +70,26 @@ fn connect(
 }
 
 /// `value` as the SQL literal `execute` would put in place of `%s` (for `pgpool.sql.Literal`
-/// and `pgpool.extensions.adapt`).
+/// and `pgpool.extensions.adapt`), quoted for `context`'s connection (a Connection or a
+/// Cursor: it follows that connection's `standard_conforming_strings`) or, without one,
+/// for `standard_conforming_strings = on`.
 #[pyfunction]
-fn _quote(value: &Bound<'_, PyAny>) -> PyResult<String> {
+#[pyo3(signature = (value, context=None))]
+fn _quote(value: &Bound<'_, PyAny>, context: Option<&Bound<'_, PyAny>>) -> PyResult<String> {
     let py = value.py();
-    adapt::render(py, "%s", Some(PyTuple::new(py, [value])?.as_any()))
+    let quoting = match context {
+        Some(c) => match c.cast::<conn::Connection>() {
+            Ok(conn) => conn.get().quoting(py),
+            Err(_) => match c.cast::<cursor::Cursor>() {
+                Ok(cur) => cur.borrow().quoting(py),
+                Err(_) => pgpool::sql::Quoting::Standard,
+            },
+        },
+        None => pgpool::sql::Quoting::Standard,
+    };
+    adapt::render(py, "%s", Some(PyTuple::new(py, [value])?.as_any()), |_| {
+        quoting
+    })
 }
 
 /// Tells the core this process is a fresh fork (registered with `os.register_at_fork`).

@@ -371,7 +371,7 @@ fn exit_conn(pool: &Bound<'_, Pool>, conn: &Py<Connection>, ok: bool) -> PyResul
     let r = if c.is_closed() {
         Ok(())
     } else {
-        c.run(py, |st, intr| st.finish(ok, Some(intr)))
+        c.run(py, |st, intr| st.end_block(ok, Some(intr)))
     };
     let back = Pool::give_back(pool, conn.bind(py).as_any(), false);
     r?;
