@@ -137,6 +137,9 @@ pub struct ConnectParams {
     pub target_session_attrs: TargetSessionAttrs,
     /// TLS.
     pub ssl: SslConfig,
+    /// `client_encoding` (`PGCLIENTENCODING`): the encoding asked for at startup; `None`
+    /// (also for libpq's `auto`): UTF-8.
+    pub client_encoding: Option<crate::encoding::Encoding>,
 }
 
 impl fmt::Debug for ConnectParams {
@@ -1426,6 +1429,19 @@ impl ConnectParams {
             .or_else(|| l.get("fallback_application_name", &[]))
             .map(|(_, v)| v);
         let options = l.get("options", &["PGOPTIONS"]).map(|(_, v)| v);
+        let client_encoding = match l.get("client_encoding", &["PGCLIENTENCODING"]) {
+            None => None,
+            Some((_, v)) if v.eq_ignore_ascii_case("auto") => None,
+            Some((_, v)) => Some(crate::encoding::Encoding::from_name(&v).ok_or_else(|| {
+                Error::config(
+                    "client_encoding",
+                    format!("unsupported client encoding {v:?} (supported: {})", {
+                        let names: Vec<&str> = crate::encoding::Encoding::names().collect();
+                        names.join(", ")
+                    }),
+                )
+            })?),
+        };
 
         Ok(ConnectParams {
             hosts,
@@ -1443,6 +1459,7 @@ impl ConnectParams {
             tcp_user_timeout,
             target_session_attrs,
             ssl,
+            client_encoding,
         })
     }
 

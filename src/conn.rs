@@ -19,6 +19,7 @@ use postgres_protocol::message::frontend;
 use postgres_protocol::IsNull;
 
 use crate::config::{ConnectParams, Host, SslMode, TargetSessionAttrs};
+use crate::encoding::Encoding;
 use crate::error::{DbError, Error, Result};
 use crate::result::{Column, QueryResult};
 use crate::session::Dirty;
@@ -231,6 +232,15 @@ pub struct Connection {
     session: Dirty,
     /// The server's `standard_conforming_strings` (reported at startup and on change).
     standard_strings: bool,
+    /// The session's `client_encoding` (reported at startup and on change): text is
+    /// converted from and to it at the wire ([`crate::encoding`]).
+    encoding: Encoding,
+    /// A `client_encoding` the server switched to that pgpool cannot convert: every
+    /// statement fails with a clear error until it is changed back (the pool's reset
+    /// does).
+    unsupported_encoding: Option<String>,
+    /// The client encoding asked for at startup (what a reset restores).
+    startup_encoding: Encoding,
     /// The server connection is a transaction pooler's (PgBouncer): its backend process
     /// id is not the one the pooler gave us. Every transaction end may hand the server
     /// connection to another client, so the reset rides with each one.
@@ -342,6 +352,13 @@ impl<'a> Body<'a> {
         std::str::from_utf8(&rest[..end])
             .map_err(|_| Error::Connection("invalid UTF-8 from server".into()))
     }
+    /// A NUL-terminated string's bytes (in the client encoding).
+    fn cbytes(&mut self) -> Result<&'a [u8]> {
+        let rest = self.b.get(self.pos..).ok_or_else(short)?;
+        let end = rest.iter().position(|&c| c == 0).ok_or_else(short)?;
+        self.pos += end + 1;
+        Ok(&rest[..end])
+    }
     fn rest(&self) -> &'a [u8] {
         &self.b[self.pos.min(self.b.len())..]
     }
@@ -351,15 +368,17 @@ fn short() -> Error {
     Error::Connection("protocol error: short message from server".into())
 }
 
-fn parse_error_fields(body: &[u8]) -> DbError {
+/// An ErrorResponse's or NoticeResponse's fields (text in the client encoding `enc`;
+/// what does not decode is replaced, so that the message always gets through).
+fn parse_error_fields(body: &[u8], enc: Encoding) -> DbError {
     let mut e = DbError::default();
     let mut b = Body::new(body);
     while let Ok(code) = b.u8() {
         if code == 0 {
             break;
         }
-        let Ok(v) = b.cstr() else { break };
-        let v = v.to_string();
+        let Ok(v) = b.cbytes() else { break };
+        let v = enc.decode_lossy(v);
         match code {
             b'S' => e.severity = v,
             b'V' => e.severity_nonlocalized = Some(v),
@@ -385,12 +404,12 @@ fn parse_error_fields(body: &[u8]) -> DbError {
     e
 }
 
-fn parse_row_description(body: &[u8]) -> Result<Vec<Column>> {
+fn parse_row_description(body: &[u8], enc: Encoding) -> Result<Vec<Column>> {
     let mut b = Body::new(body);
     let n = b.i16()? as usize;
     let mut cols = Vec::with_capacity(n);
     for _ in 0..n {
-        let name = b.cstr()?.to_string();
+        let name = enc.decode_lossy(b.cbytes()?);
         let table_oid = b.i32()? as u32;
         let column_id = b.i16()?;
         let type_oid = b.i32()? as u32;
@@ -603,6 +622,9 @@ impl Connection {
             broken: false,
             session: Dirty::NONE,
             standard_strings: true,
+            encoding: Encoding::UTF8,
+            unsupported_encoding: None,
+            startup_encoding: p.client_encoding.unwrap_or(Encoding::UTF8),
             behind_pooler: false,
             pending_begin: None,
             notices: Vec::new(),
@@ -632,7 +654,10 @@ impl Connection {
         let mut params: Vec<(&str, &str)> = vec![
             ("user", p.user.as_str()),
             ("database", p.dbname.as_str()),
-            ("client_encoding", "UTF8"),
+            (
+                "client_encoding",
+                p.client_encoding.unwrap_or(Encoding::UTF8).name,
+            ),
             ("DateStyle", "ISO"),
         ];
         if let Some(a) = &p.application_name {
@@ -733,8 +758,8 @@ impl Connection {
                 }
                 b'S' => {
                     let mut b = Body::new(&body);
-                    let k = b.cstr()?.to_string();
-                    let v = b.cstr()?.to_string();
+                    let k = self.encoding.decode_lossy(b.cbytes()?);
+                    let v = self.encoding.decode_lossy(b.cbytes()?);
                     self.note_parameter(k, v);
                 }
                 b'K' => {
@@ -747,7 +772,7 @@ impl Connection {
                     return Ok(());
                 }
                 b'E' => {
-                    let e = parse_error_fields(&body);
+                    let e = parse_error_fields(&body, self.encoding);
                     return Err(Error::Db(Arc::new(e)));
                 }
                 b'N' => {}
@@ -836,6 +861,24 @@ impl Connection {
         self.standard_strings
     }
 
+    /// The session's client encoding (text from and to the faces is UTF-8; the connection
+    /// converts; COPY data is passed as it is, for the face to convert).
+    pub fn client_encoding(&self) -> Encoding {
+        self.encoding
+    }
+
+    /// Writes a Query message with `sql` in the client encoding.
+    fn put_query(&mut self, sql: &str) -> Result<()> {
+        let bytes = self.encoding.encode(sql)?;
+        let len = i32::try_from(bytes.len() + 5)
+            .map_err(|_| Error::InvalidParameter("the query is too long".into()))?;
+        self.wbuf.extend_from_slice(b"Q");
+        self.wbuf.extend_from_slice(&len.to_be_bytes());
+        self.wbuf.extend_from_slice(&bytes);
+        self.wbuf.extend_from_slice(&[0]);
+        Ok(())
+    }
+
     /// How the values of `query` must be quoted on this connection (see [`Quoting`]).
     pub fn quoting_for(&self, query: &str) -> Quoting {
         Quoting::for_query(self.standard_strings, query)
@@ -851,6 +894,15 @@ impl Connection {
     fn note_parameter(&mut self, k: String, v: String) {
         if k == "standard_conforming_strings" {
             self.standard_strings = v != "off";
+        }
+        if k == "client_encoding" {
+            match Encoding::from_name(&v) {
+                Some(e) => {
+                    self.encoding = e;
+                    self.unsupported_encoding = None;
+                }
+                None => self.unsupported_encoding = Some(v.clone()),
+            }
         }
         self.params.insert(k, v);
     }
@@ -1059,7 +1111,7 @@ impl Connection {
         let body = &self.rbuf[start..end];
         match tag {
             b'T' => {
-                let cols = parse_row_description(body)?;
+                let cols = parse_row_description(body, self.encoding)?;
                 *cur = QueryResult::default();
                 cur.start(cols);
             }
@@ -1078,7 +1130,7 @@ impl Connection {
                 return Ok(Step::Ready);
             }
             b'E' => {
-                let e = parse_error_fields(body);
+                let e = parse_error_fields(body, self.encoding);
                 let fatal = e.severity == "FATAL" || e.severity == "PANIC";
                 let e = Error::Db(Arc::new(e));
                 // Only a FATAL/PANIC ends the session (the server closes it after);
@@ -1096,7 +1148,7 @@ impl Connection {
                 }
             }
             b'N' => {
-                let e = parse_error_fields(body);
+                let e = parse_error_fields(body, self.encoding);
                 if self.notices.len() >= 50 {
                     self.notices.remove(0);
                 }
@@ -1108,8 +1160,8 @@ impl Connection {
             }
             b'S' => {
                 let mut b = Body::new(body);
-                let k = b.cstr()?.to_string();
-                let v = b.cstr()?.to_string();
+                let k = self.encoding.decode_lossy(b.cbytes()?);
+                let v = self.encoding.decode_lossy(b.cbytes()?);
                 if k != "in_hot_standby" {
                     self.session |= Dirty::SETTINGS;
                 }
@@ -1168,6 +1220,19 @@ impl Connection {
         Ok(())
     }
 
+    /// [`check_usable`](Self::check_usable), and text can be converted for the session
+    /// (its client encoding is one pgpool speaks): before a statement of the face's.
+    fn check_sendable(&self) -> Result<()> {
+        self.check_usable()?;
+        if let Some(e) = &self.unsupported_encoding {
+            return Err(Error::Interface(format!(
+                "client_encoding {e:?} is not supported by pgpool: no statement runs on this connection until it goes back to its pool (whose reset restores the encoding) or is closed; supported: {}",
+                Encoding::names().collect::<Vec<_>>().join(", ")
+            )));
+        }
+        Ok(())
+    }
+
     /// Writes a pending BEGIN in front of what follows.
     fn put_pending_begin(&mut self) -> Result<bool> {
         if let Some(b) = self.pending_begin.take() {
@@ -1208,7 +1273,7 @@ impl Connection {
         intr: Option<Interrupt<'_>>,
         sink: Option<RowSink<'_>>,
     ) -> Result<QueryResult> {
-        self.check_usable()?;
+        self.check_sendable()?;
         self.extended = false;
         if sql.as_bytes().contains(&0) {
             return Err(Error::InvalidParameter(
@@ -1218,7 +1283,7 @@ impl Connection {
         self.scan_session(sql);
         match self.pending_begin.take() {
             None => {
-                frontend::query(sql, &mut self.wbuf).map_err(|e| io_err("encode", e))?;
+                self.put_query(sql)?;
                 self.flush()?;
                 self.read_until_ready(intr, sink)
             }
@@ -1229,7 +1294,10 @@ impl Connection {
                 q.push_str(&begin);
                 q.push(';');
                 q.push_str(sql);
-                frontend::query(&q, &mut self.wbuf).map_err(|e| io_err("encode", e))?;
+                if let Err(e) = self.put_query(&q) {
+                    self.pending_begin = Some(begin);
+                    return Err(e);
+                }
                 self.flush()?;
                 // An error position counts from the start of "BEGIN;<sql>": make it
                 // count from the start of <sql>, the statement the caller knows.
@@ -1266,6 +1334,11 @@ impl Connection {
         let mut last = QueryResult::default();
         let mut err = None;
         let mut sunk = 0;
+        // Rows arrive in the client encoding: a face's sink only sees UTF-8 ones.
+        if !self.encoding.is_utf8() {
+            sink = None;
+        }
+        let started_in = self.encoding;
         loop {
             if let Some(f) = sink.as_mut() {
                 if cur.nrows() > sunk && err.is_none() && !self.message_buffered() {
@@ -1283,7 +1356,15 @@ impl Connection {
         }
         match err {
             Some(e) => Err(e),
-            None => Ok(last),
+            None => {
+                // The server reports a new client_encoding just before ReadyForQuery,
+                // after the rows of the statements that followed the change: the last
+                // result is in the encoding in force now.
+                if !self.encoding.is_utf8() || self.encoding != started_in {
+                    last.transcode(self.encoding)?;
+                }
+                Ok(last)
+            }
         }
     }
 
@@ -1296,7 +1377,7 @@ impl Connection {
         params: &[Option<&[u8]>],
         intr: Option<Interrupt<'_>>,
     ) -> Result<QueryResult> {
-        self.check_usable()?;
+        self.check_sendable()?;
         self.extended = true;
         if params.len() > i16::MAX as usize {
             return Err(Error::InvalidParameter(format!(
@@ -1340,18 +1421,51 @@ impl Connection {
     }
 
     fn encode_extended(&mut self, sql: &str, params: &[Option<&[u8]>]) -> Result<()> {
-        frontend::parse(
-            "",
-            sql,
-            std::iter::repeat_n(0u32, params.len()),
-            &mut self.wbuf,
-        )
-        .map_err(|e| io_err("encode", e))?;
+        // Text in the client encoding: the statement, and the parameters (UTF-8 from the
+        // faces) unless the session is UTF-8 already.
+        let enc = self.encoding;
+        let query = enc.encode(sql)?;
+        let converted: Vec<Option<std::borrow::Cow<'_, [u8]>>> = if enc.is_utf8() {
+            params
+                .iter()
+                .map(|p| p.map(std::borrow::Cow::Borrowed))
+                .collect()
+        } else {
+            params
+                .iter()
+                .map(|p| match p {
+                    None => Ok(None),
+                    Some(v) => {
+                        let text = std::str::from_utf8(v).map_err(|_| {
+                            Error::InvalidParameter(format!(
+                                "a parameter is not UTF-8 text (client_encoding {} is converted from UTF-8)",
+                                enc.name
+                            ))
+                        })?;
+                        Ok(Some(std::borrow::Cow::Owned(enc.encode(text)?.into_owned())))
+                    }
+                })
+                .collect::<Result<_>>()?
+        };
+        // Parse: unnamed statement, the query, every parameter type left to the server
+        let len = 4 + 1 + query.len() + 1 + 2 + 4 * params.len();
+        let len = i32::try_from(len)
+            .map_err(|_| Error::InvalidParameter("the query is too long".into()))?;
+        self.wbuf.extend_from_slice(b"P");
+        self.wbuf.extend_from_slice(&len.to_be_bytes());
+        self.wbuf.extend_from_slice(&[0]);
+        self.wbuf.extend_from_slice(&query);
+        self.wbuf.extend_from_slice(&[0]);
+        self.wbuf
+            .extend_from_slice(&(params.len() as i16).to_be_bytes());
+        for _ in params {
+            self.wbuf.extend_from_slice(&0u32.to_be_bytes());
+        }
         let r = frontend::bind(
             "",
             "",
             std::iter::once(0i16), // all parameters in text form
-            params.iter(),
+            converted.iter().map(|c| c.as_deref()),
             |p, buf| match p {
                 Some(v) => {
                     buf.extend_from_slice(v);
@@ -1392,7 +1506,7 @@ impl Connection {
         stmts: &mut dyn Iterator<Item = Result<String>>,
         intr: Option<Interrupt<'_>>,
     ) -> Result<u64> {
-        self.check_usable()?;
+        self.check_sendable()?;
         let autocommit = self.tx == TxStatus::Idle && self.pending_begin.is_none();
         self.extended = false;
         let per_write = if autocommit { 1 } else { PACKS_PER_WRITE };
@@ -1433,6 +1547,11 @@ impl Connection {
                         exhausted = true;
                         break;
                     }
+                    if let Err(e) = self.encoding.encode(&st) {
+                        gen_err = Some(e);
+                        exhausted = true;
+                        break;
+                    }
                     let alone = autocommit && needs_own_message(&st, self.standard_strings);
                     if alone && k > 0 {
                         held = Some(st);
@@ -1456,7 +1575,8 @@ impl Connection {
                     begin = begin_here;
                     break;
                 }
-                frontend::query(&q, &mut self.wbuf).map_err(|e| io_err("encode", e))?;
+                // (every statement in it was checked to convert)
+                self.put_query(&q)?;
                 msgs += 1;
                 if held.is_some() {
                     break;
@@ -1512,10 +1632,11 @@ impl Connection {
         sql: &str,
         next_chunk: &mut dyn FnMut() -> Result<Option<Vec<u8>>>,
     ) -> Result<QueryResult> {
-        self.check_usable()?;
+        self.check_sendable()?;
         self.extended = false;
+        self.encoding.encode(sql)?; // (checked before a queued BEGIN goes out)
         let begin = self.put_pending_begin()?;
-        frontend::query(sql, &mut self.wbuf).map_err(|e| io_err("encode", e))?;
+        self.put_query(sql)?;
         self.flush()?;
         if begin {
             if let Err(e) = self.read_begin(None) {
@@ -1589,10 +1710,11 @@ impl Connection {
         sql: &str,
         sink: &mut dyn FnMut(&[u8]) -> Result<()>,
     ) -> Result<QueryResult> {
-        self.check_usable()?;
+        self.check_sendable()?;
         self.extended = false;
+        self.encoding.encode(sql)?; // (checked before a queued BEGIN goes out)
         let begin = self.put_pending_begin()?;
-        frontend::query(sql, &mut self.wbuf).map_err(|e| io_err("encode", e))?;
+        self.put_query(sql)?;
         self.flush()?;
         if begin {
             if let Err(e) = self.read_begin(None) {
@@ -1765,6 +1887,13 @@ impl Connection {
         }
         let dirty = self.session;
         crate::session::reset_sql(dirty, &mut sql);
+        if self.behind_pooler && dirty.contains(Dirty::SETTINGS) {
+            // Through a pooler, RESET ALL goes back to the pooler's server connection's
+            // defaults, not to what this connection asked for at startup: ask again.
+            sql.push_str("SET client_encoding TO '");
+            sql.push_str(self.startup_encoding.name);
+            sql.push_str("';SET DateStyle TO 'ISO';");
+        }
         // `sql` is our own text: straight to the protocol (no session scan).
         self.extended = false;
         frontend::query(&sql, &mut self.wbuf).map_err(|e| io_err("encode", e))?;

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod conn;
+pub mod encoding;
 pub mod error;
 pub mod lexer;
 pub mod pool;

@@ -90,6 +90,7 @@ char *t_value(pgpool_conn *c, const char *sql, size_t nparams, const char *const
     X(affected_rows)                                                          \
     X(transactions)                                                           \
     X(release_rolls_back_and_resets)                                          \
+    X(session_reset_through_pgbouncer)                                        \
     X(stats)                                                                  \
     X(syntax_error)                                                           \
     X(unique_violation)                                                       \

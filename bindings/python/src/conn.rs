@@ -989,9 +989,14 @@ impl Connection {
         }
     }
 
+    /// The session's client encoding (PostgreSQL's name), as the server last reported it.
     #[getter]
-    fn encoding(&self) -> &'static str {
-        "UTF8"
+    fn encoding(&self, py: Python<'_>) -> &'static str {
+        self.locked(py, |st| {
+            st.conn_ref()
+                .map(|c| c.client_encoding().name)
+                .unwrap_or("UTF8")
+        })
     }
 
     #[getter]

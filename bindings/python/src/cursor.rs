@@ -1367,6 +1367,8 @@ fn copy(
         let r = (|| {
             st.prepare_begin()?;
             let c = st.conn_mut()?;
+            // str data goes in the session's client encoding, as psycopg2 sends it
+            let enc = c.client_encoding();
             if dir == CopyDir::In {
                 let mut next = || -> pgpool::error::Result<Option<Vec<u8>>> {
                     Python::attach(|py| {
@@ -1375,7 +1377,10 @@ fn copy(
                                 if let Ok(b) = d.cast::<PyBytes>() {
                                     Ok(b.as_bytes().to_vec())
                                 } else if let Ok(s) = d.cast::<PyString>() {
-                                    Ok(s.extract::<String>()?.into_bytes())
+                                    let s = s.extract::<String>()?;
+                                    enc.encode(&s)
+                                        .map(|b| b.into_owned())
+                                        .map_err(|e| crate::errors::to_py(py, &e))
                                 } else {
                                     Ok(d.call_method0("__bytes__")?
                                         .cast::<PyBytes>()?
@@ -1406,9 +1411,9 @@ fn copy(
                 let mut sink = |data: &[u8]| -> pgpool::error::Result<()> {
                     Python::attach(|py| {
                         let arg: PyResult<Bound<'_, PyAny>> = if text_file {
-                            std::str::from_utf8(data)
-                                .map(|s| PyString::new(py, s).into_any())
-                                .map_err(|e| client_error(py, Kind::Data, e.to_string()))
+                            enc.decode(data)
+                                .map(|s| PyString::new(py, &s).into_any())
+                                .map_err(|e| crate::errors::to_py(py, &e))
                         } else {
                             Ok(PyBytes::new(py, data).into_any())
                         };

@@ -120,6 +120,28 @@ pub(crate) fn to_py_q(py: Python<'_>, e: &Error, query: Option<&str>) -> PyErr {
         Error::InvalidParameter(m) => param_error(py, m, None),
         Error::Interface(m) => client_error(py, Kind::Interface, m),
         Error::Interrupted => client_error(py, Kind::QueryCanceled, e.to_string()),
+        Error::Encoding {
+            python,
+            decoding,
+            data,
+            message,
+            ..
+        } => codec_error(py, python, *decoding, data, message),
+    }
+}
+
+/// The exception Python's own codec raises for what the core could not convert
+/// (`UnicodeDecodeError` / `UnicodeEncodeError`, as psycopg2 and psycopg 3 raise them).
+fn codec_error(py: Python<'_>, codec: &str, decoding: bool, data: &[u8], message: &str) -> PyErr {
+    let raised = if decoding {
+        pyo3::types::PyBytes::new(py, data).call_method1("decode", (codec,))
+    } else {
+        pyo3::types::PyString::new(py, &String::from_utf8_lossy(data))
+            .call_method1("encode", (codec,))
+    };
+    match raised {
+        Err(e) => e,
+        Ok(_) => pyo3::exceptions::PyValueError::new_err(message.to_owned()),
     }
 }
 
