@@ -15,8 +15,15 @@ use std::time::{Duration, Instant};
 /// nanoseconds where `Instant::now()` costs ~30 ns on the checkout path.
 type Coarse = coarsetime::Instant;
 
+/// `d` on the coarse clock, saturating: its 32.32 fixed point holds up to 2^32 s (136
+/// years), and a plain conversion of a longer duration wraps around to a short one
+/// (`max_lifetime=1e12` once replaced every connection at each check).
 fn coarse(d: Duration) -> coarsetime::Duration {
-    coarsetime::Duration::from(d)
+    if d.as_secs() >= 1 << 32 {
+        coarsetime::Duration::from_u64(u64::MAX)
+    } else {
+        coarsetime::Duration::from(d)
+    }
 }
 
 /// Milliseconds since the first call (coarse clock).
@@ -92,10 +99,11 @@ impl managed::Manager for Manager {
                 conn.set_read_deadline(self.shared.command_timeout);
                 Counters::inc(&self.shared.counters.connections_num);
                 let now = Coarse::now();
-                let expires = self.shared.max_lifetime.map(|l| {
-                    // up to 5 % negative jitter, so connections do not expire together
+                // Up to 5 % negative jitter, so connections do not expire together. An
+                // instant past the coarse clock's range is never reached: no expiry.
+                let expires = self.shared.max_lifetime.and_then(|l| {
                     let jitter = l.mul_f64(fastrand::f64() * 0.05);
-                    now + coarse(l - jitter)
+                    now.checked_add(coarse(l.saturating_sub(jitter)))
                 });
                 *self.shared.last_error.lock() = None;
                 Ok(Conn {
@@ -240,6 +248,7 @@ impl Pool {
     /// Creates a pool. Returns at once: `min_size` connections are opened in the
     /// background (a database that is down is not an error here).
     pub fn new(config: PoolConfig) -> Result<Pool> {
+        let config = config.bound_durations()?;
         if config.max_size == 0 {
             return Err(Error::config("max_size", "must be at least 1"));
         }
@@ -494,6 +503,8 @@ impl Pool {
             return Err(Error::TooManyRequests { max_waiting });
         }
         Counters::inc(&c.requests_queued);
+        // Bounded (config::MAX_DURATION, 100 years): `start + timeout` cannot overflow.
+        let timeout = timeout.min(crate::config::MAX_DURATION);
         let deadline = start + timeout;
         let mut backoff = Duration::from_millis(20);
         tokio::pin!(cancel);
@@ -656,6 +667,7 @@ impl Pool {
     /// Opens connections until `min_size` are open (what the maintenance thread does in
     /// the background), waiting up to `timeout`. For callers that want a warm pool.
     pub fn wait_ready(&self, timeout: Duration) -> Result<()> {
+        let timeout = timeout.min(crate::config::MAX_DURATION);
         let deadline = Instant::now() + timeout;
         loop {
             let _ = fill_min(&self.inner, &self.dp());
