@@ -191,29 +191,25 @@ static FORK_HANDLERS: Once = Once::new();
 
 extern "C" fn before_fork() {
     ffi_boundary! {
-        handle::lock_for_fork();
-        super::logging::lock_for_fork();
+        // Every lock the child's first calls may take (see `runtime`): this library's
+        // (the log sink, the handle table), then the core's.
+        crate::runtime::before_fork(vec![
+            super::logging::lock_for_fork(),
+            handle::lock_for_fork(),
+        ]);
     }
 }
 
 extern "C" fn after_fork_parent() {
     ffi_boundary! {
-        // SAFETY: `before_fork` took the locks in this process.
-        unsafe {
-            super::logging::unlock_after_fork(false);
-            handle::unlock_after_fork();
-        }
+        crate::runtime::after_fork_parent();
     }
 }
 
 extern "C" fn after_fork_child() {
     ffi_boundary! {
-        // SAFETY: `before_fork` took the locks in the parent; these are their copies.
-        unsafe {
-            super::logging::unlock_after_fork(true);
-            handle::unlock_after_fork();
-        }
-        crate::runtime::note_fork();
+        crate::runtime::after_fork_child();
+        super::logging::after_fork_child();
     }
 }
 

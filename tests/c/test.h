@@ -102,6 +102,7 @@ char *t_value(pgpool_conn *c, const char *sql, size_t nparams, const char *const
     X(terminated_backend)                                                     \
     X(threads)                                                                \
     X(fork)                                                                   \
+    X(fork_under_threads)                                                     \
     X(server_restart)                                                         \
     X(prometheus)                                                             \
     X(log_callback)                                                           \
