@@ -152,6 +152,7 @@ impl fmt::Debug for ConnectParams {
             .field("dbname", &self.dbname)
             .field("options", &self.options)
             .field("application_name", &self.application_name)
+            .field("client_encoding", &self.client_encoding.map(|e| e.name))
             .field("connect_timeout", &self.connect_timeout)
             .field("keepalives", &self.keepalives)
             .field("keepalives_idle", &self.keepalives_idle)
@@ -1551,60 +1552,122 @@ fn parse_count(setting: &str, value: &str) -> Result<usize> {
     Err(Error::config(setting, format!("invalid integer '{t}'")))
 }
 
-/// Seconds as a number (fractions allowed), as `f64`; finite.
-fn parse_seconds_f64(setting: &str, value: &str) -> Result<f64> {
-    let t = value.trim();
-    match t.parse::<f64>() {
-        Ok(v) if v.is_finite() => Ok(v),
+// ---------------------------------------------------------------------------------------
+// Durations: one rule per kind of setting, for every face (Python keyword arguments, the
+// environment, the C API's `pgpool_options`), so that a value means the same thing
+// wherever it is given and nothing out of range reaches the clock arithmetic.
+
+/// The longest duration any setting takes: 100 years (3,155,760,000 s, 365.25-day years).
+///
+/// Every instant pgpool computes from a setting (`now + timeout`, `now + max_lifetime`, the
+/// coarse clock's 32.32 fixed point, which overflows past 2^32 s) stays representable
+/// below this bound, so no setting can make the arithmetic overflow or panic.
+pub const MAX_DURATION: Duration = Duration::from_secs(3_155_760_000);
+
+/// A duration setting that always has a value: the acquire `timeout` (also a per-call
+/// timeout). Seconds, fractions allowed, from 0 to [`MAX_DURATION`]: NaN, infinity, a
+/// negative number or more than 100 years is an error naming `setting`.
+pub fn duration_secs(setting: &str, secs: f64) -> Result<Duration> {
+    if secs.is_nan() {
+        return Err(Error::config(setting, "NaN is not a number of seconds"));
+    }
+    if secs < 0.0 {
+        return Err(Error::config(
+            setting,
+            format!("must not be negative, got {secs}"),
+        ));
+    }
+    if secs > MAX_DURATION.as_secs_f64() {
+        return Err(Error::config(
+            setting,
+            format!(
+                "{secs} s is out of range (at most {} s, 100 years)",
+                MAX_DURATION.as_secs()
+            ),
+        ));
+    }
+    // In range: cannot fail (and never panics, unlike `from_secs_f64`).
+    Duration::try_from_secs_f64(secs).map_err(|e| Error::config(setting, e.to_string()))
+}
+
+/// A duration setting that can be off: `max_lifetime`, `max_idle`, `leak_threshold`,
+/// `command_timeout`. Seconds, fractions allowed. `0`, `-1` (SQLAlchemy's
+/// `pool_recycle=-1`) and `+inf` mean off (`None`), and so does anything longer than
+/// [`MAX_DURATION`] (100 years: "never" in practice, as infinity). NaN and any other
+/// negative number are errors naming `setting`.
+pub fn optional_duration_secs(setting: &str, secs: f64) -> Result<Option<Duration>> {
+    if secs.is_nan() {
+        return Err(Error::config(
+            setting,
+            "NaN is not a number of seconds (use 0, -1 or inf for off)",
+        ));
+    }
+    if secs == 0.0 || secs == -1.0 || secs > MAX_DURATION.as_secs_f64() {
+        return Ok(None);
+    }
+    if secs < 0.0 {
+        return Err(Error::config(
+            setting,
+            format!("must not be negative, got {secs} (use 0, -1 or inf for off)"),
+        ));
+    }
+    duration_secs(setting, secs).map(Some)
+}
+
+/// [`duration_secs`] for a whole number of milliseconds (the C API's `*_ms` fields).
+pub fn duration_ms(setting: &str, ms: u64) -> Result<Duration> {
+    let d = Duration::from_millis(ms);
+    if d > MAX_DURATION {
+        return Err(Error::config(
+            setting,
+            format!(
+                "{ms} ms is out of range (at most {} ms, 100 years)",
+                MAX_DURATION.as_millis()
+            ),
+        ));
+    }
+    Ok(d)
+}
+
+/// [`optional_duration_secs`] for a whole number of milliseconds (the C API's `*_ms`
+/// fields): 0 means off, as does more than 100 years.
+pub fn optional_duration_ms(_setting: &str, ms: u64) -> Result<Option<Duration>> {
+    let d = Duration::from_millis(ms);
+    Ok((!d.is_zero() && d <= MAX_DURATION).then_some(d))
+}
+
+/// The number of seconds in an environment value: a decimal number, fractions and
+/// exponents allowed, `inf`/`infinity` too (Rust's `f64` syntax); `None` when it is not
+/// a number (NaN is a number here: the kinds reject it with their own message).
+fn env_seconds(value: &str) -> Option<f64> {
+    value.trim().parse::<f64>().ok()
+}
+
+/// An environment value for a [`duration_secs`] setting.
+fn parse_duration(setting: &str, value: &str) -> Result<Duration> {
+    match env_seconds(value) {
+        Some(secs) if secs.is_finite() => duration_secs(setting, secs),
         _ => Err(Error::config(
             setting,
-            format!("invalid number of seconds '{t}'"),
+            format!("invalid number of seconds '{}'", value.trim()),
         )),
     }
 }
 
-fn seconds_to_duration(setting: &str, secs: f64, value: &str) -> Result<Duration> {
-    Duration::try_from_secs_f64(secs).map_err(|_| {
-        Error::config(
-            setting,
-            format!("number of seconds out of range '{}'", value.trim()),
-        )
-    })
-}
-
-/// Seconds, >= 0.
-fn parse_duration(setting: &str, value: &str) -> Result<Duration> {
-    let secs = parse_seconds_f64(setting, value)?;
-    if secs < 0.0 {
-        return Err(Error::config(
-            setting,
-            format!("must not be negative, got '{}'", value.trim()),
-        ));
-    }
-    seconds_to_duration(setting, secs, value)
-}
-
-/// Seconds, where `0`, `-1` (SQLAlchemy's "never") and `off`/`never`/`none`/`false`/`no`
-/// mean "never" (`None`).
+/// An environment value for an [`optional_duration_secs`] setting; `off`, `never`,
+/// `none`, `false` and `no` mean off as well.
 fn parse_optional_duration(setting: &str, value: &str) -> Result<Option<Duration>> {
     let t = value.trim().to_ascii_lowercase();
     if matches!(t.as_str(), "off" | "never" | "none" | "false" | "no") {
         return Ok(None);
     }
-    let secs = parse_seconds_f64(setting, value)?;
-    if secs == 0.0 || secs == -1.0 {
-        return Ok(None);
-    }
-    if secs < 0.0 {
-        return Err(Error::config(
+    match env_seconds(value) {
+        Some(secs) => optional_duration_secs(setting, secs),
+        None => Err(Error::config(
             setting,
-            format!(
-                "must not be negative, got '{}' (use -1 or off for never)",
-                value.trim()
-            ),
-        ));
+            format!("invalid number of seconds '{}'", value.trim()),
+        )),
     }
-    seconds_to_duration(setting, secs, value).map(Some)
 }
 
 fn parse_bool(setting: &str, value: &str) -> Result<bool> {
@@ -1651,9 +1714,26 @@ fn sqlalchemy_max_size(env: &dyn Fn(&str) -> Option<String>) -> Result<Option<us
     })
 }
 
-/// A zero duration given as an argument means "never", as `0` does in the environment.
+/// An off-able duration given as an argument: zero means off, as `0` does in the
+/// environment, and so does more than [`MAX_DURATION`] (as in [`optional_duration_secs`]).
 fn nonzero(d: Option<Duration>) -> Option<Duration> {
-    d.filter(|d| !d.is_zero())
+    d.filter(|d| !d.is_zero() && *d <= MAX_DURATION)
+}
+
+/// The acquire timeout given as an argument: at most [`MAX_DURATION`], as in
+/// [`duration_secs`].
+fn checked_timeout(setting: &str, d: Duration) -> Result<Duration> {
+    if d > MAX_DURATION {
+        return Err(Error::config(
+            setting,
+            format!(
+                "{} s is out of range (at most {} s, 100 years)",
+                d.as_secs_f64(),
+                MAX_DURATION.as_secs()
+            ),
+        ));
+    }
+    Ok(d)
 }
 
 /// Renames the `dsn` setting of a DSN syntax error to where the DSN came from.
@@ -1681,6 +1761,27 @@ impl PoolConfig {
     /// [`PoolConfig::new`]).
     pub fn from_env() -> Result<PoolConfig> {
         Self::with_env(None, &PoolOverrides::default(), &process_env)?.checked_tls()
+    }
+
+    /// Holds the durations to the rules of [`PoolConfig::with_env`] when the struct was
+    /// filled by hand: a `timeout` over [`MAX_DURATION`] is an error, an off-able duration
+    /// over it (or zero) is off. [`crate::Pool::new`] applies it.
+    pub fn bound_durations(mut self) -> Result<PoolConfig> {
+        self.timeout = checked_timeout("timeout", self.timeout)?;
+        self.max_lifetime = nonzero(self.max_lifetime);
+        self.max_idle = nonzero(self.max_idle);
+        self.leak_threshold = nonzero(self.leak_threshold);
+        self.command_timeout = nonzero(self.command_timeout);
+        self.pre_ping_window = self.pre_ping_window.min(MAX_DURATION);
+        for d in [
+            &mut self.connect.connect_timeout,
+            &mut self.connect.keepalives_idle,
+            &mut self.connect.keepalives_interval,
+            &mut self.connect.tcp_user_timeout,
+        ] {
+            *d = d.map(|d| d.min(MAX_DURATION));
+        }
+        Ok(self)
     }
 
     fn checked_tls(self) -> Result<PoolConfig> {
@@ -1713,10 +1814,14 @@ impl PoolConfig {
     /// | `max_waiting` | `PGPOOL_MAX_WAITING` | 0 (unbounded) |
     /// | `leak_threshold` (s) | `PGPOOL_LEAK_THRESHOLD` | off |
     ///
-    /// Sizes are non-negative integers. Durations are seconds, fractions allowed; for
-    /// `max_lifetime`, `max_idle` and `leak_threshold`, `0`, `-1` (SQLAlchemy's
-    /// `pool_recycle=-1`), `off`, `never`, `none`, `false` and `no` mean never/off (a zero
-    /// `Duration` argument too). Booleans: `true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`.
+    /// Sizes are non-negative integers. Durations are seconds, fractions allowed, at most
+    /// [`MAX_DURATION`] (100 years): `timeout` follows [`duration_secs`] (NaN, infinity,
+    /// negative or longer is an error); `max_lifetime`, `max_idle`, `leak_threshold` and
+    /// `command_timeout` follow [`optional_duration_secs`] (`0`, `-1` — SQLAlchemy's
+    /// `pool_recycle=-1` —, `inf` or longer than 100 years mean never/off, as do `off`,
+    /// `never`, `none`, `false` and `no`; NaN and other negatives are errors; a zero
+    /// `Duration` argument means off too). Booleans: `true`/`false`, `1`/`0`, `yes`/`no`,
+    /// `on`/`off`.
     /// For `DB_POOL_SIZE`+`DB_MAX_OVERFLOW` the missing one takes SQLAlchemy's default (5
     /// and 10); `DB_MAX_OVERFLOW=-1` (unlimited) is rejected.
     ///
@@ -1788,7 +1893,7 @@ impl PoolConfig {
         }
 
         let timeout = match overrides.timeout {
-            Some(t) => t,
+            Some(t) => checked_timeout("timeout", t)?,
             None => match env_first(env, TIMEOUT_VARS) {
                 Some((var, v)) => parse_duration(var, &v)?,
                 None => DEFAULT_TIMEOUT,
@@ -2775,7 +2880,27 @@ mod tests {
             &[],
         )
         .unwrap();
+        // client_encoding is honoured (src/encoding.rs), not ignored
+        assert_eq!(p.client_encoding, Some(crate::encoding::Encoding::UTF8));
+        let mut p = p;
+        p.client_encoding = None;
         assert_eq!(p, params("", &[]).unwrap());
+    }
+
+    #[test]
+    fn client_encoding_keyword_and_environment() {
+        let enc = |dsn: &str, env: &[(&str, &str)]| {
+            params(dsn, env).map(|p| p.client_encoding.map(|e| e.name))
+        };
+        assert_eq!(enc("client_encoding=latin1", &[]).unwrap(), Some("LATIN1"));
+        assert_eq!(
+            enc("", &[("PGCLIENTENCODING", "WIN1252")]).unwrap(),
+            Some("WIN1252")
+        );
+        assert_eq!(enc("client_encoding=auto", &[]).unwrap(), None);
+        assert_eq!(enc("", &[]).unwrap(), None);
+        let e = enc("client_encoding=EUC_TW", &[]).unwrap_err().to_string();
+        assert!(e.contains("client_encoding") && e.contains("EUC_TW"), "{e}");
     }
 
     #[test]
@@ -3081,6 +3206,152 @@ mod tests {
             ),
             "PGPOOL_LEAK_THRESHOLD",
         );
+    }
+
+    /// Issue 13 items 7 and 13: one rule per kind of duration setting, whatever the face.
+    #[test]
+    fn duration_kinds_reject_nan_negatives_and_out_of_range() {
+        // The acquire timeout.
+        assert_eq!(duration_secs("timeout", 0.0).unwrap(), Duration::ZERO);
+        assert_eq!(
+            duration_secs("timeout", 2.5).unwrap(),
+            Duration::from_millis(2500)
+        );
+        assert_eq!(
+            duration_secs("timeout", MAX_DURATION.as_secs_f64()).unwrap(),
+            MAX_DURATION
+        );
+        for bad in [
+            f64::NAN,
+            -f64::NAN,
+            -1.0,
+            -0.001,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            1e300,
+            9.3e18,
+            MAX_DURATION.as_secs_f64() + 1.0,
+        ] {
+            let e = duration_secs("timeout", bad).unwrap_err();
+            assert!(
+                matches!(&e, Error::Config { setting, .. } if setting == "timeout"),
+                "{bad}: {e}"
+            );
+        }
+        // Off-able durations: 0, -1, inf and beyond 100 years are off.
+        for setting in [
+            "max_lifetime",
+            "max_idle",
+            "leak_threshold",
+            "command_timeout",
+        ] {
+            for off in [0.0, -0.0, -1.0, f64::INFINITY, 1e12, 1e300, 9.3e18] {
+                assert_eq!(
+                    optional_duration_secs(setting, off).unwrap(),
+                    None,
+                    "{setting}={off}"
+                );
+            }
+            assert_eq!(
+                optional_duration_secs(setting, 1.5).unwrap(),
+                Some(Duration::from_millis(1500))
+            );
+            assert_eq!(
+                optional_duration_secs(setting, MAX_DURATION.as_secs_f64()).unwrap(),
+                Some(MAX_DURATION)
+            );
+            for bad in [f64::NAN, -3.0, -0.5, -1.5, f64::NEG_INFINITY] {
+                let e = optional_duration_secs(setting, bad).unwrap_err();
+                assert!(
+                    matches!(&e, Error::Config { setting: s, .. } if s == setting),
+                    "{setting}={bad}: {e}"
+                );
+            }
+        }
+        // Milliseconds (C).
+        assert_eq!(
+            duration_ms("x", u32::MAX.into()).unwrap(),
+            Duration::from_millis(u32::MAX.into())
+        );
+        assert!(duration_ms("x", u64::MAX).is_err());
+        assert_eq!(optional_duration_ms("x", 0).unwrap(), None);
+        assert_eq!(optional_duration_ms("x", u64::MAX).unwrap(), None);
+        assert_eq!(
+            optional_duration_ms("x", 1500).unwrap(),
+            Some(Duration::from_millis(1500))
+        );
+    }
+
+    /// The environment follows the same rules as the arguments (issue 13 item 13).
+    #[test]
+    fn duration_variables_follow_the_kinds() {
+        let vars = [
+            ("PGPOOL_MAX_LIFETIME", "max_lifetime"),
+            ("DB_POOL_RECYCLE", "max_lifetime"),
+            ("PGPOOL_MAX_IDLE", "max_idle"),
+            ("PGPOOL_LEAK_THRESHOLD", "leak_threshold"),
+            ("PGPOOL_COMMAND_TIMEOUT", "command_timeout"),
+        ];
+        let get = |field: &str, c: &PoolConfig| match field {
+            "max_lifetime" => c.max_lifetime,
+            "max_idle" => c.max_idle,
+            "leak_threshold" => c.leak_threshold,
+            _ => c.command_timeout,
+        };
+        for (var, field) in vars {
+            for off in ["0", "-1", "inf", "Infinity", "1e12", "1e400", "never"] {
+                assert_eq!(get(field, &pool_env(&[(var, off)])), None, "{var}={off}");
+            }
+            assert_eq!(
+                get(field, &pool_env(&[(var, "3155760000")])),
+                Some(MAX_DURATION)
+            );
+            for bad in ["nan", "NaN", "-3", "-0.5", "-inf"] {
+                assert_setting(pool(None, &PoolOverrides::default(), &[(var, bad)]), var);
+            }
+        }
+        for bad in ["nan", "-3", "inf", "1e12", "9.3e18"] {
+            assert_setting(
+                pool(None, &PoolOverrides::default(), &[("PGPOOL_TIMEOUT", bad)]),
+                "PGPOOL_TIMEOUT",
+            );
+        }
+    }
+
+    /// Durations given as `Duration`s (the Rust API) are held to the same bound.
+    #[test]
+    fn duration_overrides_are_bounded() {
+        let ov = PoolOverrides {
+            timeout: Some(Duration::MAX),
+            ..PoolOverrides::default()
+        };
+        assert_setting(pool(None, &ov, &[]), "timeout");
+        let ov = PoolOverrides {
+            max_lifetime: Some(Some(Duration::MAX)),
+            max_idle: Some(Some(Duration::from_secs(u64::MAX / 2))),
+            leak_threshold: Some(Some(Duration::MAX)),
+            command_timeout: Some(Some(Duration::MAX)),
+            ..PoolOverrides::default()
+        };
+        let c = pool(None, &ov, &[]).unwrap();
+        assert_eq!(
+            (
+                c.max_lifetime,
+                c.max_idle,
+                c.leak_threshold,
+                c.command_timeout
+            ),
+            (None, None, None, None)
+        );
+        let mut c = pool_env(&[]);
+        c.timeout = Duration::MAX;
+        assert!(c.clone().bound_durations().is_err());
+        c.timeout = Duration::from_secs(1);
+        c.max_lifetime = Some(Duration::MAX);
+        c.connect.connect_timeout = Some(Duration::MAX);
+        let c = c.bound_durations().unwrap();
+        assert_eq!(c.max_lifetime, None);
+        assert_eq!(c.connect.connect_timeout, Some(MAX_DURATION));
     }
 
     #[test]

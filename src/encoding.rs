@@ -329,7 +329,9 @@ mod tests {
         ] {
             let e = Encoding::from_name(enc).unwrap();
             let b = e.encode(text).unwrap();
-            assert_ne!(&*b, text.as_bytes(), "{enc}: nothing converted");
+            if !text.is_ascii() {
+                assert_ne!(&*b, text.as_bytes(), "{enc}: nothing converted");
+            }
             assert_eq!(e.decode(&b).unwrap(), text, "{enc}");
         }
     }

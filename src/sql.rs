@@ -39,6 +39,7 @@
 //! | `TypeError: ` | fewer `%s` than values: `not all arguments converted during string formatting`; `%s` with a mapping: `dict is not a sequence`; `%(name)s` with a sequence: `tuple indices must be integers or slices, not str` |
 //! | `ValueError: ` | `unsupported format character 'd' (0x64) at index 8`; `incomplete format`; `incomplete format key`; `A string literal cannot contain NUL (0x00) characters.`; and the pgpool-only checks below |
 //! | `OverflowError: ` | a conversion character outside ASCII (`%é`): `character argument not in range(0x110000)`, psycopg2's accident on platforms with a signed `char` (x86-64), kept |
+//! | `RecursionError: ` | tuples/lists nested deeper than [`MAX_NESTING`] (psycopg2 runs out of Python's recursion limit at about the same depth) |
 //!
 //! Branches of `Bytes_Format` that the first pass makes unreachable keep psycopg2's
 //! messages too (`ProgrammingError: not enough arguments for format string`,
@@ -180,6 +181,23 @@ impl Quoting {
     }
 }
 
+/// Dropping a nested tuple/list frees it without recursion (an explicit stack), so a
+/// deeply nested parameter cannot overflow the thread's stack when it is freed either.
+impl Drop for Value {
+    fn drop(&mut self) {
+        let mut stack = match self {
+            Value::Tuple(items) | Value::Array(items) if !items.is_empty() => std::mem::take(items),
+            _ => return,
+        };
+        while let Some(mut v) = stack.pop() {
+            if let Value::Tuple(items) | Value::Array(items) = &mut v {
+                stack.append(items);
+            }
+            // `v` has no items left: its own drop returns at once.
+        }
+    }
+}
+
 /// The parameters of one statement: psycopg2's `vars` argument.
 #[derive(Debug, Clone, Copy)]
 pub enum Params<'a> {
@@ -190,13 +208,14 @@ pub enum Params<'a> {
 }
 
 /// The Python exception classes used as message prefixes (see the module docs).
-pub const EXCEPTION_CLASSES: [&str; 6] = [
+pub const EXCEPTION_CLASSES: [&str; 7] = [
     "ProgrammingError",
     "KeyError",
     "IndexError",
     "TypeError",
     "ValueError",
     "OverflowError",
+    "RecursionError",
 ];
 
 /// Splits an interpolation error message into the Python exception class psycopg2 would
@@ -629,50 +648,133 @@ fn render(v: &Value, q: Quoting, out: &mut String) -> Result<()> {
             }
             out.push_str(s);
         }
-        Value::Tuple(items) => {
-            out.push('(');
-            for (k, item) in items.iter().enumerate() {
-                if k > 0 {
-                    out.push_str(", ");
-                }
-                render(item, q, out)?;
-            }
-            out.push(')');
-        }
-        Value::Array(items) => render_array(items, q, out)?,
+        Value::Tuple(_) | Value::Array(_) => render_nested(v, q, out)?,
     }
     Ok(())
 }
 
-/// psycopg2's `list_quote` (`psycopg/adapter_list.c`).
-fn render_array(items: &[Value], q: Quoting, out: &mut String) -> Result<()> {
-    if items.is_empty() {
-        out.push_str("'{}'");
-        return Ok(());
+/// How deeply tuples and lists may nest in a parameter (psycopg2 raises `RecursionError`
+/// at about Python's recursion limit, 1,000): deeper is a `RecursionError: ` error. The
+/// rendering below keeps its own stack on the heap, so the thread's stack size (256 KB
+/// threads included) does not matter.
+pub const MAX_NESTING: usize = 1000;
+
+/// The error for a parameter nested deeper than [`MAX_NESTING`].
+pub fn nesting_error() -> Error {
+    err(
+        "RecursionError",
+        format_args!(
+            "maximum recursion depth exceeded while adapting a parameter (lists and tuples \
+             nested more than {MAX_NESTING} levels)"
+        ),
+    )
+}
+
+/// A tuple or list being rendered by [`render_nested`].
+enum Open<'a> {
+    /// `(a, b)`: the text so far (without the parentheses) and how many items it has.
+    Tuple(std::slice::Iter<'a, Value>, String, usize),
+    /// psycopg2's `list_quote`: each item's text, and whether all were NULL so far.
+    Array(std::slice::Iter<'a, Value>, Vec<String>, bool),
+}
+
+/// Renders a tuple or list without recursion (an explicit stack of open containers), so
+/// no nesting depth can overflow the thread's stack; deeper than [`MAX_NESTING`] is an
+/// error.
+fn render_nested(v: &Value, q: Quoting, out: &mut String) -> Result<()> {
+    fn open(v: &Value) -> Option<Open<'_>> {
+        match v {
+            Value::Tuple(items) => Some(Open::Tuple(items.iter(), String::new(), 0)),
+            Value::Array(items) => Some(Open::Array(
+                items.iter(),
+                Vec::with_capacity(items.len()),
+                true,
+            )),
+            _ => None,
+        }
     }
-    let mut parts: Vec<String> = Vec::with_capacity(items.len());
-    let mut all_nulls = true;
-    for item in items {
-        let mut s = String::new();
-        match item {
-            Value::Null => s.push_str("NULL"),
-            Value::Array(_) => {
-                render(item, q, &mut s)?;
-                if s.starts_with('A') {
-                    all_nulls = false;
-                } else if s == "'{}'" {
-                    // issue #788: '{{}}' is not supported but array[array[]] is
-                    all_nulls = false;
-                    s.clear();
-                    s.push_str("ARRAY[]");
+    let mut stack: Vec<Open<'_>> = Vec::new();
+    stack.extend(open(v));
+    // The finished text of the innermost container, and whether it was a list.
+    let mut done: Option<(String, bool)> = None;
+    while let Some(top) = stack.last_mut() {
+        if let Some((text, was_array)) = done.take() {
+            match top {
+                Open::Tuple(_, buf, n) => {
+                    if *n > 0 {
+                        buf.push_str(", ");
+                    }
+                    buf.push_str(&text);
+                    *n += 1;
+                }
+                Open::Array(_, parts, all_nulls) => {
+                    let mut text = text;
+                    if !was_array || text.starts_with('A') {
+                        *all_nulls = false;
+                    } else if text == "'{}'" {
+                        // issue #788: '{{}}' is not supported but array[array[]] is
+                        *all_nulls = false;
+                        text = "ARRAY[]".to_owned();
+                    }
+                    parts.push(text);
                 }
             }
-            _ => {
-                render(item, q, &mut s)?;
-                all_nulls = false;
+            continue;
+        }
+        let next = match top {
+            Open::Tuple(items, ..) | Open::Array(items, ..) => items.next(),
+        };
+        match next {
+            Some(item @ (Value::Tuple(_) | Value::Array(_))) => {
+                if stack.len() >= MAX_NESTING {
+                    return Err(nesting_error());
+                }
+                stack.extend(open(item));
+            }
+            Some(item) => match top {
+                Open::Tuple(_, buf, n) => {
+                    if *n > 0 {
+                        buf.push_str(", ");
+                    }
+                    render(item, q, buf)?;
+                    *n += 1;
+                }
+                Open::Array(_, parts, all_nulls) => {
+                    let mut s = String::new();
+                    if let Value::Null = item {
+                        s.push_str("NULL");
+                    } else {
+                        render(item, q, &mut s)?;
+                        *all_nulls = false;
+                    }
+                    parts.push(s);
+                }
+            },
+            None => {
+                done = Some(match stack.pop() {
+                    Some(Open::Tuple(_, buf, _)) => (format!("({buf})"), false),
+                    Some(Open::Array(_, parts, all_nulls)) => {
+                        let mut s = String::new();
+                        finish_array(&parts, all_nulls, &mut s);
+                        (s, true)
+                    }
+                    None => break,
+                });
             }
         }
-        parts.push(s);
+    }
+    if let Some((text, _)) = done {
+        out.push_str(&text);
+    }
+    Ok(())
+}
+
+/// The end of psycopg2's `list_quote` (`psycopg/adapter_list.c`): the items' texts as
+/// `ARRAY[...]`, or `'{...}'` when all were NULL (or arrays of NULLs), `'{}'` for none.
+fn finish_array(parts: &[String], all_nulls: bool, out: &mut String) {
+    if parts.is_empty() {
+        out.push_str("'{}'");
+        return;
     }
     if !all_nulls {
         out.push_str("ARRAY[");
@@ -692,13 +794,12 @@ fn render_array(items: &[Value], q: Quoting, out: &mut String) -> Result<()> {
                 out.push(',');
             }
             match s.strip_prefix('\'') {
-                Some(inner) => out.push_str(&inner[..inner.len() - 1]),
+                Some(inner) => out.push_str(inner.strip_suffix('\'').unwrap_or(inner)),
                 None => out.push_str(s),
             }
         }
         out.push_str("}'");
     }
-    Ok(())
 }
 
 /// `Some(true)`: a finite decimal literal; `Some(false)`: a spelling of NaN / sNaN /
@@ -1425,6 +1526,50 @@ mod tests {
             ])),
             "((1), '{}')"
         );
+    }
+
+    /// Issue 13 item 4: nesting is rendered and freed without recursion, on a small
+    /// stack too, and bounded by MAX_NESTING.
+    #[test]
+    fn deep_nesting_is_bounded_and_needs_no_stack() {
+        fn nest(depth: usize, tuple: bool) -> Value {
+            let mut v = Value::Int(1);
+            for _ in 0..depth {
+                v = if tuple {
+                    Value::Tuple(vec![v])
+                } else {
+                    Value::Array(vec![v])
+                };
+            }
+            v
+        }
+        std::thread::Builder::new()
+            .stack_size(64 * 1024)
+            .spawn(|| {
+                let ok = lit(&nest(MAX_NESTING, false));
+                assert_eq!(ok.len(), 7 * MAX_NESTING + 1);
+                assert!(
+                    ok.starts_with("ARRAY[ARRAY[")
+                        && ok.contains("ARRAY[1]]")
+                        && ok.ends_with("]]")
+                );
+                assert_eq!(lit(&nest(3, true)), "(((1)))");
+                for tuple in [false, true] {
+                    let mut s = String::from("keep");
+                    let e = quote_literal(&nest(MAX_NESTING + 1, tuple), Quoting::Standard, &mut s)
+                        .unwrap_err();
+                    assert!(e.to_string().starts_with("RecursionError: "), "{e}");
+                    assert_eq!(s, "keep");
+                    // Built, rejected and dropped a million deep on a 64 KB stack.
+                    assert!(
+                        quote_literal(&nest(1_000_000, tuple), Quoting::Standard, &mut s).is_err()
+                    );
+                }
+                drop(nest(1_000_000, false));
+            })
+            .unwrap()
+            .join()
+            .unwrap();
     }
 
     #[test]

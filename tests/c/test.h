@@ -98,10 +98,12 @@ char *t_value(pgpool_conn *c, const char *sql, size_t nparams, const char *const
     X(closed_pool)                                                            \
     X(too_many_requests)                                                      \
     X(bad_conninfo)                                                           \
+    X(duration_settings)                                                      \
     X(database_unreachable)                                                   \
     X(terminated_backend)                                                     \
     X(threads)                                                                \
     X(fork)                                                                   \
+    X(fork_under_threads)                                                     \
     X(server_restart)                                                         \
     X(prometheus)                                                             \
     X(log_callback)                                                           \

@@ -360,6 +360,76 @@ def _child_backend_pids(n: int) -> List[int]:
     return pids
 
 
+_FORK_UNDER_THREADS = r"""
+import os, sys, threading, time
+import pgpool
+
+dsn = sys.argv[1]
+pool = pgpool.Pool(dsn, min_size=2, max_size=3, timeout=10, leak_threshold=60)
+stop = False
+
+
+def busy():
+    while not stop:
+        with pool.cursor() as cur:
+            cur.execute("SELECT 1")
+        pool.stats()
+
+
+threads = [threading.Thread(target=busy, daemon=True) for _ in range(8)]
+for t in threads:
+    t.start()
+time.sleep(0.3)
+for i in range(20):
+    child = os.fork()
+    if child == 0:
+        code = 1
+        try:
+            pool.stats()
+            with pool.cursor() as cur:
+                cur.execute("SELECT 41 + 1")
+                assert cur.fetchone() == (42,)
+            with pgpool.Pool(dsn, min_size=0, max_size=1) as fresh:
+                with fresh.cursor() as cur:
+                    cur.execute("SELECT 'child'")
+            code = 0
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 30
+    while True:
+        pid, status = os.waitpid(child, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() > deadline:
+            os.kill(child, 9)
+            os.waitpid(child, 0)
+            print(f"fork {i}: the child is stuck (deadlock)")
+            sys.exit(3)
+        time.sleep(0.005)
+    if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
+        print(f"fork {i}: the child failed ({status})")
+        sys.exit(4)
+stop = True
+for t in threads:
+    t.join(10)
+print("ok")
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_fork_under_busy_threads(dsn: str) -> None:
+    """Issue 13 item 3 on the Python face: 20 os.fork() while 8 threads use the pool;
+    each child uses the inherited pool and a new one and must finish (a subprocess, so a
+    deadlocked child fails the test instead of hanging it)."""
+    out = subprocess.run(
+        [sys.executable, "-c", _FORK_UNDER_THREADS, dsn],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0 and out.stdout.strip() == "ok", (out.stdout, out.stderr)
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
 def test_fork_children_use_connections_of_their_own(
     clean_env: pytest.MonkeyPatch, direct_dsn: str

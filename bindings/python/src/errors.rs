@@ -1,7 +1,7 @@
 //! Core errors → Python exceptions, through the two factories of `pgpool.errors`
 //! (`_from_server(fields)` and `_client_error(kind, message)`), imported once.
 
-use pyo3::exceptions::{PyIndexError, PyOverflowError, PyRuntimeError};
+use pyo3::exceptions::{PyIndexError, PyOverflowError, PyRecursionError, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyDict;
@@ -161,6 +161,7 @@ pub(crate) fn param_error(py: Python<'_>, message: &str, seq_type: Option<&str>)
         "IndexError" => PyIndexError::new_err(arg),
         "TypeError" => client_error(py, Kind::TypeError, arg),
         "ValueError" => client_error(py, Kind::ValueError, arg),
+        "RecursionError" => PyRecursionError::new_err(arg),
         _ => PyRuntimeError::new_err(arg),
     }
 }

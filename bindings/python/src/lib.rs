@@ -92,10 +92,24 @@ fn _quote(value: &Bound<'_, PyAny>, context: Option<&Bound<'_, PyAny>>) -> PyRes
     })
 }
 
-/// Tells the core this process is a fresh fork (registered with `os.register_at_fork`).
+/// `os.register_at_fork(before=...)`: the core takes its process-wide locks, so that no
+/// other thread holds one at the fork (see `pgpool::runtime`).
+#[pyfunction]
+fn _before_fork() {
+    pgpool::runtime::before_fork(Vec::new());
+}
+
+/// `os.register_at_fork(after_in_parent=...)`: releases what `_before_fork` took.
+#[pyfunction]
+fn _after_fork_parent() {
+    pgpool::runtime::after_fork_parent();
+}
+
+/// Tells the core this process is a fresh fork, releasing what `_before_fork` took
+/// (registered with `os.register_at_fork`).
 #[pyfunction]
 fn _after_fork() {
-    pgpool::runtime::note_fork();
+    pgpool::runtime::after_fork_child();
     pylog::after_fork();
     // The forking thread is the child's main thread.
     conn::set_main_thread();
@@ -135,9 +149,13 @@ fn _pgpool(m: &Bound<'_, PyModule>) -> PyResult<()> {
     }
     let after = wrap_pyfunction!(_after_fork, m)?;
     m.add_function(after.clone())?;
+    let before = wrap_pyfunction!(_before_fork, m)?;
+    let parent = wrap_pyfunction!(_after_fork_parent, m)?;
     let os = py.import("os")?;
     if os.hasattr("register_at_fork")? {
         let kw = PyDict::new(py);
+        kw.set_item("before", before)?;
+        kw.set_item("after_in_parent", parent)?;
         kw.set_item("after_in_child", after)?;
         os.getattr("register_at_fork")?
             .call(PyTuple::empty(py), Some(&kw))?;

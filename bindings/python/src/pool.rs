@@ -16,29 +16,19 @@ use crate::conn::{map_err, Connection, Facts, Holder, SignalHook, State};
 use crate::cursor::{Cursor, RowMode};
 use crate::errors::{client_error, to_py, Kind};
 
+/// A timeout argument, by the core's rule ([`pgpool::config::duration_secs`]: 0 to 100
+/// years; NaN, infinity and negatives are errors naming the argument).
 pub(crate) fn secs(py: Python<'_>, what: &str, v: f64) -> PyResult<Duration> {
-    if !v.is_finite() || v < 0.0 {
-        return Err(client_error(
-            py,
-            Kind::Config,
-            format!(
-                "invalid configuration {what}: must be a non-negative number of seconds, got {v}"
-            ),
-        ));
-    }
-    Ok(Duration::from_secs_f64(v))
+    pgpool::config::duration_secs(what, v).map_err(|e| to_py(py, &e))
 }
 
-/// `max_lifetime` / `max_idle` / `leak_threshold`: `None` → env/default; 0, a negative
-/// number or infinity → never/off (SQLAlchemy's `pool_recycle=-1`).
-fn opt_secs(v: Option<f64>) -> Option<Option<Duration>> {
-    v.map(|v| {
-        if v.is_finite() && v > 0.0 {
-            Some(Duration::from_secs_f64(v))
-        } else {
-            None
-        }
-    })
+/// `max_lifetime` / `max_idle` / `leak_threshold` / `command_timeout`: `None` →
+/// env/default; else the core's rule ([`pgpool::config::optional_duration_secs`]: 0, -1,
+/// inf or more than 100 years → never/off; NaN and other negatives are errors).
+fn opt_secs(py: Python<'_>, what: &str, v: Option<f64>) -> PyResult<Option<Option<Duration>>> {
+    v.map(|v| pgpool::config::optional_duration_secs(what, v))
+        .transpose()
+        .map_err(|e| to_py(py, &e))
 }
 
 fn size(py: Python<'_>, what: &str, v: Option<i64>) -> PyResult<Option<usize>> {
@@ -443,12 +433,12 @@ impl Pool {
                 Some(t) => Some(secs(py, "timeout", t)?),
                 None => None,
             },
-            max_lifetime: opt_secs(max_lifetime),
-            max_idle: opt_secs(max_idle),
+            max_lifetime: opt_secs(py, "max_lifetime", max_lifetime)?,
+            max_idle: opt_secs(py, "max_idle", max_idle)?,
             pre_ping,
             max_waiting: size(py, "max_waiting", max_waiting)?,
-            leak_threshold: opt_secs(leak_threshold),
-            command_timeout: opt_secs(command_timeout),
+            leak_threshold: opt_secs(py, "leak_threshold", leak_threshold)?,
+            command_timeout: opt_secs(py, "command_timeout", command_timeout)?,
             name,
             replicas: replicas.unwrap_or_default(),
             keywords: keywords(conn_kwargs)?,
@@ -612,17 +602,19 @@ impl Pool {
     /// checked-out ones when returned. With `timeout`, waits up to that many seconds for
     /// them to be returned.
     #[pyo3(signature = (timeout=None))]
-    fn close(&self, py: Python<'_>, timeout: Option<f64>) {
+    fn close(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
+        let wait = timeout.map(|t| secs(py, "timeout", t)).transpose()?;
         let p = self.pool.clone();
         py.detach(move || {
             p.close();
-            if let Some(t) = timeout.filter(|t| t.is_finite() && *t > 0.0) {
-                let deadline = Instant::now() + Duration::from_secs_f64(t);
+            if let Some(t) = wait.filter(|t| !t.is_zero()) {
+                let deadline = Instant::now() + t;
                 while p.stats().in_use > 0 && Instant::now() < deadline {
                     std::thread::sleep(Duration::from_millis(10));
                 }
             }
         });
+        Ok(())
     }
 
     #[getter]
@@ -721,7 +713,8 @@ impl Pool {
         _exc_value: Option<&Bound<'_, PyAny>>,
         _traceback: Option<&Bound<'_, PyAny>>,
     ) -> bool {
-        self.close(py, None);
+        // No timeout: nothing to validate, cannot fail.
+        let _ = self.close(py, None);
         false
     }
 
