@@ -37,7 +37,11 @@ static RUNTIME: Mutex<Option<(u64, Arc<Runtime>)>> = Mutex::new(None);
 thread_local! {
     /// The guards [`before_fork`] took, on the forking thread (which is the child's only
     /// thread, so the child's handler finds them too).
-    static FORK_GUARDS: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
+    /// One frame per prepare hook that has not had its after-fork hook yet: a process
+    /// with both faces runs two (Python's `os.register_at_fork` hook, then `fork()` runs
+    /// the C face's `pthread_atfork` one), and their after-fork hooks run in the reverse
+    /// order, each releasing its own frame. Only the outer frame holds the core's locks.
+    static FORK_GUARDS: RefCell<Vec<Vec<Box<dyn Any>>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A lock guard kept by [`before_fork`] until the after-fork handler.
@@ -49,16 +53,22 @@ pub type ForkGuard = Box<dyn Any>;
 /// same thread.
 pub fn before_fork(extra: Vec<ForkGuard>) {
     let mut held = extra;
+    if FORK_GUARDS.with(|g| !g.borrow().is_empty()) {
+        // Nested (the other face's hook): the core's locks are ours already.
+        FORK_GUARDS.with(|g| g.borrow_mut().push(held));
+        return;
+    }
     held.push(Box::new(
         RUNTIME.lock().unwrap_or_else(PoisonError::into_inner),
     ));
     held.push(crate::tls::lock_for_fork());
     held.push(crate::pool::lock_for_fork());
-    FORK_GUARDS.with(|g| g.borrow_mut().extend(held));
+    FORK_GUARDS.with(|g| g.borrow_mut().push(held));
 }
 
 fn release_fork_guards() {
-    let held = FORK_GUARDS.with(|g| std::mem::take(&mut *g.borrow_mut()));
+    // This hook's own frame (the innermost).
+    let held = FORK_GUARDS.with(|g| g.borrow_mut().pop().unwrap_or_default());
     // The last taken first.
     for guard in held.into_iter().rev() {
         drop(guard);

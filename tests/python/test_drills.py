@@ -430,6 +430,46 @@ def test_fork_under_busy_threads(dsn: str) -> None:
     assert out.returncode == 0 and out.stdout.strip() == "ok", (out.stdout, out.stderr)
 
 
+_FORK_WITH_BOTH_FACES = r"""
+import ctypes, os, sys
+import pgpool
+pool = pgpool.Pool(sys.argv[1], min_size=1, max_size=2)
+pool.wait(10)
+# Handing the pool to the C API registers the C face's pthread_atfork hooks beside the
+# Python face's os.register_at_fork ones: both prepare hooks run at each fork.
+lib = ctypes.CDLL(pgpool._pgpool.__file__)
+lib.pgpool_pool_free.argtypes = [ctypes.c_void_p]
+handle = pool._c_handle()
+for _ in range(3):
+    pid = os.fork()
+    if pid == 0:
+        with pool.cursor() as cur:
+            cur.execute("SELECT 1")
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    assert status == 0, status
+with pool.cursor() as cur:
+    cur.execute("SELECT 2")
+    assert cur.fetchone() == (2,)
+lib.pgpool_pool_free(handle)
+print("ok")
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_fork_with_both_faces_prepare_hooks(direct_dsn: str) -> None:
+    """The Python and the C face's fork hooks both run in one process (a pool handed to
+    the C API): the nested prepare hook must not lock what the outer one holds (it
+    deadlocked os.fork() itself)."""
+    out = subprocess.run(
+        [sys.executable, "-c", _FORK_WITH_BOTH_FACES, direct_dsn],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0 and out.stdout.strip() == "ok", (out.stdout, out.stderr)
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
 def test_fork_children_use_connections_of_their_own(
     clean_env: pytest.MonkeyPatch, direct_dsn: str

@@ -654,3 +654,79 @@ def test_unsupported_client_encoding_is_refused_clearly(dsn: str) -> None:
             assert cur.fetchone() == ("é",)
     with pytest.raises(pgpool.ProgrammingError, match="client_encoding"):
         pgpool.connect(_with_params(dsn, client_encoding="EUC_TW"))
+
+
+# ---------------------------------------------------------------------------
+# 5. interpreter exit with daemon threads inside pgpool
+
+EXIT_SCRIPT = r"""
+import io, logging, sys, threading, time
+mode, lib, dsn = sys.argv[1], sys.argv[2], sys.argv[3]
+logging.basicConfig(level=logging.DEBUG, stream=io.StringIO())
+if lib == "pgpool":
+    import pgpool
+    target = dsn if mode != "log" else "postgresql://postgres@127.0.0.1:1/postgres"
+    pool = pgpool.Pool(target, min_size=1 if mode != "log" else 0, max_size=1, timeout=60)
+
+    def work():
+        if mode == "sleep":
+            while True:
+                with pool.cursor() as cur:
+                    cur.execute("SELECT pg_sleep(0.05)")
+        elif mode == "checkout":
+            while True:
+                c = pool.getconn(timeout=60)
+                pool.putconn(c)
+        elif mode == "executemany":
+            while True:
+                with pool.cursor() as cur:
+                    cur.executemany("SELECT %s", ((i,) for i in range(200)))
+        elif mode == "copy":
+            while True:
+                with pool.cursor() as cur:
+                    cur.copy_expert("COPY (SELECT generate_series(1, 20000)) TO STDOUT",
+                                    io.StringIO())
+        elif mode == "log":
+            while True:
+                try:
+                    pool.getconn(timeout=0.05)
+                except pgpool.PoolTimeout:
+                    pass
+else:
+    import psycopg2, psycopg2.pool
+    pool = psycopg2.pool.ThreadedConnectionPool(1, 1, dsn)
+
+    def work():
+        c = pool.getconn()
+        while True:
+            c.cursor().execute("SELECT pg_sleep(0.05)")
+for _ in range(4):
+    threading.Thread(target=work, daemon=True).start()
+time.sleep(0.3)
+print("exiting", flush=True)
+"""
+
+
+@pytest.mark.parametrize("mode", ["sleep", "checkout", "executemany", "copy", "log"])
+def test_interpreter_exit_with_daemon_threads_inside_pgpool(
+    mode: str, direct_dsn: str, tmp_path: Any
+) -> None:
+    """Daemon threads blocked in a statement, a checkout, a Python callback of a
+    GIL-free section (executemany's parameters, COPY's file) or the logging path when the
+    interpreter exits: the process exits 0, five runs in five, as with psycopg2."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "exit.py"
+    script.write_text(EXIT_SCRIPT)
+    results = []
+    for lib in ["pgpool"] * 5 + (["psycopg2"] if mode == "sleep" else []):
+        p = subprocess.run(
+            [sys.executable, str(script), mode, lib, direct_dsn],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        results.append((lib, p.returncode, p.stdout.strip(), p.stderr[-300:]))
+    bad = [r for r in results if r[1] != 0 or r[2] != "exiting"]
+    assert not bad, bad

@@ -263,6 +263,11 @@ thread_local! {
 /// or this is a forked child). If not, every thread checks for signals.
 static MAIN_THREAD_KNOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// True on Python's main thread (as far as the module knows: see `set_main_thread`).
+pub(crate) fn is_main_thread() -> bool {
+    IS_MAIN_THREAD.with(|m| m.get())
+}
+
 /// Records the calling thread as Python's main thread (at import when it is, and in a
 /// forked child, whose only thread is the main one).
 pub(crate) fn set_main_thread() {
@@ -378,7 +383,7 @@ impl Connection {
         if let Some(mut g) = self.state.try_lock() {
             return f(&mut g);
         }
-        py.detach(|| f(&mut self.state.lock()))
+        crate::exit::detach(py, || f(&mut self.state.lock()))
     }
 
     /// psycopg2's `conn->mark` (see [`State::mark`]).
@@ -458,7 +463,7 @@ impl Connection {
         T: Send,
         F: FnOnce(&mut State, Interrupt<'_>) -> T + Send,
     {
-        let (out, after, interrupted) = py.detach(|| {
+        let (out, after, interrupted) = crate::exit::detach(py, || {
             let hook = SignalHook::new();
             let (out, after) = self.locked_run(f, &|| hook.check());
             (out, after, hook.into_raised())
@@ -683,7 +688,7 @@ impl Drop for Connection {
     fn drop(&mut self) {
         let h = std::mem::replace(&mut self.state.get_mut().holder, Holder::Closed);
         if matches!(h, Holder::Plain(_) | Holder::Pooled(_)) {
-            Python::attach(|py| py.detach(move || drop(h)));
+            Python::attach(|py| crate::exit::detach(py, move || drop(h)));
         }
     }
 }
@@ -825,7 +830,7 @@ impl Connection {
             return;
         }
         let h = self.take_holder(py, Holder::Closed);
-        py.detach(move || match h {
+        crate::exit::detach(py, move || match h {
             Holder::Plain(c) => c.close(),
             Holder::Pooled(c) => c.discard(),
             _ => {}
@@ -1048,7 +1053,7 @@ impl Connection {
     fn cancel(&self, py: Python<'_>) -> PyResult<()> {
         self.check_open(py)?;
         let t = self.cancel.clone();
-        py.detach(move || t.cancel()).map_err(|e| to_py(py, &e))
+        crate::exit::detach(py, move || t.cancel()).map_err(|e| to_py(py, &e))
     }
 
     /// `with conn:` starts a transaction block; `__exit__` commits or rolls back. It does

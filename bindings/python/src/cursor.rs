@@ -588,7 +588,7 @@ pub(crate) fn predecode(r: &mut QueryResult) {
     });
     let n = r.nrows();
     if !pre.stopped && pre.rows.len() < n {
-        Python::attach(|py| {
+        crate::exit::attach(|py| {
             let ncols = pre.decs.len().max(1);
             for i in pre.rows.len()..n {
                 if (i + 1) * ncols > EAGER_CELLS {
@@ -874,7 +874,7 @@ impl Cursor {
                 st.prepare_begin()?;
                 let c = st.conn_mut()?;
                 let mut gen = std::iter::from_fn(|| {
-                    Python::attach(|py| {
+                    crate::exit::attach(|py| {
                         let item = it.bind(py).clone().next()?;
                         let rendered =
                             item.and_then(|v| adapt::render(py, &qtext, Some(&v), |_| quoting));
@@ -1371,7 +1371,7 @@ fn copy(
             let enc = c.client_encoding();
             if dir == CopyDir::In {
                 let mut next = || -> pgpool::error::Result<Option<Vec<u8>>> {
-                    Python::attach(|py| {
+                    crate::exit::attach(|py| {
                         let got = file.bind(py).call_method1("read", (size,)).and_then(
                             |d| -> PyResult<Vec<u8>> {
                                 if let Ok(b) = d.cast::<PyBytes>() {
@@ -1409,7 +1409,7 @@ fn copy(
                 c.copy_in(&sql, &mut next)
             } else {
                 let mut sink = |data: &[u8]| -> pgpool::error::Result<()> {
-                    Python::attach(|py| {
+                    crate::exit::attach(|py| {
                         let arg: PyResult<Bound<'_, PyAny>> = if text_file {
                             enc.decode(data)
                                 .map(|s| PyString::new(py, &s).into_any())

@@ -13,6 +13,7 @@ mod conn;
 mod cursor;
 mod decode;
 mod errors;
+mod exit;
 mod pool;
 mod pylog;
 
@@ -139,6 +140,7 @@ fn _pgpool(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(aio::_aio_executemany, m)?)?;
     m.add_function(wrap_pyfunction!(aio::_aio_finish, m)?)?;
     m.add_function(wrap_pyfunction!(aio::_aio_exit, m)?)?;
+    exit::install(py)?;
     pylog::install(py)?;
     let threading = py.import("threading")?;
     if threading

@@ -118,7 +118,7 @@ impl Pool {
         };
         let (got, raised) = match idle {
             Some(pc) => (Ok(pc), None),
-            None => py.detach(|| {
+            None => crate::exit::detach(py, || {
                 let hook = SignalHook::new();
                 let got = me
                     .pool
@@ -128,7 +128,7 @@ impl Pool {
         };
         if let Some(e) = raised {
             if let Ok(pc) = got {
-                py.detach(move || pc.release());
+                crate::exit::detach(py, move || pc.release());
             }
             return Err(e);
         }
@@ -181,7 +181,7 @@ impl Pool {
                     // Nothing to roll back or reset: no I/O, so no need to release the GIL.
                     pc.release();
                 } else {
-                    py.detach(move || {
+                    crate::exit::detach(py, move || {
                         if close {
                             pc.discard();
                         } else {
@@ -381,7 +381,7 @@ fn exit_conn(pool: &Bound<'_, Pool>, conn: &Py<Connection>, ok: bool) -> PyResul
 /// that wait is most of a block). `None`: the connection is not a pooled one held here
 /// (the caller takes the general path).
 fn finish_and_return(py: Python<'_>, c: &Connection, ok: bool) -> Option<PyResult<()>> {
-    let (out, interrupted) = py.detach(|| {
+    let (out, interrupted) = crate::exit::detach(py, || {
         let hook = SignalHook::new();
         let out = c
             .finish_and_take(ok, &|| hook.check())
@@ -595,7 +595,7 @@ impl Pool {
     /// histogram; one `pool` label per pool, replicas included).
     fn prometheus(&self, py: Python<'_>) -> String {
         let p = self.pool.clone();
-        py.detach(move || p.prometheus())
+        crate::exit::detach(py, move || p.prometheus())
     }
 
     /// Closes the pool: later checkouts raise PoolClosed, idle connections close now,
@@ -605,7 +605,7 @@ impl Pool {
     fn close(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
         let wait = timeout.map(|t| secs(py, "timeout", t)).transpose()?;
         let p = self.pool.clone();
-        py.detach(move || {
+        crate::exit::detach(py, move || {
             p.close();
             if let Some(t) = wait.filter(|t| !t.is_zero()) {
                 let deadline = Instant::now() + t;
@@ -627,8 +627,7 @@ impl Pool {
         let min = size(py, "min_size", Some(min_size))?.unwrap_or(0);
         let max = size(py, "max_size", Some(max_size))?.unwrap_or(0);
         let p = self.pool.clone();
-        py.detach(move || p.resize(min, max))
-            .map_err(|e| to_py(py, &e))
+        crate::exit::detach(py, move || p.resize(min, max)).map_err(|e| to_py(py, &e))
     }
 
     /// Opens `min_size` connections now, waiting up to `timeout` seconds (PoolTimeout).
@@ -636,8 +635,7 @@ impl Pool {
     fn wait(&self, py: Python<'_>, timeout: f64) -> PyResult<()> {
         let t = secs(py, "timeout", timeout)?;
         let p = self.pool.clone();
-        py.detach(move || p.wait_ready(t))
-            .map_err(|e| to_py(py, &e))
+        crate::exit::detach(py, move || p.wait_ready(t)).map_err(|e| to_py(py, &e))
     }
 
     #[getter]
