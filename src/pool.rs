@@ -546,7 +546,12 @@ impl Pool {
         // The deadline counts from here: this poll may itself spend up to
         // connect_timeout connecting (a silent server).
         let start = Instant::now();
-        let polled = with_deadline(start.checked_add(timeout), || dp.get().now_or_never());
+        // timeout 0: no waiting for a busy slot, but a connect may still be made (bounded
+        // by connect_timeout)
+        let deadline = (!timeout.is_zero())
+            .then(|| start.checked_add(timeout))
+            .flatten();
+        let polled = with_deadline(deadline, || dp.get().now_or_never());
         if let Some(r) = polled {
             match r {
                 Ok(obj) => return FirstPoll::Done(Ok(self.wrap(&dp, obj))),
@@ -628,7 +633,7 @@ impl Pool {
                 recycle: None,
             };
             let r = tokio::select! {
-                r = WithDeadline(Some(deadline), Box::pin(dp.timeout_get(&t))) => r,
+                r = WithDeadline((!timeout.is_zero()).then_some(deadline), Box::pin(dp.timeout_get(&t))) => r,
                 _ = &mut cancel => return Err(Error::Interrupted),
             };
             match r {

@@ -8,28 +8,46 @@
 //! runs the finalizers.
 //!
 //! The flag is set by an `atexit` hook registered at import (so it runs after the
-//! application's own hooks, which may still use pgpool): from then on only the main
-//! thread gets the GIL back through [`detach`] and [`attach`].
+//! application's own hooks, which may still use pgpool), which then waits (without the
+//! GIL, at most 2 s) for the threads already on their way to the GIL: from then on only
+//! the main thread gets the GIL back through [`detach`] and [`attach`].
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use pyo3::marker::Ungil;
 use pyo3::prelude::*;
 use pyo3::types::{PyCFunction, PyDict, PyTuple};
 
 static EXITING: AtomicBool = AtomicBool::new(false);
+/// Threads between "the interpreter is not exiting" and "I hold the GIL": the `atexit`
+/// hook waits for them (GIL released) after setting [`EXITING`], so none of them takes
+/// the GIL once finalization has begun. (SeqCst on both sides: a thread either sees the
+/// flag, or the hook sees the thread counted.)
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
 
-/// Parks the calling thread for good when the interpreter is exiting, unless it is the
-/// main thread or holds the GIL (parking then would stop the exit itself).
-fn park_if_exiting() {
-    if EXITING.load(Ordering::Acquire) && !crate::conn::is_main_thread() {
-        // SAFETY: PyGILState_Check only reads this thread's state; callable without the GIL.
-        if unsafe { pyo3::ffi::PyGILState_Check() } == 1 {
-            return;
-        }
+/// Before taking the GIL back: parks the calling thread for good when the interpreter is
+/// exiting (unless it is the main thread, which runs the exit), else counts it in
+/// flight until [`arrived`]. Returns whether it counted the thread.
+fn leaving() -> bool {
+    // SAFETY: PyGILState_Check only reads this thread's state; callable without the GIL.
+    if crate::conn::is_main_thread() || unsafe { pyo3::ffi::PyGILState_Check() } == 1 {
+        return false; // the main thread, or the GIL is already held: nothing to guard
+    }
+    IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+    if EXITING.load(Ordering::SeqCst) {
+        IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
         loop {
             std::thread::park();
         }
+    }
+    true
+}
+
+/// The GIL is held again: no longer in flight (when [`leaving`] counted us).
+fn arrived(counted: bool) {
+    if counted {
+        IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -40,18 +58,22 @@ where
     F: Ungil + Send + FnOnce() -> T,
     T: Ungil + Send,
 {
-    py.detach(|| {
+    let (r, counted) = py.detach(|| {
         let r = f();
-        park_if_exiting();
-        r
-    })
+        (r, leaving())
+    });
+    arrived(counted);
+    r
 }
 
 /// `Python::attach(f)` from a GIL-free section (a callback into Python during a wait),
 /// parking instead when the interpreter is exiting.
 pub(crate) fn attach<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
-    park_if_exiting();
-    Python::attach(f)
+    let counted = leaving();
+    Python::attach(|py| {
+        arrived(counted);
+        f(py)
+    })
 }
 
 /// Registers the `atexit` hook that sets the flag. Called once, at import.
@@ -60,8 +82,15 @@ pub(crate) fn install(py: Python<'_>) -> PyResult<()> {
         py,
         Some(c"_pgpool_interpreter_exit"),
         Some(c"From now on, threads inside pgpool never take the GIL back (exit)."),
-        |_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>| {
-            EXITING.store(true, Ordering::Release);
+        |args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>| {
+            EXITING.store(true, Ordering::SeqCst);
+            // Threads already past the check take the GIL while we wait without it.
+            args.py().detach(|| {
+                let deadline = Instant::now() + Duration::from_secs(2);
+                while IN_FLIGHT.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            });
         },
     )?;
     py.import("atexit")?.call_method1("register", (hook,))?;
