@@ -1,0 +1,147 @@
+//! Ending transactions and resetting the session: `COMMIT`/`ROLLBACK` with the reset of
+//! what the session's users left behind in the same message (see `docs/DESIGN.md`,
+//! "Session state").
+
+#[allow(unused_imports)]
+use super::*;
+
+use postgres_protocol::message::frontend;
+
+use crate::error::{Error, Result};
+use crate::session::Dirty;
+
+/// What a `COMMIT`/`ROLLBACK` did, from its command tag.
+pub(super) fn ended_by(how: TxEnd, tag: &str) -> Ended {
+    match how {
+        TxEnd::Commit if tag != "ROLLBACK" => Ended::Committed,
+        _ => Ended::RolledBack,
+    }
+}
+
+impl Connection {
+    /// Ends a transaction left open (rollback) and resets what the session's users left
+    /// behind ([`crate::session`]), in one Query message; nothing is sent when there is
+    /// neither. Used when a connection goes back to the pool.
+    pub fn reset(&mut self) -> Result<()> {
+        self.pending_begin = None;
+        self.extended = false;
+        if self.broken {
+            return Err(Error::Interface("connection is broken".into()));
+        }
+        let end = (self.tx != TxStatus::Idle).then_some(TxEnd::Rollback);
+        let r = self.end_and_reset(end, None).map(|_| ());
+        self.notices.clear();
+        r
+    }
+
+    /// Ends the transaction psycopg2 (or a C caller) opened: `COMMIT` or `ROLLBACK`, or
+    /// nothing at all when its `BEGIN` is still queued (dropped) or there is none.
+    ///
+    /// `block_end`: the connection goes back to its pool right after, so the reset of
+    /// what the session's users left behind ([`crate::session`]) goes out in the same
+    /// Query message as the `COMMIT`/`ROLLBACK`: the server connection is never idle
+    /// between them, so a transaction pooler (PgBouncer) cannot hand it to another
+    /// client with the state still in it. Behind a pooler ([`Connection::behind_pooler`])
+    /// every transaction end hands the server connection over, so the reset rides with
+    /// each one. When `COMMIT` fails (a deferred constraint) the server skips the rest
+    /// of the message; the transaction is rolled back then, and the reset follows in a
+    /// message of its own.
+    pub fn end_transaction(
+        &mut self,
+        how: TxEnd,
+        block_end: bool,
+        intr: Option<Interrupt<'_>>,
+    ) -> Result<Ended> {
+        self.check_usable()?;
+        if self.pending_begin.take().is_some() && self.tx == TxStatus::Idle {
+            // BEGIN never left: nothing to end; a block end still resets
+            if block_end || self.behind_pooler {
+                self.end_and_reset(None, intr)?;
+            }
+            return Ok(Ended::Nothing);
+        }
+        if self.tx == TxStatus::Idle && !block_end {
+            return Ok(Ended::Nothing);
+        }
+        let end = (self.tx != TxStatus::Idle).then_some(how);
+        if block_end || self.behind_pooler {
+            return self.end_and_reset(end, intr);
+        }
+        let sql = match how {
+            TxEnd::Commit => "COMMIT",
+            TxEnd::Rollback => "ROLLBACK",
+        };
+        let r = self.simple_query(sql, intr)?;
+        Ok(ended_by(how, &r.command_tag))
+    }
+
+    /// `end` (if any) and the reset of `self.session`, in one Query message.
+    pub(super) fn end_and_reset(
+        &mut self,
+        end: Option<TxEnd>,
+        intr: Option<Interrupt<'_>>,
+    ) -> Result<Ended> {
+        self.pending_begin = None;
+        if end.is_none() && self.session.is_clean() {
+            return Ok(Ended::Nothing);
+        }
+        let mut sql = String::with_capacity(64);
+        if let Some(how) = end {
+            sql.push_str(match how {
+                TxEnd::Commit => "COMMIT;",
+                TxEnd::Rollback => "ROLLBACK;",
+            });
+        }
+        let dirty = self.session;
+        crate::session::reset_sql(dirty, &mut sql);
+        if self.behind_pooler && dirty.contains(Dirty::SETTINGS) {
+            // Through a pooler, RESET ALL goes back to the pooler's server connection's
+            // defaults, not to what this connection asked for at startup: ask again.
+            sql.push_str("SET client_encoding TO '");
+            sql.push_str(self.startup_encoding.name);
+            sql.push_str("';SET DateStyle TO 'ISO';");
+        }
+        // `sql` is our own text: straight to the protocol (no session scan).
+        self.extended = false;
+        frontend::query(&sql, &mut self.wbuf).map_err(|e| io_err("encode", e))?;
+        self.flush()?;
+        let (first_tag, err) = self.read_until_ready_all(intr)?;
+        if let Some(e) = err {
+            match (end, first_tag) {
+                (Some(how), Some(tag)) => {
+                    // The transaction ended; a reset statement failed: the session is in
+                    // an unknown state, so the connection is not reused.
+                    log::warn!("session reset failed, discarding the connection: {e}");
+                    self.broken = true;
+                    return Ok(ended_by(how, &tag));
+                }
+                (Some(_), None) if !dirty.is_clean() && self.tx == TxStatus::Idle => {
+                    // COMMIT failed (the server rolled back) and the reset was skipped
+                    // with the rest of the message: it goes out on its own.
+                    if let Err(e2) = self.end_and_reset(None, None) {
+                        self.broken = true;
+                        log::warn!("session reset after a failed COMMIT failed: {e2}");
+                    }
+                }
+                (None, _) => self.broken = true,
+                _ => {}
+            }
+            if self.tx != TxStatus::Idle {
+                self.broken = true;
+            }
+            return Err(e);
+        }
+        if self.tx != TxStatus::Idle {
+            self.broken = true;
+            return Err(Error::Interface(
+                "reset left the connection in a transaction".into(),
+            ));
+        }
+        // (the reset's own ParameterStatus messages marked settings again)
+        self.session = Dirty::NONE;
+        Ok(match end {
+            None => Ended::Nothing,
+            Some(how) => ended_by(how, first_tag.as_deref().unwrap_or_default()),
+        })
+    }
+}
