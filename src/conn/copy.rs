@@ -16,18 +16,7 @@ impl Connection {
         sql: &str,
         next_chunk: &mut dyn FnMut() -> Result<Option<Vec<u8>>>,
     ) -> Result<QueryResult> {
-        self.check_sendable()?;
-        self.extended = false;
-        self.encoding.encode(sql)?; // (checked before a queued BEGIN goes out)
-        let begin = self.put_pending_begin()?;
-        self.put_query(sql)?;
-        self.flush()?;
-        if begin {
-            if let Err(e) = self.read_begin(None) {
-                let _ = self.read_until_ready(None, None);
-                return Err(e);
-            }
-        }
+        self.start_copy(sql)?;
         // Wait for CopyInResponse (or an error / a result that is not COPY FROM STDIN).
         let mut cur = QueryResult::default();
         let mut err: Option<Error> = None;
@@ -94,18 +83,7 @@ impl Connection {
         sql: &str,
         sink: &mut dyn FnMut(&[u8]) -> Result<()>,
     ) -> Result<QueryResult> {
-        self.check_sendable()?;
-        self.extended = false;
-        self.encoding.encode(sql)?; // (checked before a queued BEGIN goes out)
-        let begin = self.put_pending_begin()?;
-        self.put_query(sql)?;
-        self.flush()?;
-        if begin {
-            if let Err(e) = self.read_begin(None) {
-                let _ = self.read_until_ready(None, None);
-                return Err(e);
-            }
-        }
+        self.start_copy(sql)?;
         let mut cur = QueryResult::default();
         let mut last = QueryResult::default();
         let mut err: Option<Error> = None;
@@ -152,5 +130,22 @@ impl Connection {
             ));
         }
         Ok(last)
+    }
+
+    /// Sends a COPY statement (a queued BEGIN in front of it, its answer read).
+    fn start_copy(&mut self, sql: &str) -> Result<()> {
+        self.check_sendable()?;
+        self.extended = false;
+        self.encoding.encode(sql)?; // (checked before a queued BEGIN goes out)
+        let begin = self.put_pending_begin()?;
+        self.put_query(sql)?;
+        self.flush()?;
+        if begin {
+            if let Err(e) = self.read_begin(None) {
+                let _ = self.read_until_ready(None, None);
+                return Err(e);
+            }
+        }
+        Ok(())
     }
 }
