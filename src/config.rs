@@ -170,6 +170,11 @@ pub struct PoolConfig {
     pub replicas: Vec<ConnectParams>,
     /// Connections kept open.
     pub min_size: usize,
+    /// `false` (default): `min_size` connections are opened at creation, in the
+    /// background, and kept. `true`: they are opened only as checkouts need them, and
+    /// then kept (idle reaping never goes below `min_size`) — SQLAlchemy's `pool_size`,
+    /// HikariCP's `minimumIdle` without the warm-up.
+    pub lazy_min: bool,
     /// Connections at most.
     pub max_size: usize,
     /// Acquire timeout.
@@ -202,6 +207,8 @@ pub struct PoolConfig {
 pub struct PoolOverrides {
     /// `min_size`
     pub min_size: Option<usize>,
+    /// `lazy_min`
+    pub lazy_min: Option<bool>,
     /// `max_size`
     pub max_size: Option<usize>,
     /// `timeout`
@@ -237,6 +244,7 @@ impl fmt::Debug for PoolOverrides {
         let replicas: Vec<String> = self.replicas.iter().map(|r| redact_dsn(r)).collect();
         f.debug_struct("PoolOverrides")
             .field("min_size", &self.min_size)
+            .field("lazy_min", &self.lazy_min)
             .field("max_size", &self.max_size)
             .field("timeout", &self.timeout)
             .field("max_lifetime", &self.max_lifetime)
@@ -1688,6 +1696,7 @@ impl PoolConfig {
     /// | setting | argument, then variables in order | default |
     /// |---|---|---|
     /// | `min_size` | `PGPOOL_MIN_SIZE`, `PG_POOL_MIN`, `POSTGRES_POOL_MIN_SIZE`, `DB_POOL_SIZE` | 1 |
+    /// | `lazy_min` | `PGPOOL_LAZY_MIN` | off (`min_size` opened at creation) |
     /// | `max_size` | `PGPOOL_MAX_SIZE`, `PG_POOL_MAX`, `POSTGRES_POOL_MAX_SIZE`, `DB_POOL_SIZE`+`DB_MAX_OVERFLOW` | 10, or `min_size` if larger |
     /// | `timeout` (s) | `PGPOOL_TIMEOUT`, `POSTGRES_POOL_TIMEOUT` | 30 |
     /// | `max_lifetime` (s) | `PGPOOL_MAX_LIFETIME`, `DB_POOL_RECYCLE` | 3600 |
@@ -1791,6 +1800,13 @@ impl PoolConfig {
                 None => Some(DEFAULT_MAX_IDLE),
             },
         };
+        let lazy_min = match overrides.lazy_min {
+            Some(b) => b,
+            None => match env_first(env, &["PGPOOL_LAZY_MIN"]) {
+                Some((var, v)) => parse_bool(var, &v)?,
+                None => false,
+            },
+        };
         let pre_ping = match overrides.pre_ping {
             Some(b) => b,
             None => match env_first(env, PRE_PING_VARS) {
@@ -1826,6 +1842,7 @@ impl PoolConfig {
             connect,
             replicas,
             min_size,
+            lazy_min,
             max_size,
             timeout,
             max_lifetime,
@@ -3081,6 +3098,26 @@ mod tests {
             );
             assert!(m.contains("invalid boolean 'maybe'"), "{m}");
         }
+    }
+
+    #[test]
+    fn lazy_min_argument_and_variable() {
+        assert!(!pool_env(&[]).lazy_min);
+        assert!(pool_env(&[("PGPOOL_LAZY_MIN", "true")]).lazy_min);
+        assert!(!pool_env(&[("PGPOOL_LAZY_MIN", "off")]).lazy_min);
+        let o = PoolOverrides {
+            lazy_min: Some(false),
+            ..Default::default()
+        };
+        let c = PoolConfig::with_env(None, &o, &|k: &str| {
+            (k == "PGPOOL_LAZY_MIN").then(|| "1".to_string())
+        })
+        .unwrap();
+        assert!(!c.lazy_min, "the argument wins over the environment");
+        assert_setting(
+            pool(None, &PoolOverrides::default(), &[("PGPOOL_LAZY_MIN", "x")]),
+            "PGPOOL_LAZY_MIN",
+        );
     }
 
     #[test]
