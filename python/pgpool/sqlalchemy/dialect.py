@@ -292,6 +292,11 @@ class AsyncAdapt_pgpool_cursor:
     def close(self):
         self._cursor.close()
 
+    async def _async_soft_close(self):
+        # SQLAlchemy's asyncio result calls this before handing a buffered result to
+        # sync code: the rows are in the sync cursor already, nothing to await.
+        return None
+
     def setinputsizes(self, *inputsizes):
         pass
 
