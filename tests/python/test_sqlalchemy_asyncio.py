@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import time
-import uuid
 from typing import Any, List
 
 import pytest
