@@ -84,7 +84,7 @@ def test_begin_session_and_orm(dsn: str, notes: str) -> None:
         with pytest.raises(ZeroDivisionError):
             async with e.begin() as c:
                 await c.execute(text(f"UPDATE {notes} SET n = -1 WHERE id = 2"))
-                1 / 0
+                raise ZeroDivisionError("roll this back")
         Session = async_sessionmaker(e, expire_on_commit=False)
         async with Session() as s:
             one = await s.get(Note, 1)
