@@ -19,19 +19,23 @@ use postgres_protocol::message::frontend;
 use postgres_protocol::IsNull;
 
 use crate::config::{ConnectParams, Host, SslMode, TargetSessionAttrs};
+use crate::encoding::Encoding;
 use crate::error::{DbError, Error, Result};
 use crate::result::{Column, QueryResult};
+use crate::session::Dirty;
+use crate::sql::Quoting;
 
 /// How often a blocked read wakes up to ask the interrupt hook.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
-/// How many statements `pipeline` writes before it reads their answers.
-const PIPELINE_BATCH: usize = 256;
+/// How long a statement interrupted by the hook (Ctrl-C) waits for the server's answer
+/// to the CancelRequest before giving up on the connection (a stalled network).
+pub const CANCEL_GRACE: Duration = Duration::from_millis(800);
 
 /// Statements per Query message when `pipeline` packs them (inside a transaction).
 const PACK: usize = 100;
 
-/// Packed Query messages per write.
+/// Packed Query messages per write (inside a transaction).
 const PACKS_PER_WRITE: usize = 4;
 
 /// The caller's interrupt hook: returns true when the running statement must be cancelled
@@ -44,6 +48,27 @@ pub type Interrupt<'a> = &'a (dyn Fn() -> bool + 'a);
 /// [`QueryResult::extra`]) while the server produces the rest. Never called for a
 /// result that arrives in one read.
 pub type RowSink<'a> = &'a mut dyn FnMut(&mut QueryResult);
+
+/// How to end a transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxEnd {
+    /// `COMMIT`.
+    Commit,
+    /// `ROLLBACK`.
+    Rollback,
+}
+
+/// How [`Connection::end_transaction`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// There was no transaction (or its `BEGIN` never left the client): nothing sent.
+    Nothing,
+    /// Committed.
+    Committed,
+    /// Rolled back: asked for, or a `COMMIT` of a transaction that had failed (the server
+    /// rolls it back and says `ROLLBACK`).
+    RolledBack,
+}
 
 /// Transaction status, from the last ReadyForQuery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,6 +208,8 @@ impl CancelToken {
 pub struct Notice {
     /// Severity (`NOTICE`, `WARNING`, ...).
     pub severity: String,
+    /// SQLSTATE (`01000`, `25P01`, ...).
+    pub code: String,
     /// Message.
     pub message: String,
 }
@@ -201,7 +228,23 @@ pub struct Connection {
     connect_timeout: Option<Duration>,
     tx: TxStatus,
     broken: bool,
-    session_dirty: bool,
+    /// What the users since the last reset may have left in the session.
+    session: Dirty,
+    /// The server's `standard_conforming_strings` (reported at startup and on change).
+    standard_strings: bool,
+    /// The session's `client_encoding` (reported at startup and on change): text is
+    /// converted from and to it at the wire ([`crate::encoding`]).
+    encoding: Encoding,
+    /// A `client_encoding` the server switched to that pgpool cannot convert: every
+    /// statement fails with a clear error until it is changed back (the pool's reset
+    /// does).
+    unsupported_encoding: Option<String>,
+    /// The client encoding asked for at startup (what a reset restores).
+    startup_encoding: Encoding,
+    /// The server connection is a transaction pooler's (PgBouncer): its backend process
+    /// id is not the one the pooler gave us. Every transaction end may hand the server
+    /// connection to another client, so the reset rides with each one.
+    behind_pooler: bool,
     pending_begin: Option<String>,
     notices: Vec<Notice>,
     created: Instant,
@@ -309,6 +352,13 @@ impl<'a> Body<'a> {
         std::str::from_utf8(&rest[..end])
             .map_err(|_| Error::Connection("invalid UTF-8 from server".into()))
     }
+    /// A NUL-terminated string's bytes (in the client encoding).
+    fn cbytes(&mut self) -> Result<&'a [u8]> {
+        let rest = self.b.get(self.pos..).ok_or_else(short)?;
+        let end = rest.iter().position(|&c| c == 0).ok_or_else(short)?;
+        self.pos += end + 1;
+        Ok(&rest[..end])
+    }
     fn rest(&self) -> &'a [u8] {
         &self.b[self.pos.min(self.b.len())..]
     }
@@ -318,15 +368,17 @@ fn short() -> Error {
     Error::Connection("protocol error: short message from server".into())
 }
 
-fn parse_error_fields(body: &[u8]) -> DbError {
+/// An ErrorResponse's or NoticeResponse's fields (text in the client encoding `enc`;
+/// what does not decode is replaced, so that the message always gets through).
+fn parse_error_fields(body: &[u8], enc: Encoding) -> DbError {
     let mut e = DbError::default();
     let mut b = Body::new(body);
     while let Ok(code) = b.u8() {
         if code == 0 {
             break;
         }
-        let Ok(v) = b.cstr() else { break };
-        let v = v.to_string();
+        let Ok(v) = b.cbytes() else { break };
+        let v = enc.decode_lossy(v);
         match code {
             b'S' => e.severity = v,
             b'V' => e.severity_nonlocalized = Some(v),
@@ -352,12 +404,12 @@ fn parse_error_fields(body: &[u8]) -> DbError {
     e
 }
 
-fn parse_row_description(body: &[u8]) -> Result<Vec<Column>> {
+fn parse_row_description(body: &[u8], enc: Encoding) -> Result<Vec<Column>> {
     let mut b = Body::new(body);
     let n = b.i16()? as usize;
     let mut cols = Vec::with_capacity(n);
     for _ in 0..n {
-        let name = b.cstr()?.to_string();
+        let name = enc.decode_lossy(b.cbytes()?);
         let table_oid = b.i32()? as u32;
         let column_id = b.i16()?;
         let type_oid = b.i32()? as u32;
@@ -390,9 +442,19 @@ impl Connection {
     /// Opens a connection: every host in turn (libpq multi-host), startup, authentication,
     /// and `target_session_attrs`.
     pub fn connect(p: &ConnectParams) -> Result<Connection> {
+        Self::connect_until(p, None)
+    }
+
+    /// [`Connection::connect`], each attempt also cut at `until` (a pool checkout's
+    /// deadline): no attempt outlives it, whatever `connect_timeout` says.
+    pub fn connect_until(p: &ConnectParams, until: Option<Instant>) -> Result<Connection> {
         let mut last: Option<Error> = None;
         for (host, port) in p.host_port_pairs() {
-            match Self::connect_one(p, &host, port) {
+            if until.is_some_and(|u| Instant::now() >= u) {
+                last.get_or_insert_with(|| Error::Connection("timeout expired".into()));
+                break;
+            }
+            match Self::connect_one(p, &host, port, until) {
                 Ok(mut c) => match c.check_session_attrs(p.target_session_attrs) {
                     Ok(true) => return Ok(c),
                     Ok(false) => {
@@ -409,28 +471,39 @@ impl Connection {
         Err(last.unwrap_or_else(|| Error::Connection("no host to connect to".into())))
     }
 
+    /// One query after startup: whether the server matches `target_session_attrs`, and
+    /// whether a pooler stands between us and it ([`Connection::behind_pooler`]: the
+    /// backend's process id is not the one the startup reported, which a pooler makes up).
     fn check_session_attrs(&mut self, t: TargetSessionAttrs) -> Result<bool> {
-        let want_rw = match t {
-            TargetSessionAttrs::Any => return Ok(true),
-            TargetSessionAttrs::ReadWrite | TargetSessionAttrs::Primary => true,
-            TargetSessionAttrs::ReadOnly
-            | TargetSessionAttrs::Standby
-            | TargetSessionAttrs::PreferStandby => false,
-        };
-        let sql = match t {
-            TargetSessionAttrs::ReadWrite | TargetSessionAttrs::ReadOnly => {
-                "SHOW transaction_read_only"
-            }
-            _ => "SELECT CASE WHEN pg_is_in_recovery() THEN 'on' ELSE 'off' END",
-        };
-        let r = self.simple_query(sql, None)?;
-        let ro = r.get(0, 0) == Some(b"on");
-        // prefer-standby accepts a primary when no standby is found; the caller's host
-        // loop only reaches here per host, so accept it (libpq retries a second pass).
-        Ok(ro != want_rw || t == TargetSessionAttrs::PreferStandby)
+        let r = self.simple_query(
+            "SELECT pg_backend_pid(), current_setting('transaction_read_only'), pg_is_in_recovery()",
+            None,
+        )?;
+        let pid = r
+            .get(0, 0)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .and_then(|s| s.parse::<i32>().ok());
+        self.behind_pooler = pid != Some(self.pid);
+        let read_only = r.get(0, 1) == Some(b"on");
+        let in_recovery = r.get(0, 2) == Some(b"t");
+        Ok(match t {
+            TargetSessionAttrs::Any => true,
+            TargetSessionAttrs::ReadWrite => !read_only,
+            TargetSessionAttrs::ReadOnly => read_only,
+            TargetSessionAttrs::Primary => !in_recovery,
+            TargetSessionAttrs::Standby => in_recovery,
+            // prefer-standby accepts a primary when no standby is found; the caller's host
+            // loop only reaches here per host, so accept it (libpq retries a second pass).
+            TargetSessionAttrs::PreferStandby => true,
+        })
     }
 
-    fn connect_one(p: &ConnectParams, host: &Host, port: u16) -> Result<Connection> {
+    fn connect_one(
+        p: &ConnectParams,
+        host: &Host,
+        port: u16,
+        until: Option<Instant>,
+    ) -> Result<Connection> {
         // sslmode applies to TCP only (libpq ignores it on Unix sockets). libpq's order:
         // `allow` tries plain first and TLS after a server error; `prefer` tries TLS first
         // and plain after a failed handshake or a server error over TLS.
@@ -440,7 +513,7 @@ impl Connection {
         };
         let first = tls.as_ref().filter(|_| p.ssl.mode != SslMode::Allow);
         let mut retry = false;
-        match Self::connect_attempt(p, host, port, first, &mut retry) {
+        match Self::connect_attempt(p, host, port, first, until, &mut retry) {
             Err(e) if retry && matches!(p.ssl.mode, SslMode::Allow | SslMode::Prefer) => {
                 let second = if first.is_some() { None } else { tls.as_ref() };
                 log::debug!(
@@ -449,14 +522,14 @@ impl Connection {
                     if second.is_some() { "with" } else { "without" },
                     p.ssl.mode
                 );
-                Self::connect_attempt(p, host, port, second, &mut retry).map_err(|e2| {
-                    match (e, e2) {
+                Self::connect_attempt(p, host, port, second, until, &mut retry).map_err(
+                    |e2| match (e, e2) {
                         (Error::Connection(m1), Error::Connection(m2)) => {
                             Error::Connection(format!("{m1}\n{m2}"))
                         }
                         (_, e2) => e2,
-                    }
-                })
+                    },
+                )
             }
             r => r,
         }
@@ -470,6 +543,7 @@ impl Connection {
         host: &Host,
         port: u16,
         tls: Option<&crate::tls::TlsConnector>,
+        until: Option<Instant>,
         retry: &mut bool,
     ) -> Result<Connection> {
         *retry = false;
@@ -480,7 +554,19 @@ impl Connection {
             }
             other => other,
         };
-        let stream = open_socket(host, port, p.connect_timeout).map_err(|e| {
+        // connect_timeout, cut at `until`
+        let started = Instant::now();
+        let limit = match (p.connect_timeout, until) {
+            (t, None) => t,
+            (None, Some(u)) => Some(u.saturating_duration_since(started)),
+            (Some(t), Some(u)) => Some(t.min(u.saturating_duration_since(started))),
+        };
+        if limit.is_some_and(|l| l.is_zero()) {
+            return Err(Error::Connection(format!(
+                "connection to server at {target} failed: timeout expired"
+            )));
+        }
+        let stream = open_socket(host, port, limit).map_err(|e| {
             Error::Connection(format!("connection to server at {target} failed: {e}"))
         })?;
         if let Stream::Tcp(s) = &stream {
@@ -489,7 +575,7 @@ impl Connection {
         let now = Instant::now();
         // The whole startup is bounded by connect_timeout (libpq applies it to the
         // connection attempt as a whole).
-        let deadline = p.connect_timeout.map(|t| now + t);
+        let deadline = limit.map(|t| started + t);
         let stream = match (stream, tls, host) {
             (Stream::Tcp(mut s), Some(t), Host::Tcp(name)) => {
                 s.set_read_timeout(Some(POLL_INTERVAL))
@@ -534,7 +620,12 @@ impl Connection {
             connect_timeout: p.connect_timeout,
             tx: TxStatus::Unknown,
             broken: false,
-            session_dirty: false,
+            session: Dirty::NONE,
+            standard_strings: true,
+            encoding: Encoding::UTF8,
+            unsupported_encoding: None,
+            startup_encoding: p.client_encoding.unwrap_or(Encoding::UTF8),
+            behind_pooler: false,
             pending_begin: None,
             notices: Vec::new(),
             created: now,
@@ -563,7 +654,10 @@ impl Connection {
         let mut params: Vec<(&str, &str)> = vec![
             ("user", p.user.as_str()),
             ("database", p.dbname.as_str()),
-            ("client_encoding", "UTF8"),
+            (
+                "client_encoding",
+                p.client_encoding.unwrap_or(Encoding::UTF8).name,
+            ),
             ("DateStyle", "ISO"),
         ];
         if let Some(a) = &p.application_name {
@@ -664,9 +758,9 @@ impl Connection {
                 }
                 b'S' => {
                     let mut b = Body::new(&body);
-                    let k = b.cstr()?.to_string();
-                    let v = b.cstr()?.to_string();
-                    self.params.insert(k, v);
+                    let k = self.encoding.decode_lossy(b.cbytes()?);
+                    let v = self.encoding.decode_lossy(b.cbytes()?);
+                    self.note_parameter(k, v);
                 }
                 b'K' => {
                     let mut b = Body::new(&body);
@@ -678,7 +772,7 @@ impl Connection {
                     return Ok(());
                 }
                 b'E' => {
-                    let e = parse_error_fields(&body);
+                    let e = parse_error_fields(&body, self.encoding);
                     return Err(Error::Db(Arc::new(e)));
                 }
                 b'N' => {}
@@ -744,12 +838,73 @@ impl Connection {
     /// True when a statement may have changed session state (SET, LISTEN, temp tables,
     /// advisory locks, ...) since the last reset.
     pub fn session_dirty(&self) -> bool {
-        self.session_dirty
+        !self.session.is_clean()
     }
 
-    /// Marks session state as changed (the face knows better, e.g. `set_session`).
+    /// What may have changed in the session since the last reset.
+    pub fn session_state(&self) -> Dirty {
+        self.session
+    }
+
+    /// Marks session settings as changed (the face knows better, e.g. `set_session`).
     pub fn mark_session_dirty(&mut self) {
-        self.session_dirty = true;
+        self.session |= Dirty::SETTINGS;
+    }
+
+    /// Records what `sql` may leave in the session ([`crate::session::scan`]).
+    fn scan_session(&mut self, sql: &str) {
+        self.session |= crate::session::scan(sql, self.standard_strings);
+    }
+
+    /// The server's `standard_conforming_strings`, as last reported.
+    pub fn standard_conforming_strings(&self) -> bool {
+        self.standard_strings
+    }
+
+    /// The session's client encoding (text from and to the faces is UTF-8; the connection
+    /// converts; COPY data is passed as it is, for the face to convert).
+    pub fn client_encoding(&self) -> Encoding {
+        self.encoding
+    }
+
+    /// Writes a Query message with `sql` in the client encoding.
+    fn put_query(&mut self, sql: &str) -> Result<()> {
+        let bytes = self.encoding.encode(sql)?;
+        let len = i32::try_from(bytes.len() + 5)
+            .map_err(|_| Error::InvalidParameter("the query is too long".into()))?;
+        self.wbuf.extend_from_slice(b"Q");
+        self.wbuf.extend_from_slice(&len.to_be_bytes());
+        self.wbuf.extend_from_slice(&bytes);
+        self.wbuf.extend_from_slice(&[0]);
+        Ok(())
+    }
+
+    /// How the values of `query` must be quoted on this connection (see [`Quoting`]).
+    pub fn quoting_for(&self, query: &str) -> Quoting {
+        Quoting::for_query(self.standard_strings, query)
+    }
+
+    /// True when the server connection is a transaction pooler's (see
+    /// [`Connection::end_transaction`]).
+    pub fn behind_pooler(&self) -> bool {
+        self.behind_pooler
+    }
+
+    /// A `ParameterStatus` (at startup or later).
+    fn note_parameter(&mut self, k: String, v: String) {
+        if k == "standard_conforming_strings" {
+            self.standard_strings = v != "off";
+        }
+        if k == "client_encoding" {
+            match Encoding::from_name(&v) {
+                Some(e) => {
+                    self.encoding = e;
+                    self.unsupported_encoding = None;
+                }
+                None => self.unsupported_encoding = Some(v.clone()),
+            }
+        }
+        self.params.insert(k, v);
     }
 
     /// A token to cancel the running statement from another thread.
@@ -827,7 +982,8 @@ impl Connection {
         intr: Option<Interrupt<'_>>,
         deadline: Option<Instant>,
     ) -> Result<(u8, usize)> {
-        let mut cancelled = false;
+        // When the interrupt hook asked to stop (a CancelRequest went out then).
+        let mut cancelled: Option<Instant> = None;
         // When the wait started: read only when a read is needed (not once per message).
         let mut started: Option<Instant> = None;
         loop {
@@ -895,13 +1051,30 @@ impl Connection {
                             )));
                         }
                     }
-                    if !cancelled {
-                        if let Some(f) = intr {
-                            if f() {
-                                cancelled = true;
-                                // The statement ends with 57014; the connection stays usable.
-                                let _ = self.cancel_token().cancel();
+                    if let Some(f) = intr {
+                        match cancelled {
+                            None => {
+                                if f() {
+                                    cancelled = Some(Instant::now());
+                                    // The statement ends with 57014 and the connection
+                                    // stays usable. Sent off this thread: the network may
+                                    // be stalled, and this one keeps watching the clock.
+                                    let token = self.cancel_token();
+                                    let _ = std::thread::Builder::new()
+                                        .name("pgpool-cancel".into())
+                                        .spawn(move || token.cancel());
+                                }
                             }
+                            // No answer to the cancel in time, or asked again: the server
+                            // cannot be reached; the connection is given up.
+                            Some(at) if at.elapsed() >= CANCEL_GRACE || f() => {
+                                self.broken = true;
+                                return Err(Error::Connection(format!(
+                                    "statement interrupted; the server did not answer the cancel request within {:.1} s, the connection is closed",
+                                    at.elapsed().as_secs_f64()
+                                )));
+                            }
+                            Some(_) => {}
                         }
                     }
                 }
@@ -938,7 +1111,7 @@ impl Connection {
         let body = &self.rbuf[start..end];
         match tag {
             b'T' => {
-                let cols = parse_row_description(body)?;
+                let cols = parse_row_description(body, self.encoding)?;
                 *cur = QueryResult::default();
                 cur.start(cols);
             }
@@ -957,7 +1130,7 @@ impl Connection {
                 return Ok(Step::Ready);
             }
             b'E' => {
-                let e = parse_error_fields(body);
+                let e = parse_error_fields(body, self.encoding);
                 let fatal = e.severity == "FATAL" || e.severity == "PANIC";
                 let e = Error::Db(Arc::new(e));
                 // Only a FATAL/PANIC ends the session (the server closes it after);
@@ -975,23 +1148,24 @@ impl Connection {
                 }
             }
             b'N' => {
-                let e = parse_error_fields(body);
+                let e = parse_error_fields(body, self.encoding);
                 if self.notices.len() >= 50 {
                     self.notices.remove(0);
                 }
                 self.notices.push(Notice {
                     severity: e.severity,
+                    code: e.code,
                     message: e.message,
                 });
             }
             b'S' => {
                 let mut b = Body::new(body);
-                let k = b.cstr()?.to_string();
-                let v = b.cstr()?.to_string();
+                let k = self.encoding.decode_lossy(b.cbytes()?);
+                let v = self.encoding.decode_lossy(b.cbytes()?);
                 if k != "in_hot_standby" {
-                    self.session_dirty = true;
+                    self.session |= Dirty::SETTINGS;
                 }
-                self.params.insert(k, v);
+                self.note_parameter(k, v);
             }
             b'1' | b'2' | b'3' | b'n' | b't' | b's' | b'A' => {}
             b'G' => {
@@ -1046,6 +1220,19 @@ impl Connection {
         Ok(())
     }
 
+    /// [`check_usable`](Self::check_usable), and text can be converted for the session
+    /// (its client encoding is one pgpool speaks): before a statement of the face's.
+    fn check_sendable(&self) -> Result<()> {
+        self.check_usable()?;
+        if let Some(e) = &self.unsupported_encoding {
+            return Err(Error::Interface(format!(
+                "client_encoding {e:?} is not supported by pgpool: no statement runs on this connection until it goes back to its pool (whose reset restores the encoding) or is closed; supported: {}",
+                Encoding::names().collect::<Vec<_>>().join(", ")
+            )));
+        }
+        Ok(())
+    }
+
     /// Writes a pending BEGIN in front of what follows.
     fn put_pending_begin(&mut self) -> Result<bool> {
         if let Some(b) = self.pending_begin.take() {
@@ -1086,19 +1273,17 @@ impl Connection {
         intr: Option<Interrupt<'_>>,
         sink: Option<RowSink<'_>>,
     ) -> Result<QueryResult> {
-        self.check_usable()?;
+        self.check_sendable()?;
         self.extended = false;
         if sql.as_bytes().contains(&0) {
             return Err(Error::InvalidParameter(
                 "the query contains NUL (0x00) characters".into(),
             ));
         }
-        if crate::sql::changes_session_state(sql) {
-            self.session_dirty = true;
-        }
+        self.scan_session(sql);
         match self.pending_begin.take() {
             None => {
-                frontend::query(sql, &mut self.wbuf).map_err(|e| io_err("encode", e))?;
+                self.put_query(sql)?;
                 self.flush()?;
                 self.read_until_ready(intr, sink)
             }
@@ -1109,7 +1294,10 @@ impl Connection {
                 q.push_str(&begin);
                 q.push(';');
                 q.push_str(sql);
-                frontend::query(&q, &mut self.wbuf).map_err(|e| io_err("encode", e))?;
+                if let Err(e) = self.put_query(&q) {
+                    self.pending_begin = Some(begin);
+                    return Err(e);
+                }
                 self.flush()?;
                 // An error position counts from the start of "BEGIN;<sql>": make it
                 // count from the start of <sql>, the statement the caller knows.
@@ -1146,6 +1334,11 @@ impl Connection {
         let mut last = QueryResult::default();
         let mut err = None;
         let mut sunk = 0;
+        // Rows arrive in the client encoding: a face's sink only sees UTF-8 ones.
+        if !self.encoding.is_utf8() {
+            sink = None;
+        }
+        let started_in = self.encoding;
         loop {
             if let Some(f) = sink.as_mut() {
                 if cur.nrows() > sunk && err.is_none() && !self.message_buffered() {
@@ -1163,7 +1356,15 @@ impl Connection {
         }
         match err {
             Some(e) => Err(e),
-            None => Ok(last),
+            None => {
+                // The server reports a new client_encoding just before ReadyForQuery,
+                // after the rows of the statements that followed the change: the last
+                // result is in the encoding in force now.
+                if !self.encoding.is_utf8() || self.encoding != started_in {
+                    last.transcode(self.encoding)?;
+                }
+                Ok(last)
+            }
         }
     }
 
@@ -1176,7 +1377,7 @@ impl Connection {
         params: &[Option<&[u8]>],
         intr: Option<Interrupt<'_>>,
     ) -> Result<QueryResult> {
-        self.check_usable()?;
+        self.check_sendable()?;
         self.extended = true;
         if params.len() > i16::MAX as usize {
             return Err(Error::InvalidParameter(format!(
@@ -1190,9 +1391,7 @@ impl Connection {
                 "the query contains NUL (0x00) characters".into(),
             ));
         }
-        if crate::sql::changes_session_state(sql) {
-            self.session_dirty = true;
-        }
+        self.scan_session(sql);
         let begin = self.pending_begin.take();
         if let Some(begin) = &begin {
             // BEGIN through the unnamed statement too, with no Sync of its own: one
@@ -1222,18 +1421,51 @@ impl Connection {
     }
 
     fn encode_extended(&mut self, sql: &str, params: &[Option<&[u8]>]) -> Result<()> {
-        frontend::parse(
-            "",
-            sql,
-            std::iter::repeat_n(0u32, params.len()),
-            &mut self.wbuf,
-        )
-        .map_err(|e| io_err("encode", e))?;
+        // Text in the client encoding: the statement, and the parameters (UTF-8 from the
+        // faces) unless the session is UTF-8 already.
+        let enc = self.encoding;
+        let query = enc.encode(sql)?;
+        let converted: Vec<Option<std::borrow::Cow<'_, [u8]>>> = if enc.is_utf8() {
+            params
+                .iter()
+                .map(|p| p.map(std::borrow::Cow::Borrowed))
+                .collect()
+        } else {
+            params
+                .iter()
+                .map(|p| match p {
+                    None => Ok(None),
+                    Some(v) => {
+                        let text = std::str::from_utf8(v).map_err(|_| {
+                            Error::InvalidParameter(format!(
+                                "a parameter is not UTF-8 text (client_encoding {} is converted from UTF-8)",
+                                enc.name
+                            ))
+                        })?;
+                        Ok(Some(std::borrow::Cow::Owned(enc.encode(text)?.into_owned())))
+                    }
+                })
+                .collect::<Result<_>>()?
+        };
+        // Parse: unnamed statement, the query, every parameter type left to the server
+        let len = 4 + 1 + query.len() + 1 + 2 + 4 * params.len();
+        let len = i32::try_from(len)
+            .map_err(|_| Error::InvalidParameter("the query is too long".into()))?;
+        self.wbuf.extend_from_slice(b"P");
+        self.wbuf.extend_from_slice(&len.to_be_bytes());
+        self.wbuf.extend_from_slice(&[0]);
+        self.wbuf.extend_from_slice(&query);
+        self.wbuf.extend_from_slice(&[0]);
+        self.wbuf
+            .extend_from_slice(&(params.len() as i16).to_be_bytes());
+        for _ in params {
+            self.wbuf.extend_from_slice(&0u32.to_be_bytes());
+        }
         let r = frontend::bind(
             "",
             "",
             std::iter::once(0i16), // all parameters in text form
-            params.iter(),
+            converted.iter().map(|c| c.as_deref()),
             |p, buf| match p {
                 Some(v) => {
                     buf.extend_from_slice(v);
@@ -1255,107 +1487,39 @@ impl Connection {
         Ok(())
     }
 
-    /// Runs many parameterless statements pipelined (`executemany`): batches of
-    /// statements are written at once, each batch ends with one Sync. Stops at the first
-    /// error, as psycopg2's `executemany` does. Returns the total of rows affected.
+    /// Runs many parameterless statements pipelined (`executemany`), packed [`PACK`] to a
+    /// Query message (`s1\n;\ns2\n;\n...`). Stops at the first error, as psycopg2's
+    /// `executemany` does, and returns the total of rows affected.
+    ///
+    /// Inside a transaction (or with a `BEGIN` queued, which leads the first message)
+    /// packing means exactly what one statement at a time means — the first error
+    /// aborts the transaction and is the one reported — and several messages go out per
+    /// write. In autocommit each statement is its own transaction, as one at a time:
+    /// a `COMMIT` follows each in the message (a multi-statement message is otherwise one
+    /// implicit transaction), and one message is in flight at a time, so that after an
+    /// error nothing more runs: the statements before it stay committed, those after it
+    /// never run. A statement that cannot run inside a transaction block (`VACUUM`,
+    /// `CREATE DATABASE`, `... CONCURRENTLY`, transaction control, ...) goes in a message
+    /// of its own.
     pub fn pipeline(
         &mut self,
         stmts: &mut dyn Iterator<Item = Result<String>>,
         intr: Option<Interrupt<'_>>,
     ) -> Result<u64> {
-        self.check_usable()?;
-        if self.tx == TxStatus::InTransaction || self.pending_begin.is_some() {
-            return self.pipeline_packed(stmts, intr);
-        }
-        self.extended = true;
-        let mut total = 0u64;
-        let mut begin = self.put_pending_begin()?;
-        loop {
-            let mut n = 0;
-            let mut gen_err = None;
-            for s in &mut *stmts {
-                match s {
-                    Ok(s) => {
-                        if s.as_bytes().contains(&0) {
-                            gen_err = Some(Error::InvalidParameter(
-                                "the query contains NUL (0x00) characters".into(),
-                            ));
-                            break;
-                        }
-                        if crate::sql::changes_session_state(&s) {
-                            self.session_dirty = true;
-                        }
-                        self.encode_extended(&s, &[])?;
-                        n += 1;
-                        if n == PIPELINE_BATCH {
-                            break;
-                        }
-                    }
-                    Err(e) => {
-                        gen_err = Some(e);
-                        break;
-                    }
-                }
-            }
-            if n == 0 && !begin {
-                self.wbuf.clear();
-                return match gen_err {
-                    Some(e) => Err(e),
-                    None => Ok(total),
-                };
-            }
-            frontend::sync(&mut self.wbuf);
-            self.flush()?;
-            if begin {
-                begin = false;
-                if let Err(e) = self.read_begin(intr) {
-                    let _ = self.read_until_ready(intr, None);
-                    return Err(e);
-                }
-            }
-            let mut cur = QueryResult::default();
-            let mut err = None;
-            loop {
-                match self.read_step(&mut cur, &mut err, intr)? {
-                    Step::Done => {
-                        total += cur.rows_affected().unwrap_or(0);
-                        cur = QueryResult::default();
-                    }
-                    Step::Ready => break,
-                    Step::More => {}
-                }
-            }
-            if let Some(e) = err {
-                return Err(e);
-            }
-            if let Some(e) = gen_err {
-                return Err(e);
-            }
-            if n < PIPELINE_BATCH {
-                return Ok(total);
-            }
-        }
-    }
-
-    /// `pipeline` inside a transaction: statements are packed, [`PACK`] to a Query
-    /// message (`s1;\ns2;\n...`), several messages to a write. Inside a transaction this
-    /// means exactly what one statement at a time means — the first error aborts the
-    /// transaction and is the one reported — at a fraction of the server's per-message
-    /// cost (one parse/flush cycle per message instead of per statement).
-    fn pipeline_packed(
-        &mut self,
-        stmts: &mut dyn Iterator<Item = Result<String>>,
-        intr: Option<Interrupt<'_>>,
-    ) -> Result<u64> {
+        self.check_sendable()?;
+        let autocommit = self.tx == TxStatus::Idle && self.pending_begin.is_none();
         self.extended = false;
+        let per_write = if autocommit { 1 } else { PACKS_PER_WRITE };
         let mut total = 0u64;
         let mut begin = self.pending_begin.take();
         let mut q = String::new();
+        // A statement read but not sent yet (it needs a message of its own).
+        let mut held: Option<String> = None;
         loop {
             let mut msgs = 0;
             let mut gen_err = None;
             let mut exhausted = false;
-            while msgs < PACKS_PER_WRITE && !exhausted {
+            while msgs < per_write && !exhausted {
                 q.clear();
                 let begin_here = begin.take();
                 if let Some(b) = &begin_here {
@@ -1364,7 +1528,7 @@ impl Connection {
                 }
                 let mut k = 0;
                 while k < PACK {
-                    match stmts.next() {
+                    let st = match held.take().map(Ok).or_else(|| stmts.next()) {
                         None => {
                             exhausted = true;
                             break;
@@ -1374,23 +1538,36 @@ impl Connection {
                             exhausted = true;
                             break;
                         }
-                        Some(Ok(st)) => {
-                            if st.as_bytes().contains(&0) {
-                                gen_err = Some(Error::InvalidParameter(
-                                    "the query contains NUL (0x00) characters".into(),
-                                ));
-                                exhausted = true;
-                                break;
-                            }
-                            if crate::sql::changes_session_state(&st) {
-                                self.session_dirty = true;
-                            }
-                            // The separator on its own line: a statement may end in
-                            // a `--` comment.
-                            q.push_str(&st);
-                            q.push_str("\n;\n");
-                            k += 1;
-                        }
+                        Some(Ok(st)) => st,
+                    };
+                    if st.as_bytes().contains(&0) {
+                        gen_err = Some(Error::InvalidParameter(
+                            "the query contains NUL (0x00) characters".into(),
+                        ));
+                        exhausted = true;
+                        break;
+                    }
+                    if let Err(e) = self.encoding.encode(&st) {
+                        gen_err = Some(e);
+                        exhausted = true;
+                        break;
+                    }
+                    let alone = autocommit && needs_own_message(&st, self.standard_strings);
+                    if alone && k > 0 {
+                        held = Some(st);
+                        break;
+                    }
+                    self.scan_session(&st);
+                    if autocommit && k > 0 {
+                        q.push_str("COMMIT\n;\n");
+                    }
+                    // The separator on its own line: a statement may end in a `--`
+                    // comment.
+                    q.push_str(&st);
+                    q.push_str("\n;\n");
+                    k += 1;
+                    if alone {
+                        break;
                     }
                 }
                 if k == 0 {
@@ -1398,8 +1575,12 @@ impl Connection {
                     begin = begin_here;
                     break;
                 }
-                frontend::query(&q, &mut self.wbuf).map_err(|e| io_err("encode", e))?;
+                // (every statement in it was checked to convert)
+                self.put_query(&q)?;
                 msgs += 1;
+                if held.is_some() {
+                    break;
+                }
             }
             if msgs == 0 {
                 self.pending_begin = begin;
@@ -1427,13 +1608,18 @@ impl Connection {
                     first_err = err;
                 }
             }
+            if autocommit {
+                // Our COMMITs of the message's implicit transaction: the server warns
+                // that there is no (explicit) transaction in progress.
+                self.notices.retain(|n| n.code != "25P01");
+            }
             if let Some(e) = first_err {
                 return Err(e);
             }
             if let Some(e) = gen_err {
                 return Err(e);
             }
-            if exhausted {
+            if exhausted && held.is_none() {
                 return Ok(total);
             }
         }
@@ -1446,10 +1632,11 @@ impl Connection {
         sql: &str,
         next_chunk: &mut dyn FnMut() -> Result<Option<Vec<u8>>>,
     ) -> Result<QueryResult> {
-        self.check_usable()?;
+        self.check_sendable()?;
         self.extended = false;
+        self.encoding.encode(sql)?; // (checked before a queued BEGIN goes out)
         let begin = self.put_pending_begin()?;
-        frontend::query(sql, &mut self.wbuf).map_err(|e| io_err("encode", e))?;
+        self.put_query(sql)?;
         self.flush()?;
         if begin {
             if let Err(e) = self.read_begin(None) {
@@ -1523,10 +1710,11 @@ impl Connection {
         sql: &str,
         sink: &mut dyn FnMut(&[u8]) -> Result<()>,
     ) -> Result<QueryResult> {
-        self.check_usable()?;
+        self.check_sendable()?;
         self.extended = false;
+        self.encoding.encode(sql)?; // (checked before a queued BEGIN goes out)
         let begin = self.put_pending_begin()?;
-        frontend::query(sql, &mut self.wbuf).map_err(|e| io_err("encode", e))?;
+        self.put_query(sql)?;
         self.flush()?;
         if begin {
             if let Err(e) = self.read_begin(None) {
@@ -1628,50 +1816,150 @@ impl Connection {
         }
     }
 
-    /// Ends a transaction left open (rollback) and resets session state when it changed
-    /// (asyncpg's reset: RESET ALL, UNLISTEN, advisory locks, temp tables, portals,
-    /// prepared statements), in one round trip. Used when a connection goes back to the
-    /// pool.
+    /// Ends a transaction left open (rollback) and resets what the session's users left
+    /// behind ([`crate::session`]), in one Query message; nothing is sent when there is
+    /// neither. Used when a connection goes back to the pool.
     pub fn reset(&mut self) -> Result<()> {
         self.pending_begin = None;
         self.extended = false;
         if self.broken {
             return Err(Error::Interface("connection is broken".into()));
         }
-        let need_rollback = self.tx != TxStatus::Idle;
-        if !need_rollback && !self.session_dirty {
-            return Ok(());
+        let end = (self.tx != TxStatus::Idle).then_some(TxEnd::Rollback);
+        let r = self.end_and_reset(end, None).map(|_| ());
+        self.notices.clear();
+        r
+    }
+
+    /// Ends the transaction psycopg2 (or a C caller) opened: `COMMIT` or `ROLLBACK`, or
+    /// nothing at all when its `BEGIN` is still queued (dropped) or there is none.
+    ///
+    /// `block_end`: the connection goes back to its pool right after, so the reset of
+    /// what the session's users left behind ([`crate::session`]) goes out in the same
+    /// Query message as the `COMMIT`/`ROLLBACK`: the server connection is never idle
+    /// between them, so a transaction pooler (PgBouncer) cannot hand it to another
+    /// client with the state still in it. Behind a pooler ([`Connection::behind_pooler`])
+    /// every transaction end hands the server connection over, so the reset rides with
+    /// each one. When `COMMIT` fails (a deferred constraint) the server skips the rest
+    /// of the message; the transaction is rolled back then, and the reset follows in a
+    /// message of its own.
+    pub fn end_transaction(
+        &mut self,
+        how: TxEnd,
+        block_end: bool,
+        intr: Option<Interrupt<'_>>,
+    ) -> Result<Ended> {
+        self.check_usable()?;
+        if self.pending_begin.take().is_some() && self.tx == TxStatus::Idle {
+            // BEGIN never left: nothing to end; a block end still resets
+            if block_end || self.behind_pooler {
+                self.end_and_reset(None, intr)?;
+            }
+            return Ok(Ended::Nothing);
         }
-        let mut sql = String::new();
-        if need_rollback {
-            sql.push_str("ROLLBACK;");
+        if self.tx == TxStatus::Idle && !block_end {
+            return Ok(Ended::Nothing);
         }
-        if self.session_dirty {
-            sql.push_str(
-                "SET SESSION AUTHORIZATION DEFAULT;RESET ALL;UNLISTEN *;SELECT pg_advisory_unlock_all();CLOSE ALL;DEALLOCATE ALL;DISCARD TEMP;",
-            );
+        let end = (self.tx != TxStatus::Idle).then_some(how);
+        if block_end || self.behind_pooler {
+            return self.end_and_reset(end, intr);
         }
-        // `sql` is our own text: go through the protocol directly (no dirty scan).
+        let sql = match how {
+            TxEnd::Commit => "COMMIT",
+            TxEnd::Rollback => "ROLLBACK",
+        };
+        let r = self.simple_query(sql, intr)?;
+        Ok(ended_by(how, &r.command_tag))
+    }
+
+    /// `end` (if any) and the reset of `self.session`, in one Query message.
+    fn end_and_reset(&mut self, end: Option<TxEnd>, intr: Option<Interrupt<'_>>) -> Result<Ended> {
+        self.pending_begin = None;
+        if end.is_none() && self.session.is_clean() {
+            return Ok(Ended::Nothing);
+        }
+        let mut sql = String::with_capacity(64);
+        if let Some(how) = end {
+            sql.push_str(match how {
+                TxEnd::Commit => "COMMIT;",
+                TxEnd::Rollback => "ROLLBACK;",
+            });
+        }
+        let dirty = self.session;
+        crate::session::reset_sql(dirty, &mut sql);
+        if self.behind_pooler && dirty.contains(Dirty::SETTINGS) {
+            // Through a pooler, RESET ALL goes back to the pooler's server connection's
+            // defaults, not to what this connection asked for at startup: ask again.
+            sql.push_str("SET client_encoding TO '");
+            sql.push_str(self.startup_encoding.name);
+            sql.push_str("';SET DateStyle TO 'ISO';");
+        }
+        // `sql` is our own text: straight to the protocol (no session scan).
+        self.extended = false;
         frontend::query(&sql, &mut self.wbuf).map_err(|e| io_err("encode", e))?;
         self.flush()?;
-        let r = self.read_until_ready(None, None);
-        self.notices.clear();
-        match r {
-            Ok(_) if self.tx == TxStatus::Idle => {
-                self.session_dirty = false;
-                Ok(())
+        let (first_tag, err) = self.read_until_ready_all(intr)?;
+        if let Some(e) = err {
+            match (end, first_tag) {
+                (Some(how), Some(tag)) => {
+                    // The transaction ended; a reset statement failed: the session is in
+                    // an unknown state, so the connection is not reused.
+                    log::warn!("session reset failed, discarding the connection: {e}");
+                    self.broken = true;
+                    return Ok(ended_by(how, &tag));
+                }
+                (Some(_), None) if !dirty.is_clean() && self.tx == TxStatus::Idle => {
+                    // COMMIT failed (the server rolled back) and the reset was skipped
+                    // with the rest of the message: it goes out on its own.
+                    if let Err(e2) = self.end_and_reset(None, None) {
+                        self.broken = true;
+                        log::warn!("session reset after a failed COMMIT failed: {e2}");
+                    }
+                }
+                (None, _) => self.broken = true,
+                _ => {}
             }
-            Ok(_) => {
+            if self.tx != TxStatus::Idle {
                 self.broken = true;
-                Err(Error::Interface(
-                    "reset left the connection in a transaction".into(),
-                ))
             }
-            Err(e) => {
-                self.broken = true;
-                Err(e)
+            return Err(e);
+        }
+        if self.tx != TxStatus::Idle {
+            self.broken = true;
+            return Err(Error::Interface(
+                "reset left the connection in a transaction".into(),
+            ));
+        }
+        // (the reset's own ParameterStatus messages marked settings again)
+        self.session = Dirty::NONE;
+        Ok(match end {
+            None => Ended::Nothing,
+            Some(how) => ended_by(how, first_tag.as_deref().unwrap_or_default()),
+        })
+    }
+
+    /// Reads up to ReadyForQuery: the first statement's command tag (`None` when it
+    /// failed) and the first error.
+    fn read_until_ready_all(
+        &mut self,
+        intr: Option<Interrupt<'_>>,
+    ) -> Result<(Option<String>, Option<Error>)> {
+        let mut cur = QueryResult::default();
+        let mut err = None;
+        let mut first_tag: Option<String> = None;
+        loop {
+            match self.read_step(&mut cur, &mut err, intr)? {
+                Step::Done => {
+                    if first_tag.is_none() && err.is_none() {
+                        first_tag = Some(std::mem::take(&mut cur.command_tag));
+                    }
+                    cur = QueryResult::default();
+                }
+                Step::Ready => break,
+                Step::More => {}
             }
         }
+        Ok((first_tag, err))
     }
 
     /// Closes the connection politely (Terminate), ignoring errors.
@@ -1702,6 +1990,47 @@ impl Drop for Connection {
     fn drop(&mut self) {
         self.terminate();
     }
+}
+
+/// What a `COMMIT`/`ROLLBACK` did, from its command tag.
+fn ended_by(how: TxEnd, tag: &str) -> Ended {
+    match how {
+        TxEnd::Commit if tag != "ROLLBACK" => Ended::Committed,
+        _ => Ended::RolledBack,
+    }
+}
+
+/// True when `sql` cannot run inside a transaction block (or in a multi-statement
+/// message, which is one): `VACUUM`, `CREATE/DROP DATABASE`, `... CONCURRENTLY`,
+/// `CREATE/DROP TABLESPACE`, `ALTER SYSTEM`, `CLUSTER`, `DISCARD ALL`, subscriptions,
+/// transaction control. Conservative: every statement starting with one of those words.
+fn needs_own_message(sql: &str, standard: bool) -> bool {
+    let mut words = crate::lexer::Lexer::new(sql, standard).filter_map(|t| match t {
+        crate::lexer::Tok::Word(w) => Some(w),
+        _ => None,
+    });
+    let Some(first) = words.next() else {
+        return false;
+    };
+    const ALONE: [&str; 16] = [
+        "abort",
+        "alter",
+        "begin",
+        "checkpoint",
+        "cluster",
+        "commit",
+        "create",
+        "discard",
+        "drop",
+        "end",
+        "prepare",
+        "reindex",
+        "release",
+        "rollback",
+        "savepoint",
+        "vacuum",
+    ];
+    ALONE.iter().any(|w| first.eq_ignore_ascii_case(w)) || first.eq_ignore_ascii_case("start")
 }
 
 fn tx_from(b: u8) -> TxStatus {

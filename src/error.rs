@@ -111,6 +111,21 @@ pub enum Error {
     Interface(String),
     /// The caller's interrupt hook asked to stop (e.g. Ctrl-C); the query was cancelled.
     Interrupted,
+    /// Text that cannot be converted between UTF-8 and the connection's client encoding
+    /// (`crate::encoding`): nothing was sent, or nothing was read.
+    Encoding {
+        /// The client encoding (PostgreSQL's name).
+        encoding: &'static str,
+        /// Python's codec for it (a face may raise the codec's own error).
+        python: &'static str,
+        /// True when text from the server could not be decoded; false when text for the
+        /// server could not be encoded.
+        decoding: bool,
+        /// The text (UTF-8) or the bytes that failed.
+        data: Vec<u8>,
+        /// What failed.
+        message: String,
+    },
 }
 
 impl Error {
@@ -182,6 +197,7 @@ impl fmt::Display for Error {
             Error::InvalidParameter(m) => write!(f, "{m}"),
             Error::Interface(m) => write!(f, "{m}"),
             Error::Interrupted => write!(f, "canceling statement due to user request"),
+            Error::Encoding { message, .. } => write!(f, "{message}"),
         }
     }
 }

@@ -4,10 +4,13 @@
 
 pub mod config;
 pub mod conn;
+pub mod encoding;
 pub mod error;
+pub mod lexer;
 pub mod pool;
 pub mod result;
 pub mod runtime;
+pub mod session;
 pub mod sql;
 pub mod stats;
 pub mod tls;

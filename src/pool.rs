@@ -15,8 +15,15 @@ use std::time::{Duration, Instant};
 /// nanoseconds where `Instant::now()` costs ~30 ns on the checkout path.
 type Coarse = coarsetime::Instant;
 
+/// `d` on the coarse clock, saturating: its 32.32 fixed point holds up to 2^32 s (136
+/// years), and a plain conversion of a longer duration wraps around to a short one
+/// (`max_lifetime=1e12` once replaced every connection at each check).
 fn coarse(d: Duration) -> coarsetime::Duration {
-    coarsetime::Duration::from(d)
+    if d.as_secs() >= 1 << 32 {
+        coarsetime::Duration::from_u64(u64::MAX)
+    } else {
+        coarsetime::Duration::from(d)
+    }
 }
 
 /// Milliseconds since the first call (coarse clock).
@@ -28,7 +35,7 @@ fn coarse_ms() -> u64 {
 
 use deadpool::managed::{self, Metrics, Object, PoolError, RecycleError, RecycleResult, Timeouts};
 use futures_util::FutureExt;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 
 use crate::config::{ConnectParams, PoolConfig};
 use crate::conn::Connection;
@@ -53,16 +60,21 @@ pub struct Conn {
 
 /// deadpool's manager: opens connections on the calling thread (blocking), validates
 /// them at checkout.
+///
+/// One per fork generation (see [`GenState`]): what it guards with locks (the last
+/// connection error, the leak registry) is this process's own.
 #[derive(Debug)]
 pub struct Manager {
     params: ConnectParams,
     shared: Arc<Shared>,
+    last_error: Mutex<Option<String>>,
+    /// Checked-out connections, tracked only when `leak_threshold` is set.
+    leaks: Arc<Mutex<LeakRegistry>>,
 }
 
 #[derive(Debug)]
 struct Shared {
     counters: Counters,
-    last_error: Mutex<Option<String>>,
     max_lifetime: Option<Duration>,
     pre_ping: bool,
     pre_ping_window: Duration,
@@ -81,7 +93,9 @@ impl managed::Manager for Manager {
             // [`Pool::try_get_idle`]: only an idle connection will do.
             return Err(Error::Interface("no idle connection".into()));
         }
-        let connect = || Connection::connect(&self.params);
+        // A checkout's deadline cuts the connect attempt (connect_timeout may be longer).
+        let until = ACQUIRE_DEADLINE.with(|d| d.get());
+        let connect = || Connection::connect_until(&self.params, until);
         let connected = if ON_WORKER.with(|w| w.get()) {
             tokio::task::block_in_place(connect)
         } else {
@@ -92,12 +106,13 @@ impl managed::Manager for Manager {
                 conn.set_read_deadline(self.shared.command_timeout);
                 Counters::inc(&self.shared.counters.connections_num);
                 let now = Coarse::now();
-                let expires = self.shared.max_lifetime.map(|l| {
-                    // up to 5 % negative jitter, so connections do not expire together
+                // Up to 5 % negative jitter, so connections do not expire together. An
+                // instant past the coarse clock's range is never reached: no expiry.
+                let expires = self.shared.max_lifetime.and_then(|l| {
                     let jitter = l.mul_f64(fastrand::f64() * 0.05);
-                    now + coarse(l - jitter)
+                    now.checked_add(coarse(l.saturating_sub(jitter)))
                 });
-                *self.shared.last_error.lock() = None;
+                *self.last_error.lock() = None;
                 Ok(Conn {
                     conn: Box::new(conn),
                     expires,
@@ -112,7 +127,7 @@ impl managed::Manager for Manager {
                 // may call back into the pool.
                 let msg = e.to_string();
                 let repeated = {
-                    let mut last = self.shared.last_error.lock();
+                    let mut last = self.last_error.lock();
                     let repeated = last.as_deref() == Some(msg.as_str());
                     *last = Some(msg);
                     repeated
@@ -160,37 +175,65 @@ enum FirstPoll {
     Queue(DpPool, Instant),
 }
 
-struct PoolInner {
-    config: PoolConfig,
-    shared: Arc<Shared>,
-    dp: RwLock<(u64, DpPool)>,
-    min_size: AtomicUsize,
-    max_size: AtomicUsize,
-    waiting: AtomicUsize,
-    closed: AtomicBool,
+/// What one process (fork generation) uses of a pool: its deadpool pool (whose manager
+/// holds the last connection error and the leak registry) and its maintenance thread's
+/// stop flag. A forked child never takes the parent's: the locks in there may be held by
+/// threads that do not exist in the child, or be half-way through an update.
+struct GenState {
+    gen: u64,
+    dp: DpPool,
     // std's Mutex/Condvar, not parking_lot's: parking_lot keeps parked threads in a
     // process-global table, and in a forked child the parent's parked maintenance
     // threads (which do not exist there) stay in it; notifying could then spin.
     stop: (std::sync::Mutex<bool>, std::sync::Condvar),
+}
+
+impl GenState {
+    fn stop_maintenance(&self) {
+        *self.stop.0.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.stop.1.notify_all();
+    }
+}
+
+/// Pools whose state for the current generation could not be installed in their
+/// `PoolInner::state` (a reader of the parent's held its lock at the fork, so it never
+/// comes free in the child): found here instead, by pool id. A `std` mutex that
+/// `runtime::before_fork` takes, so it is never held by another thread at a fork.
+static FORK_LOCAL: std::sync::Mutex<Vec<(u64, Arc<GenState>)>> = std::sync::Mutex::new(Vec::new());
+
+/// Takes [`FORK_LOCAL`]'s lock for `fork()` (see `runtime::before_fork`).
+pub(crate) fn lock_for_fork() -> runtime::ForkGuard {
+    Box::new(FORK_LOCAL.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
+struct PoolInner {
+    config: PoolConfig,
+    shared: Arc<Shared>,
+    /// This generation's state. `std`'s RwLock: only ever `try_*`-locked where a forked
+    /// child may find it held by the parent's threads.
+    state: std::sync::RwLock<Arc<GenState>>,
+    min_size: AtomicUsize,
+    max_size: AtomicUsize,
+    waiting: AtomicUsize,
+    closed: AtomicBool,
     id: u64,
     /// Sub-pools for `readonly` work (SPEC §6), tried round-robin.
     replicas: Vec<Pool>,
     rr: AtomicUsize,
     /// A replica whose connect failed is skipped until this coarse instant (ms ticks).
     down_until_ms: AtomicU64,
-    /// Checked-out connections, tracked only when `leak_threshold` is set.
-    leaks: Mutex<LeakRegistry>,
     /// Background filling backs off while connecting fails (coarse ms).
     fill_retry_at_ms: AtomicU64,
     fill_backoff_ms: AtomicU64,
 }
 
-#[derive(Default)]
+#[derive(Default, Debug)]
 struct LeakRegistry {
     next: u64,
     entries: std::collections::HashMap<u64, LeakEntry>,
 }
 
+#[derive(Debug)]
 struct LeakEntry {
     acquired: Coarse,
     context: Option<String>,
@@ -229,6 +272,8 @@ fn build_dp(params: &ConnectParams, shared: &Arc<Shared>, max: usize, timeout: D
     managed::Pool::builder(Manager {
         params,
         shared: shared.clone(),
+        last_error: Mutex::new(None),
+        leaks: Arc::default(),
     })
     .max_size(max)
     .runtime(deadpool::Runtime::Tokio1)
@@ -241,6 +286,7 @@ impl Pool {
     /// background (a database that is down is not an error here) — or, with
     /// [`PoolConfig::lazy_min`], only as checkouts need them, and kept once open.
     pub fn new(config: PoolConfig) -> Result<Pool> {
+        let config = config.bound_durations()?;
         if config.max_size == 0 {
             return Err(Error::config("max_size", "must be at least 1"));
         }
@@ -255,7 +301,6 @@ impl Pool {
         }
         let shared = Arc::new(Shared {
             counters: Counters::default(),
-            last_error: Mutex::new(None),
             max_lifetime: config.max_lifetime,
             pre_ping: config.pre_ping,
             pre_ping_window: config.pre_ping_window,
@@ -277,25 +322,34 @@ impl Pool {
             replicas,
             rr: AtomicUsize::new(0),
             down_until_ms: AtomicU64::new(0),
-            leaks: Mutex::new(LeakRegistry::default()),
             fill_retry_at_ms: AtomicU64::new(0),
             fill_backoff_ms: AtomicU64::new(0),
             min_size: AtomicUsize::new(config.min_size),
             max_size: AtomicUsize::new(config.max_size),
-            dp: RwLock::new((runtime::check_fork(), dp)),
+            state: std::sync::RwLock::new(Arc::new(GenState {
+                gen: runtime::check_fork(),
+                dp,
+                stop: (std::sync::Mutex::new(false), std::sync::Condvar::new()),
+            })),
             config,
             shared,
             waiting: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
-            stop: (std::sync::Mutex::new(false), std::sync::Condvar::new()),
             id: NEXT_POOL_ID.fetch_add(1, Ordering::Relaxed),
         });
-        let weak = Arc::downgrade(&inner);
+        let pool = Pool { inner };
+        pool.start_maintenance(pool.current())?;
+        Ok(pool)
+    }
+
+    /// Starts the maintenance thread of one generation's state.
+    fn start_maintenance(&self, st: Arc<GenState>) -> Result<()> {
+        let weak = Arc::downgrade(&self.inner);
         thread::Builder::new()
-            .name(format!("pgpool-maint-{}", inner.id))
-            .spawn(move || maintenance(weak))
-            .map_err(|e| Error::Interface(format!("cannot start the maintenance thread: {e}")))?;
-        Ok(Pool { inner })
+            .name(format!("pgpool-maint-{}", self.inner.id))
+            .spawn(move || maintenance(weak, st))
+            .map(drop)
+            .map_err(|e| Error::Interface(format!("cannot start the maintenance thread: {e}")))
     }
 
     /// The configuration it was built with.
@@ -304,30 +358,96 @@ impl Pool {
     }
 
     /// The deadpool pool of this process (rebuilt in a forked child).
+    #[inline]
     fn dp(&self) -> DpPool {
         let gen = runtime::generation();
-        {
-            let g = self.inner.dp.read();
-            if g.0 == gen {
-                return g.1.clone();
+        if let Ok(g) = self.inner.state.try_read() {
+            if g.gen == gen {
+                return g.dp.clone();
             }
         }
-        let mut g = self.inner.dp.write();
-        if g.0 != gen {
-            // A forked child: the parent's connections are not ours. Dropping them only
-            // closes our copies of the sockets (Connection never writes to an inherited
-            // socket).
-            let fresh = build_dp(
+        self.state_slow(gen).dp.clone()
+    }
+
+    /// This process's state (rebuilt in a forked child).
+    fn current(&self) -> Arc<GenState> {
+        let gen = runtime::generation();
+        if let Ok(g) = self.inner.state.try_read() {
+            if g.gen == gen {
+                return g.clone();
+            }
+        }
+        self.state_slow(gen)
+    }
+
+    /// A forked child's first use: fresh state for this generation, never touching a lock
+    /// of the parent's (it may be held by a thread that is not here). Also the path when
+    /// the state lock could not be read, which outside a child only happens for the
+    /// moment another thread installs a generation's state.
+    #[cold]
+    fn state_slow(&self, gen: u64) -> Arc<GenState> {
+        let mut local = FORK_LOCAL.lock().unwrap_or_else(|e| e.into_inner());
+        // Another thread of this process may have done it meanwhile.
+        if let Some((_, st)) = local
+            .iter()
+            .find(|(id, st)| *id == self.inner.id && st.gen == gen)
+        {
+            return st.clone();
+        }
+        // (`try_read` only fails while a writer holds it: a moment, or forever when the
+        // writer is a thread of the parent's.)
+        for _ in 0..1000 {
+            match self.inner.state.try_read() {
+                Ok(g) if g.gen == gen => return g.clone(),
+                Ok(_) => break,
+                Err(_) => thread::yield_now(),
+            }
+        }
+        // The parent's connections are not ours: Connection never writes to an
+        // inherited socket, and the parent's state is left as it is (dropped below only
+        // when we could take its lock, so nobody else here holds it).
+        let fresh = Arc::new(GenState {
+            gen,
+            dp: build_dp(
                 &self.inner.config.connect,
                 &self.inner.shared,
                 self.inner.max_size.load(Ordering::Relaxed),
                 self.inner.config.timeout,
-            );
-            let old = std::mem::replace(&mut *g, (gen, fresh));
-            drop(old);
-            self.inner.waiting.store(0, Ordering::Relaxed);
+            ),
+            stop: (std::sync::Mutex::new(false), std::sync::Condvar::new()),
+        });
+        // Readers of the parent's that held the lock at the fork never release it here;
+        // readers of ours release it at once, so try a little before giving up.
+        let mut installed = false;
+        for _ in 0..1000 {
+            if let Ok(mut g) = self.inner.state.try_write() {
+                let old = std::mem::replace(&mut *g, fresh.clone());
+                drop(g);
+                drop(old);
+                installed = true;
+                break;
+            }
+            thread::yield_now();
         }
-        g.1.clone()
+        // Older generations' entries (an inherited table): never dropped, as above.
+        let (keep, stale): (Vec<_>, Vec<_>) = std::mem::take(&mut *local)
+            .into_iter()
+            .partition(|(_, st)| st.gen == gen);
+        *local = keep;
+        std::mem::forget(stale);
+        if !installed {
+            local.push((self.inner.id, fresh.clone()));
+        }
+        drop(local);
+        self.inner.waiting.store(0, Ordering::Relaxed);
+        if !self.inner.closed.load(Ordering::Acquire) {
+            // min_size is kept in the child too. A failure to start the thread leaves the
+            // pool usable (connections open on demand).
+            if let Err(e) = self.start_maintenance(fresh.clone()) {
+                log::warn!("{e}");
+            }
+        }
+        fresh
     }
 
     /// Checks out a connection, waiting up to `timeout` (default: the pool's). Waiters are
@@ -408,22 +528,17 @@ impl Pool {
         retry_connect: bool,
         intr: Option<crate::conn::Interrupt<'_>>,
     ) -> Result<PooledConnection> {
-        let (dp, start) = match self.first_poll(retry_connect) {
+        let timeout = timeout.unwrap_or(self.inner.config.timeout);
+        let (dp, start) = match self.first_poll(retry_connect, timeout) {
             FirstPoll::Done(r) => return r,
             FirstPoll::Queue(dp, start) => (dp, start),
         };
-        self.get_slow(
-            dp,
-            start,
-            timeout.unwrap_or(self.inner.config.timeout),
-            retry_connect,
-            intr,
-        )
+        self.get_slow(dp, start, timeout, retry_connect, intr)
     }
 
     /// The start of every checkout: an idle connection (or a free slot, connected on the
     /// spot) is ready at the first poll of deadpool's `get`, without a runtime.
-    fn first_poll(&self, retry_connect: bool) -> FirstPoll {
+    fn first_poll(&self, retry_connect: bool, timeout: Duration) -> FirstPoll {
         if self.inner.closed.load(Ordering::Acquire) {
             return FirstPoll::Done(Err(Error::Closed));
         }
@@ -432,9 +547,15 @@ impl Pool {
         // The deadline counts from here: this poll may itself spend up to
         // connect_timeout connecting (a silent server).
         let start = Instant::now();
-        if let Some(r) = dp.get().now_or_never() {
+        // timeout 0: no waiting for a busy slot, but a connect may still be made (bounded
+        // by connect_timeout)
+        let deadline = (!timeout.is_zero())
+            .then(|| start.checked_add(timeout))
+            .flatten();
+        let polled = with_deadline(deadline, || dp.get().now_or_never());
+        if let Some(r) = polled {
             match r {
-                Ok(obj) => return FirstPoll::Done(Ok(self.wrap(obj))),
+                Ok(obj) => return FirstPoll::Done(Ok(self.wrap(&dp, obj))),
                 Err(PoolError::Closed) => return FirstPoll::Done(Err(Error::Closed)),
                 Err(PoolError::Backend(e)) if !retry_connect => {
                     return FirstPoll::Done(Err(Error::Connection(e.to_string())))
@@ -495,6 +616,8 @@ impl Pool {
             return Err(Error::TooManyRequests { max_waiting });
         }
         Counters::inc(&c.requests_queued);
+        // Bounded (config::MAX_DURATION, 100 years): `start + timeout` cannot overflow.
+        let timeout = timeout.min(crate::config::MAX_DURATION);
         let deadline = start + timeout;
         let mut backoff = Duration::from_millis(20);
         tokio::pin!(cancel);
@@ -511,13 +634,13 @@ impl Pool {
                 recycle: None,
             };
             let r = tokio::select! {
-                r = dp.timeout_get(&t) => r,
+                r = WithDeadline((!timeout.is_zero()).then_some(deadline), Box::pin(dp.timeout_get(&t))) => r,
                 _ = &mut cancel => return Err(Error::Interrupted),
             };
             match r {
                 Ok(obj) => {
                     c.record_wait(start.elapsed().as_micros() as u64);
-                    return Ok(self.wrap(obj));
+                    return Ok(self.wrap(&dp, obj));
                 }
                 Err(PoolError::Closed) => return Err(Error::Closed),
                 Err(PoolError::Timeout(_)) => break,
@@ -550,14 +673,15 @@ impl Pool {
             timeout_secs: timeout.as_secs_f64(),
             size: st.size,
             waiting: self.inner.waiting.load(Ordering::Relaxed).saturating_sub(1),
-            last_error: self.inner.shared.last_error.lock().clone(),
+            last_error: dp.manager().last_error.lock().clone(),
         })
     }
 
-    fn wrap(&self, obj: Object<Manager>) -> PooledConnection {
+    fn wrap(&self, dp: &DpPool, obj: Object<Manager>) -> PooledConnection {
         let acquired = Coarse::now();
-        let leak_id = if self.inner.config.leak_threshold.is_some() {
-            let mut reg = self.inner.leaks.lock();
+        let leak = if self.inner.config.leak_threshold.is_some() {
+            let leaks = dp.manager().leaks.clone();
+            let mut reg = leaks.lock();
             reg.next += 1;
             let id = reg.next;
             reg.entries.insert(
@@ -568,7 +692,8 @@ impl Pool {
                     warned: false,
                 },
             );
-            Some(id)
+            drop(reg);
+            Some((id, leaks))
         } else {
             None
         };
@@ -576,7 +701,7 @@ impl Pool {
             obj: Some(obj),
             shared: self.inner.shared.clone(),
             acquired,
-            leak: leak_id.map(|id| (id, Arc::downgrade(&self.inner))),
+            leak,
         }
     }
 
@@ -594,7 +719,7 @@ impl Pool {
 
     /// A snapshot of the pool's gauges and counters.
     pub fn stats(&self) -> Stats {
-        let st = self.inner.dp.read().1.status();
+        let st = self.dp().status();
         let mut s = Stats {
             pool_min: self.inner.min_size.load(Ordering::Relaxed),
             pool_max: self.inner.max_size.load(Ordering::Relaxed),
@@ -610,7 +735,7 @@ impl Pool {
 
     /// The last connection error, if the last attempt failed.
     pub fn last_error(&self) -> Option<String> {
-        self.inner.shared.last_error.lock().clone()
+        self.dp().manager().last_error.lock().clone()
     }
 
     /// Changes the sizes. Shrinking closes idle connections above the new maximum;
@@ -638,9 +763,9 @@ impl Pool {
         if self.inner.closed.swap(true, Ordering::AcqRel) {
             return;
         }
-        *self.inner.stop.0.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        self.inner.stop.1.notify_all();
-        let dp = self.dp();
+        let st = self.current();
+        st.stop_maintenance();
+        let dp = st.dp.clone();
         dp.close();
         let removed = dp.retain(|_, _| false).removed;
         drop(removed);
@@ -658,6 +783,7 @@ impl Pool {
     /// the background), waiting up to `timeout`. For callers that want a warm pool (also
     /// with `lazy_min`: an explicit warm-up).
     pub fn wait_ready(&self, timeout: Duration) -> Result<()> {
+        let timeout = timeout.min(crate::config::MAX_DURATION);
         let deadline = Instant::now() + timeout;
         loop {
             let _ = fill_min(&self.inner, &self.dp());
@@ -677,14 +803,29 @@ impl Pool {
     }
 
     fn wake_maintenance(&self) {
-        self.inner.stop.1.notify_all();
+        self.current().stop.1.notify_all();
     }
 }
 
 impl Drop for PoolInner {
     fn drop(&mut self) {
-        *self.stop.0.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        self.stop.1.notify_all();
+        // This process's maintenance thread, whether its state is installed here or in
+        // FORK_LOCAL (never a lock of a parent's generation).
+        let gen = runtime::generation();
+        let mut local = FORK_LOCAL.lock().unwrap_or_else(|e| e.into_inner());
+        let (mine, others): (Vec<_>, Vec<_>) = std::mem::take(&mut *local)
+            .into_iter()
+            .partition(|(id, st)| *id == self.id && st.gen == gen);
+        *local = others;
+        drop(local);
+        for (_, st) in mine {
+            st.stop_maintenance();
+        }
+        if let Ok(st) = self.state.try_read() {
+            if st.gen == gen {
+                st.stop_maintenance();
+            }
+        }
     }
 }
 
@@ -726,15 +867,15 @@ fn fill_min(inner: &PoolInner, dp: &DpPool) -> bool {
     ok
 }
 
-fn maintenance(weak: Weak<PoolInner>) {
+fn maintenance(weak: Weak<PoolInner>, st: Arc<GenState>) {
     loop {
         let Some(inner) = weak.upgrade() else { return };
         {
-            let stop = inner.stop.0.lock().unwrap_or_else(|e| e.into_inner());
+            let stop = st.stop.0.lock().unwrap_or_else(|e| e.into_inner());
             if *stop {
                 return;
             }
-            let (stop, _) = inner
+            let (stop, _) = st
                 .stop
                 .1
                 .wait_timeout(stop, MAINTENANCE_INTERVAL)
@@ -743,18 +884,10 @@ fn maintenance(weak: Weak<PoolInner>) {
                 return;
             }
         }
-        if inner.closed.load(Ordering::Acquire) {
+        if inner.closed.load(Ordering::Acquire) || st.gen != runtime::generation() {
             return;
         }
-        let gen = runtime::generation();
-        let dp = {
-            let g = inner.dp.read();
-            if g.0 != gen {
-                // A forked child: this thread does not exist there; nothing to do here.
-                continue;
-            }
-            g.1.clone()
-        };
+        let dp = st.dp.clone();
         // Reap idle connections: expired lifetime, or idle too long above min_size.
         let now = Coarse::now();
         let min = inner.min_size.load(Ordering::Relaxed);
@@ -801,7 +934,7 @@ fn maintenance(weak: Weak<PoolInner>) {
             // face's takes the GIL) and must not do so while holding the registry.
             let mut leaked = Vec::new();
             {
-                let mut reg = inner.leaks.lock();
+                let mut reg = dp.manager().leaks.lock();
                 for e in reg.entries.values_mut() {
                     let held = now.duration_since(e.acquired);
                     if !e.warned && held >= th {
@@ -828,8 +961,9 @@ pub struct PooledConnection {
     obj: Option<Object<Manager>>,
     shared: Arc<Shared>,
     acquired: Coarse,
-    /// Registry entry when `leak_threshold` is set.
-    leak: Option<(u64, Weak<PoolInner>)>,
+    /// Registry entry when `leak_threshold` is set (the registry of the generation it was
+    /// checked out in).
+    leak: Option<(u64, Arc<Mutex<LeakRegistry>>)>,
 }
 
 impl std::fmt::Debug for PooledConnection {
@@ -849,13 +983,11 @@ impl PooledConnection {
     /// Attaches a description of who checked it out (e.g. a Python stack), logged if it
     /// is held past `leak_threshold`. Free when no threshold is set.
     pub fn set_leak_context(&self, context: impl FnOnce() -> String) {
-        if let Some((id, w)) = &self.leak {
-            if let Some(inner) = w.upgrade() {
-                // Built before taking the registry lock: `context` may be slow or block.
-                let context = context();
-                if let Some(e) = inner.leaks.lock().entries.get_mut(id) {
-                    e.context = Some(context);
-                }
+        if let Some((id, leaks)) = &self.leak {
+            // Built before taking the registry lock: `context` may be slow or block.
+            let context = context();
+            if let Some(e) = leaks.lock().entries.get_mut(id) {
+                e.context = Some(context);
             }
         }
     }
@@ -880,10 +1012,16 @@ impl PooledConnection {
         let Some(mut obj) = self.obj.take() else {
             return false;
         };
-        if let Some((id, w)) = self.leak.take() {
-            if let Some(inner) = w.upgrade() {
-                inner.leaks.lock().entries.remove(&id);
-            }
+        if obj.conn.is_inherited() {
+            // A forked child holding the parent's connection: never touch it, nor the
+            // parent's pool and leak registry (`Object::take` would lock the parent's
+            // slots, which a thread that is not here may hold).
+            std::mem::forget(obj);
+            std::mem::forget(self.leak.take());
+            return false;
+        }
+        if let Some((id, leaks)) = self.leak.take() {
+            leaks.lock().entries.remove(&id);
         }
         let c = &self.shared.counters;
         let now = Coarse::now();
@@ -891,12 +1029,6 @@ impl PooledConnection {
             now.duration_since(self.acquired).as_micros(),
             Ordering::Relaxed,
         );
-        if obj.conn.is_inherited() {
-            // A forked child holding the parent's connection: never touch it.
-            let conn = Object::take(obj);
-            std::mem::forget(conn);
-            return false;
-        }
         let ok = !close && obj.conn.reset().is_ok();
         if !ok {
             if !close {
@@ -939,11 +1071,37 @@ impl Drop for PooledConnection {
 }
 
 thread_local! {
+    /// The deadline of the checkout being polled on this thread: `Manager::create` cuts
+    /// its connect attempt there.
+    static ACQUIRE_DEADLINE: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
     /// Set while [`Pool::get_async`]'s future is polled: `Manager::create` must not block
     /// a runtime worker, so it connects inside `block_in_place`.
     static ON_WORKER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     /// Set during [`Pool::try_get_idle`]: `Manager::create` fails at once.
     static NO_CREATE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with [`ACQUIRE_DEADLINE`] set to `deadline`.
+fn with_deadline<T>(deadline: Option<Instant>, f: impl FnOnce() -> T) -> T {
+    let old = ACQUIRE_DEADLINE.with(|d| d.replace(deadline));
+    let r = f();
+    ACQUIRE_DEADLINE.with(|d| d.set(old));
+    r
+}
+
+/// Polls the inner future with [`ACQUIRE_DEADLINE`] set (each poll may run on another
+/// runtime thread).
+struct WithDeadline<F>(Option<Instant>, std::pin::Pin<Box<F>>);
+
+impl<F: std::future::Future> std::future::Future for WithDeadline<F> {
+    type Output = F::Output;
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        let deadline = self.0;
+        with_deadline(deadline, || self.1.as_mut().poll(cx))
+    }
 }
 
 /// Polls the inner future with [`ON_WORKER`] set.
@@ -1004,7 +1162,7 @@ impl Pool {
         match r {
             Some(Ok(obj)) => {
                 Counters::inc(&self.inner.shared.counters.requests_num);
-                Some(self.wrap(obj))
+                Some(self.wrap(&dp, obj))
             }
             _ => None,
         }
@@ -1018,11 +1176,11 @@ impl Pool {
     where
         C: std::future::Future<Output = ()>,
     {
-        let (dp, start) = match self.first_poll(true) {
+        let timeout = timeout.unwrap_or(self.inner.config.timeout);
+        let (dp, start) = match self.first_poll(true, timeout) {
             FirstPoll::Done(r) => return r,
             FirstPoll::Queue(dp, start) => (dp, start),
         };
-        let timeout = timeout.unwrap_or(self.inner.config.timeout);
         self.acquire_queued(dp, start, timeout, true, cancel).await
     }
 }

@@ -101,6 +101,34 @@ impl QueryResult {
         Ok(())
     }
 
+    /// Converts every value from the client encoding `enc` to UTF-8 (the server sent
+    /// them in `enc`); what cannot be converted is an error and leaves the result as it
+    /// was. Face data attached meanwhile ([`QueryResult::extra`]) is dropped: it was
+    /// built from the unconverted bytes.
+    pub fn transcode(&mut self, enc: crate::encoding::Encoding) -> crate::error::Result<()> {
+        self.extra = Extra(None);
+        if enc.is_utf8() || self.data.is_ascii() {
+            return Ok(());
+        }
+        let mut data = Vec::with_capacity(self.data.len() + self.data.len() / 2);
+        let mut cells = Vec::with_capacity(self.cells.len());
+        for &(off, len) in &self.cells {
+            if len == NULL_CELL {
+                cells.push((0, NULL_CELL));
+                continue;
+            }
+            let (off, len) = (off as usize, len as usize);
+            let text = enc.decode(&self.data[off..off + len])?;
+            let at = data.len();
+            data.extend_from_slice(text.as_bytes());
+            data.push(0);
+            cells.push((at as u32, text.len() as u32));
+        }
+        self.data = data;
+        self.cells = cells;
+        Ok(())
+    }
+
     /// Number of rows.
     pub fn nrows(&self) -> usize {
         self.nrows

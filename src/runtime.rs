@@ -6,18 +6,86 @@
 //! first use. Faces call [`note_fork`] from their after-fork hook (Python's
 //! `os.register_at_fork`, C's `pthread_atfork`); the pid is compared as well, so a fork
 //! nobody reported is still noticed wherever the pool is about to wait or connect.
+//!
+//! # Locks across `fork()`
+//! The child gets every lock as the parent's threads left it at the instant of the fork:
+//! taken by a thread that does not exist there, or half-way through an update. So:
+//! - the core's process-wide locks the child needs (this runtime slot, the TLS connector
+//!   cache, the pools' fork-local table) are `std` mutexes that [`before_fork`] takes and
+//!   [`after_fork_parent`] / [`after_fork_child`] release (faces call them from their
+//!   prepare/parent/child hooks), so no other thread holds them at the fork; `std`'s
+//!   futex locks keep no waiter list in the process (unlike parking_lot's global parking
+//!   table, whose entries for the parent's parked threads stay in the child and can hand
+//!   the lock to a thread that is not there);
+//! - a pool's own state (its deadpool pool, last error, leak registry, maintenance stop
+//!   flag) is per fork generation: a child builds fresh state on first use and never
+//!   takes a lock of the parent's (see `pool`).
 #![forbid(unsafe_code)]
 
+use std::any::Any;
+use std::cell::RefCell;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use parking_lot::Mutex;
 use tokio::runtime::{Builder, Runtime};
 
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 static PID: AtomicU64 = AtomicU64::new(0);
 static RUNTIME: Mutex<Option<(u64, Arc<Runtime>)>> = Mutex::new(None);
+
+thread_local! {
+    /// The guards [`before_fork`] took, on the forking thread (which is the child's only
+    /// thread, so the child's handler finds them too).
+    /// One frame per prepare hook that has not had its after-fork hook yet: a process
+    /// with both faces runs two (Python's `os.register_at_fork` hook, then `fork()` runs
+    /// the C face's `pthread_atfork` one), and their after-fork hooks run in the reverse
+    /// order, each releasing its own frame. Only the outer frame holds the core's locks.
+    static FORK_GUARDS: RefCell<Vec<Vec<Box<dyn Any>>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A lock guard kept by [`before_fork`] until the after-fork handler.
+pub type ForkGuard = Box<dyn Any>;
+
+/// The `fork()` prepare hook: takes the core's process-wide locks (and the `extra`
+/// guards a face took before, e.g. the C handle table), so that no other thread holds
+/// one at the fork. Call [`after_fork_parent`] or [`after_fork_child`] after it, on the
+/// same thread.
+pub fn before_fork(extra: Vec<ForkGuard>) {
+    let mut held = extra;
+    if FORK_GUARDS.with(|g| !g.borrow().is_empty()) {
+        // Nested (the other face's hook): the core's locks are ours already.
+        FORK_GUARDS.with(|g| g.borrow_mut().push(held));
+        return;
+    }
+    held.push(Box::new(
+        RUNTIME.lock().unwrap_or_else(PoisonError::into_inner),
+    ));
+    held.push(crate::tls::lock_for_fork());
+    held.push(crate::pool::lock_for_fork());
+    FORK_GUARDS.with(|g| g.borrow_mut().push(held));
+}
+
+fn release_fork_guards() {
+    // This hook's own frame (the innermost).
+    let held = FORK_GUARDS.with(|g| g.borrow_mut().pop().unwrap_or_default());
+    // The last taken first.
+    for guard in held.into_iter().rev() {
+        drop(guard);
+    }
+}
+
+/// The `fork()` parent hook: releases what [`before_fork`] took.
+pub fn after_fork_parent() {
+    release_fork_guards();
+}
+
+/// The `fork()` child hook: releases what [`before_fork`] took (unlocking a `std` lock
+/// here only wakes nobody) and tells the core it is a new process ([`note_fork`]).
+pub fn after_fork_child() {
+    note_fork();
+    release_fork_guards();
+}
 
 /// Tells the core that this process is a freshly forked child.
 pub fn note_fork() {
@@ -44,7 +112,7 @@ pub fn check_fork() -> u64 {
 /// The shared runtime (built on first use, rebuilt in a forked child).
 pub fn runtime() -> Arc<Runtime> {
     let gen = check_fork();
-    let mut g = RUNTIME.lock();
+    let mut g = RUNTIME.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some((g0, rt)) = g.as_ref() {
         if *g0 == gen {
             return rt.clone();

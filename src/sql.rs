@@ -1,6 +1,5 @@
 //! psycopg2's client-side `pyformat` parameter interpolation over a neutral [`Value`]
-//! type, plus the cheap lexical scans the connection layer needs
-//! ([`has_multiple_statements`], [`changes_session_state`]).
+//! type.
 //!
 //! # Interpolation: psycopg2, step by step
 //! [`interpolate`] reproduces `cursor.execute(query, vars)` / `cursor.mogrify` of psycopg2
@@ -40,6 +39,7 @@
 //! | `TypeError: ` | fewer `%s` than values: `not all arguments converted during string formatting`; `%s` with a mapping: `dict is not a sequence`; `%(name)s` with a sequence: `tuple indices must be integers or slices, not str` |
 //! | `ValueError: ` | `unsupported format character 'd' (0x64) at index 8`; `incomplete format`; `incomplete format key`; `A string literal cannot contain NUL (0x00) characters.`; and the pgpool-only checks below |
 //! | `OverflowError: ` | a conversion character outside ASCII (`%é`): `character argument not in range(0x110000)`, psycopg2's accident on platforms with a signed `char` (x86-64), kept |
+//! | `RecursionError: ` | tuples/lists nested deeper than [`MAX_NESTING`] (psycopg2 runs out of Python's recursion limit at about the same depth) |
 //!
 //! Branches of `Bytes_Format` that the first pass makes unreachable keep psycopg2's
 //! messages too (`ProgrammingError: not enough arguments for format string`,
@@ -59,18 +59,20 @@
 //! | `Int`, `BigInt` | decimal text; a negative number gets a leading space (` -1`) so that `-%s` can never form a `--` comment (psycopg2 ticket #57) |
 //! | `Float` | Python's `repr()` (`0.1`, `1.0`, `1e+16`, `1e-05`), leading space when negative; `'NaN'::float`, `'Infinity'::float`, `'-Infinity'::float` |
 //! | `Decimal` | `str(Decimal)` as given, leading space when negative; every non-finite value (`NaN`, `sNaN`, `Infinity`, `-Infinity`) is `'NaN'::numeric`, exactly as psycopg2 does |
-//! | `Str` | `'...'` with `'` doubled and backslashes left alone (never `E'...'`) |
-//! | `Bytes` | `'\x6162'::bytea` (lowercase hex; empty: `'\x'::bytea`) |
+//! | `Str` | `'...'` with `'` doubled and backslashes left alone; see [`Quoting`] for `E'...'` |
+//! | `Bytes` | `'\x6162'::bytea` (lowercase hex; empty: `'\x'::bytea`); `E'\\x6162'::bytea` unless [`Quoting::Standard`] |
 //! | `Typed` | the quoted text, then `::cast` when there is a cast: `'2024-01-01'::date` |
 //! | `Raw` | verbatim (psycopg2's `AsIs`) |
 //! | `Tuple` | `(a, b, c)` (psycopg2's `SQL_IN`); empty: `()` (a server-side syntax error, as in psycopg2) |
 //! | `Array` | `ARRAY[a,b]` (no space), nested `ARRAY[ARRAY[1],ARRAY[2]]`; empty `'{}'`; an empty array inside an array `ARRAY[]`; an array of only NULLs (or of arrays of only NULLs) `'{NULL,NULL}'`, `'{{NULL},{NULL}}'` |
 //!
 //! # Assumptions and deliberate differences from psycopg2
-//! - The server runs with `standard_conforming_strings = on` (the default since
-//!   PostgreSQL 9.1) and the client encoding is UTF-8. psycopg2 would emit `E'...'` with
-//!   doubled backslashes (and `E'\\x..'::bytea`) when it is off; we never do. The
-//!   connection layer must not let it be turned off.
+//! - Literals follow the connection's `standard_conforming_strings` ([`Quoting`]): with
+//!   it on, `'...'` as psycopg2 writes them; with it off, `E'...'` with backslashes
+//!   doubled, as psycopg2 writes them then. A statement that may change the setting
+//!   before its values are read (several statements in one message, or one that names
+//!   the setting) gets [`Quoting::Portable`] literals, read the same under either
+//!   setting. The text is UTF-8; the connection converts it to the client encoding.
 //! - A NUL character in the query (or in a `Raw` value) is
 //!   `ValueError: the query contains NUL (0x00) characters`; psycopg2 silently truncates
 //!   the statement at the NUL (libpq takes C strings).
@@ -129,6 +131,73 @@ pub enum Value {
     Array(Vec<Value>),
 }
 
+/// How string literals are written, following the server's `standard_conforming_strings`
+/// (reported by the server at startup and after every change). Every mode is injection
+/// proof under the setting it is chosen for; [`Quoting::Escape`] and
+/// [`Quoting::Portable`] under both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Quoting {
+    /// `standard_conforming_strings = on` (the default): `'it''s \ here'`, backslashes
+    /// as they are; `'\x..'::bytea`. psycopg2's output on such a connection.
+    #[default]
+    Standard,
+    /// `standard_conforming_strings = off`: `E'it''s \\ here'`, backslashes doubled;
+    /// `E'\\x..'::bytea`. psycopg2's output on such a connection.
+    Escape,
+    /// Right under either setting: `E'...'` with backslashes doubled when the text has
+    /// a backslash, `'...'` otherwise.
+    Portable,
+}
+
+impl Quoting {
+    /// The mode for a connection whose `standard_conforming_strings` is on (`true`) or off.
+    pub fn of_setting(standard: bool) -> Quoting {
+        if standard {
+            Quoting::Standard
+        } else {
+            Quoting::Escape
+        }
+    }
+
+    /// The mode for the values of `query` on a connection whose setting is `standard`:
+    /// [`Quoting::Escape`] when it is off; [`Quoting::Portable`] when an earlier statement
+    /// of the same message could turn it off before the values are read (`query` holds
+    /// several statements, or names `standard_conforming_strings`);
+    /// [`Quoting::Standard`] otherwise.
+    pub fn for_query(standard: bool, query: &str) -> Quoting {
+        if !standard {
+            return Quoting::Escape;
+        }
+        const NAME: &[u8] = b"standard_conforming_strings";
+        let names_it = query
+            .as_bytes()
+            .windows(NAME.len())
+            .any(|w| w.eq_ignore_ascii_case(NAME));
+        if names_it || crate::lexer::has_multiple_statements(query, true) {
+            Quoting::Portable
+        } else {
+            Quoting::Standard
+        }
+    }
+}
+
+/// Dropping a nested tuple/list frees it without recursion (an explicit stack), so a
+/// deeply nested parameter cannot overflow the thread's stack when it is freed either.
+impl Drop for Value {
+    fn drop(&mut self) {
+        let mut stack = match self {
+            Value::Tuple(items) | Value::Array(items) if !items.is_empty() => std::mem::take(items),
+            _ => return,
+        };
+        while let Some(mut v) = stack.pop() {
+            if let Value::Tuple(items) | Value::Array(items) = &mut v {
+                stack.append(items);
+            }
+            // `v` has no items left: its own drop returns at once.
+        }
+    }
+}
+
 /// The parameters of one statement: psycopg2's `vars` argument.
 #[derive(Debug, Clone, Copy)]
 pub enum Params<'a> {
@@ -139,13 +208,14 @@ pub enum Params<'a> {
 }
 
 /// The Python exception classes used as message prefixes (see the module docs).
-pub const EXCEPTION_CLASSES: [&str; 6] = [
+pub const EXCEPTION_CLASSES: [&str; 7] = [
     "ProgrammingError",
     "KeyError",
     "IndexError",
     "TypeError",
     "ValueError",
     "OverflowError",
+    "RecursionError",
 ];
 
 /// Splits an interpolation error message into the Python exception class psycopg2 would
@@ -172,8 +242,9 @@ const NUL_IN_QUERY: &str = "the query contains NUL (0x00) characters";
 // ---------------------------------------------------------------------------------------
 
 /// Renders `query` with `params` exactly as psycopg2's `cursor.execute` / `mogrify` does
-/// (see the module docs). `None` params: no `%` processing at all.
-pub fn interpolate(query: &str, params: Option<Params<'_>>) -> Result<String> {
+/// (see the module docs), literals written for `q`. `None` params: no `%` processing at
+/// all.
+pub fn interpolate(query: &str, params: Option<Params<'_>>, q: Quoting) -> Result<String> {
     if query.is_empty() {
         return Err(err("ProgrammingError", "can't execute an empty query"));
     }
@@ -183,7 +254,7 @@ pub fn interpolate(query: &str, params: Option<Params<'_>>) -> Result<String> {
     let Some(params) = params else {
         return Ok(query.to_owned());
     };
-    match mogrify(query, params)? {
+    match mogrify(query, params, q)? {
         None => Ok(query.to_owned()),
         Some(args) => bytes_format(query, &args),
     }
@@ -223,7 +294,11 @@ impl<'a> Named<'a> {
 }
 
 /// psycopg2's `_mogrify`: finds the placeholders and adapts the values they use.
-fn mogrify<'q>(query: &'q str, params: Params<'_>) -> Result<Option<Converted<'q>>> {
+fn mogrify<'q>(
+    query: &'q str,
+    params: Params<'_>,
+    quoting: Quoting,
+) -> Result<Option<Converted<'q>>> {
     let q = query.as_bytes();
     let n = q.len();
     let named = match params {
@@ -279,7 +354,7 @@ fn mogrify<'q>(query: &'q str, params: Params<'_>) -> Result<Option<Converted<'q
                 };
                 if !dict.contains_key(key) {
                     let mut s = String::new();
-                    render(value, &mut s)?;
+                    render(value, quoting, &mut s)?;
                     dict.insert(key, s);
                 }
                 i = d + 1;
@@ -303,7 +378,7 @@ fn mogrify<'q>(query: &'q str, params: Params<'_>) -> Result<Option<Converted<'q
                     Converted::Dict(_) => unreachable!("dict built for a positional placeholder"),
                 };
                 let mut s = String::new();
-                render(value, &mut s)?;
+                render(value, quoting, &mut s)?;
                 tuple[index] = Some(s);
                 index += 1;
                 // the conversion character is left for the next round, as in psycopg2
@@ -460,28 +535,41 @@ fn bytes_format(query: &str, conv: &Converted<'_>) -> Result<String> {
 // Adaptation
 // ---------------------------------------------------------------------------------------
 
-/// Appends `v` rendered as SQL (psycopg2's `adapt(v).getquoted()`, `None` as `NULL`). On
-/// error `out` is left as it was.
-pub fn quote_literal(v: &Value, out: &mut String) -> Result<()> {
+/// Appends `v` rendered as SQL for `q` (psycopg2's `adapt(v).getquoted()`, `None` as
+/// `NULL`). On error `out` is left as it was.
+pub fn quote_literal(v: &Value, q: Quoting, out: &mut String) -> Result<()> {
     let start = out.len();
-    let r = render(v, out);
+    let r = render(v, q, out);
     if r.is_err() {
         out.truncate(start);
     }
     r
 }
 
-/// Appends `s` as a standard-conforming string literal: `'it''s'`. NUL is an error.
-pub fn quote_string(s: &str, out: &mut String) -> Result<()> {
+/// Appends `s` as a string literal for `q`: `'it''s'`, or `E'a\\b'` (see [`Quoting`]).
+/// NUL is an error.
+pub fn quote_string(s: &str, q: Quoting, out: &mut String) -> Result<()> {
     if s.as_bytes().contains(&0) {
         return Err(err("ValueError", NUL_IN_LITERAL));
     }
-    out.reserve(s.len() + 2);
+    let escape = match q {
+        Quoting::Standard => false,
+        Quoting::Escape => true,
+        Quoting::Portable => s.contains('\\'),
+    };
+    out.reserve(s.len() + 3);
+    if escape {
+        out.push('E');
+    }
     out.push('\'');
     let mut rest = s;
-    while let Some(k) = rest.find('\'') {
+    while let Some(k) = rest.find(|c| c == '\'' || (escape && c == '\\')) {
         out.push_str(&rest[..=k]);
-        out.push('\'');
+        out.push(if rest.as_bytes()[k] == b'\'' {
+            '\''
+        } else {
+            '\\'
+        });
         rest = &rest[k + 1..];
     }
     out.push_str(rest);
@@ -489,7 +577,7 @@ pub fn quote_string(s: &str, out: &mut String) -> Result<()> {
     Ok(())
 }
 
-fn render(v: &Value, out: &mut String) -> Result<()> {
+fn render(v: &Value, q: Quoting, out: &mut String) -> Result<()> {
     match v {
         Value::Null => out.push_str("NULL"),
         Value::Bool(true) => out.push_str("true"),
@@ -521,11 +609,14 @@ fn render(v: &Value, out: &mut String) -> Result<()> {
             Some(false) => out.push_str("'NaN'::numeric"),
             None => return Err(err("ValueError", format_args!("invalid Decimal: {s:?}"))),
         },
-        Value::Str(s) => quote_string(s, out)?,
+        Value::Str(s) => quote_string(s, q, out)?,
         Value::Bytes(b) => {
             const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.reserve(b.len() * 2 + 12);
-            out.push_str("'\\x");
+            out.reserve(b.len() * 2 + 14);
+            out.push_str(match q {
+                Quoting::Standard => "'\\x",
+                Quoting::Escape | Quoting::Portable => "E'\\\\x",
+            });
             for &byte in b {
                 out.push(HEX[(byte >> 4) as usize] as char);
                 out.push(HEX[(byte & 15) as usize] as char);
@@ -538,7 +629,14 @@ fn render(v: &Value, out: &mut String) -> Result<()> {
                     return Err(err("ValueError", format_args!("invalid cast: {cast:?}")));
                 }
             }
-            quote_string(text, out)?;
+            // psycopg2 writes dates, uuids and intervals as `'...'::type` under either
+            // setting (they have no backslash); other text as it writes strings
+            let tq = if q == Quoting::Escape && !text.contains('\\') {
+                Quoting::Standard
+            } else {
+                q
+            };
+            quote_string(text, tq, out)?;
             if let Some(cast) = cast {
                 out.push_str("::");
                 out.push_str(cast);
@@ -550,50 +648,133 @@ fn render(v: &Value, out: &mut String) -> Result<()> {
             }
             out.push_str(s);
         }
-        Value::Tuple(items) => {
-            out.push('(');
-            for (k, item) in items.iter().enumerate() {
-                if k > 0 {
-                    out.push_str(", ");
-                }
-                render(item, out)?;
-            }
-            out.push(')');
-        }
-        Value::Array(items) => render_array(items, out)?,
+        Value::Tuple(_) | Value::Array(_) => render_nested(v, q, out)?,
     }
     Ok(())
 }
 
-/// psycopg2's `list_quote` (`psycopg/adapter_list.c`).
-fn render_array(items: &[Value], out: &mut String) -> Result<()> {
-    if items.is_empty() {
-        out.push_str("'{}'");
-        return Ok(());
+/// How deeply tuples and lists may nest in a parameter (psycopg2 raises `RecursionError`
+/// at about Python's recursion limit, 1,000): deeper is a `RecursionError: ` error. The
+/// rendering below keeps its own stack on the heap, so the thread's stack size (256 KB
+/// threads included) does not matter.
+pub const MAX_NESTING: usize = 1000;
+
+/// The error for a parameter nested deeper than [`MAX_NESTING`].
+pub fn nesting_error() -> Error {
+    err(
+        "RecursionError",
+        format_args!(
+            "maximum recursion depth exceeded while adapting a parameter (lists and tuples \
+             nested more than {MAX_NESTING} levels)"
+        ),
+    )
+}
+
+/// A tuple or list being rendered by [`render_nested`].
+enum Open<'a> {
+    /// `(a, b)`: the text so far (without the parentheses) and how many items it has.
+    Tuple(std::slice::Iter<'a, Value>, String, usize),
+    /// psycopg2's `list_quote`: each item's text, and whether all were NULL so far.
+    Array(std::slice::Iter<'a, Value>, Vec<String>, bool),
+}
+
+/// Renders a tuple or list without recursion (an explicit stack of open containers), so
+/// no nesting depth can overflow the thread's stack; deeper than [`MAX_NESTING`] is an
+/// error.
+fn render_nested(v: &Value, q: Quoting, out: &mut String) -> Result<()> {
+    fn open(v: &Value) -> Option<Open<'_>> {
+        match v {
+            Value::Tuple(items) => Some(Open::Tuple(items.iter(), String::new(), 0)),
+            Value::Array(items) => Some(Open::Array(
+                items.iter(),
+                Vec::with_capacity(items.len()),
+                true,
+            )),
+            _ => None,
+        }
     }
-    let mut parts: Vec<String> = Vec::with_capacity(items.len());
-    let mut all_nulls = true;
-    for item in items {
-        let mut s = String::new();
-        match item {
-            Value::Null => s.push_str("NULL"),
-            Value::Array(_) => {
-                render(item, &mut s)?;
-                if s.starts_with('A') {
-                    all_nulls = false;
-                } else if s == "'{}'" {
-                    // issue #788: '{{}}' is not supported but array[array[]] is
-                    all_nulls = false;
-                    s.clear();
-                    s.push_str("ARRAY[]");
+    let mut stack: Vec<Open<'_>> = Vec::new();
+    stack.extend(open(v));
+    // The finished text of the innermost container, and whether it was a list.
+    let mut done: Option<(String, bool)> = None;
+    while let Some(top) = stack.last_mut() {
+        if let Some((text, was_array)) = done.take() {
+            match top {
+                Open::Tuple(_, buf, n) => {
+                    if *n > 0 {
+                        buf.push_str(", ");
+                    }
+                    buf.push_str(&text);
+                    *n += 1;
+                }
+                Open::Array(_, parts, all_nulls) => {
+                    let mut text = text;
+                    if !was_array || text.starts_with('A') {
+                        *all_nulls = false;
+                    } else if text == "'{}'" {
+                        // issue #788: '{{}}' is not supported but array[array[]] is
+                        *all_nulls = false;
+                        text = "ARRAY[]".to_owned();
+                    }
+                    parts.push(text);
                 }
             }
-            _ => {
-                render(item, &mut s)?;
-                all_nulls = false;
+            continue;
+        }
+        let next = match top {
+            Open::Tuple(items, ..) | Open::Array(items, ..) => items.next(),
+        };
+        match next {
+            Some(item @ (Value::Tuple(_) | Value::Array(_))) => {
+                if stack.len() >= MAX_NESTING {
+                    return Err(nesting_error());
+                }
+                stack.extend(open(item));
+            }
+            Some(item) => match top {
+                Open::Tuple(_, buf, n) => {
+                    if *n > 0 {
+                        buf.push_str(", ");
+                    }
+                    render(item, q, buf)?;
+                    *n += 1;
+                }
+                Open::Array(_, parts, all_nulls) => {
+                    let mut s = String::new();
+                    if let Value::Null = item {
+                        s.push_str("NULL");
+                    } else {
+                        render(item, q, &mut s)?;
+                        *all_nulls = false;
+                    }
+                    parts.push(s);
+                }
+            },
+            None => {
+                done = Some(match stack.pop() {
+                    Some(Open::Tuple(_, buf, _)) => (format!("({buf})"), false),
+                    Some(Open::Array(_, parts, all_nulls)) => {
+                        let mut s = String::new();
+                        finish_array(&parts, all_nulls, &mut s);
+                        (s, true)
+                    }
+                    None => break,
+                });
             }
         }
-        parts.push(s);
+    }
+    if let Some((text, _)) = done {
+        out.push_str(&text);
+    }
+    Ok(())
+}
+
+/// The end of psycopg2's `list_quote` (`psycopg/adapter_list.c`): the items' texts as
+/// `ARRAY[...]`, or `'{...}'` when all were NULL (or arrays of NULLs), `'{}'` for none.
+fn finish_array(parts: &[String], all_nulls: bool, out: &mut String) {
+    if parts.is_empty() {
+        out.push_str("'{}'");
+        return;
     }
     if !all_nulls {
         out.push_str("ARRAY[");
@@ -613,13 +794,12 @@ fn render_array(items: &[Value], out: &mut String) -> Result<()> {
                 out.push(',');
             }
             match s.strip_prefix('\'') {
-                Some(inner) => out.push_str(&inner[..inner.len() - 1]),
+                Some(inner) => out.push_str(inner.strip_suffix('\'').unwrap_or(inner)),
                 None => out.push_str(s),
             }
         }
         out.push_str("}'");
     }
-    Ok(())
 }
 
 /// `Some(true)`: a finite decimal literal; `Some(false)`: a spelling of NaN / sNaN /
@@ -818,463 +998,16 @@ fn shortest_digits(x: f64) -> (String, i32) {
     }
 }
 
-// ---------------------------------------------------------------------------------------
-// Lexical scans
-// ---------------------------------------------------------------------------------------
-
-/// A token of PostgreSQL's lexer, as far as the scans below need it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Tok<'a> {
-    /// An unquoted identifier or keyword.
-    Word(&'a str),
-    /// A `"quoted"` identifier (the text between the quotes, `""` left doubled).
-    QuotedIdent(&'a str),
-    /// A `U&"..."` identifier (escapes not decoded).
-    UnicodeIdent,
-    /// A string constant of any kind or a dollar-quoted string.
-    Literal,
-    Number,
-    Param,
-    Semicolon,
-    Open,
-    Close,
-    Other,
-}
-
-fn is_ident_start(b: u8) -> bool {
-    b.is_ascii_alphabetic() || b == b'_' || b >= 0x80
-}
-
-fn is_ident_cont(b: u8) -> bool {
-    is_ident_start(b) || b.is_ascii_digit() || b == b'$'
-}
-
-/// PostgreSQL's lexer, simplified: whitespace and comments (`--`, nested `/* */`) are
-/// skipped; `'...'`, `E'...'` (backslash escapes), `B'' X'' N'' U&''`, `$tag$...$tag$`,
-/// `"..."` and `U&"..."` are single tokens; an unterminated one runs to the end.
-/// `standard_conforming_strings` is assumed on.
-struct Lexer<'a> {
-    s: &'a str,
-    pos: usize,
-}
-
-impl<'a> Lexer<'a> {
-    fn new(s: &'a str) -> Self {
-        Lexer { s, pos: 0 }
-    }
-
-    fn bytes(&self) -> &'a [u8] {
-        self.s.as_bytes()
-    }
-
-    fn skip_space_and_comments(&mut self) {
-        let b = self.bytes();
-        loop {
-            while self.pos < b.len()
-                && matches!(b[self.pos], b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
-            {
-                self.pos += 1;
-            }
-            if b[self.pos..].starts_with(b"--") {
-                while self.pos < b.len() && b[self.pos] != b'\n' && b[self.pos] != b'\r' {
-                    self.pos += 1;
-                }
-            } else if b[self.pos..].starts_with(b"/*") {
-                self.pos += 2;
-                let mut depth = 1;
-                while self.pos < b.len() && depth > 0 {
-                    if b[self.pos..].starts_with(b"/*") {
-                        depth += 1;
-                        self.pos += 2;
-                    } else if b[self.pos..].starts_with(b"*/") {
-                        depth -= 1;
-                        self.pos += 2;
-                    } else {
-                        self.pos += 1;
-                    }
-                }
-            } else {
-                return;
-            }
-        }
-    }
-
-    /// From the opening quote at `self.pos`; `backslash`: E'' rules. Returns whether the
-    /// closing quote was found.
-    fn quoted(&mut self, quote: u8, backslash: bool) -> bool {
-        let b = self.bytes();
-        let mut i = self.pos + 1;
-        while i < b.len() {
-            if backslash && b[i] == b'\\' {
-                i += 2;
-            } else if b[i] == quote {
-                if b.get(i + 1) == Some(&quote) {
-                    i += 2;
-                } else {
-                    self.pos = i + 1;
-                    return true;
-                }
-            } else {
-                i += 1;
-            }
-        }
-        self.pos = b.len();
-        false
-    }
-}
-
-impl<'a> Iterator for Lexer<'a> {
-    type Item = Tok<'a>;
-
-    fn next(&mut self) -> Option<Tok<'a>> {
-        self.skip_space_and_comments();
-        let b = self.bytes();
-        let start = self.pos;
-        let c = *b.get(start)?;
-        let at = |k: usize| b.get(start + k).copied();
-        let tok = match c {
-            b'\'' => {
-                let _ = self.quoted(b'\'', false);
-                Tok::Literal
-            }
-            b'"' => {
-                let end = if self.quoted(b'"', false) {
-                    self.pos - 1
-                } else {
-                    self.pos
-                };
-                Tok::QuotedIdent(&self.s[start + 1..end])
-            }
-            b'$' => {
-                if at(1).is_some_and(|d| d.is_ascii_digit()) {
-                    self.pos += 1;
-                    while self.pos < b.len() && b[self.pos].is_ascii_digit() {
-                        self.pos += 1;
-                    }
-                    Tok::Param
-                } else {
-                    let mut j = start + 1;
-                    if j < b.len() && is_ident_start(b[j]) {
-                        j += 1;
-                        while j < b.len() && (is_ident_start(b[j]) || b[j].is_ascii_digit()) {
-                            j += 1;
-                        }
-                    }
-                    if j < b.len() && b[j] == b'$' {
-                        let tag = &b[start..=j];
-                        let body = j + 1;
-                        self.pos = match b[body..].windows(tag.len()).position(|w| w == tag) {
-                            Some(k) => body + k + tag.len(),
-                            None => b.len(),
-                        };
-                        Tok::Literal
-                    } else {
-                        self.pos += 1;
-                        Tok::Other
-                    }
-                }
-            }
-            b'e' | b'E' if at(1) == Some(b'\'') => {
-                self.pos += 1;
-                let _ = self.quoted(b'\'', true);
-                Tok::Literal
-            }
-            b'b' | b'B' | b'x' | b'X' | b'n' | b'N' if at(1) == Some(b'\'') => {
-                self.pos += 1;
-                let _ = self.quoted(b'\'', false);
-                Tok::Literal
-            }
-            b'u' | b'U' if at(1) == Some(b'&') && at(2) == Some(b'\'') => {
-                self.pos += 2;
-                let _ = self.quoted(b'\'', false);
-                Tok::Literal
-            }
-            b'u' | b'U' if at(1) == Some(b'&') && at(2) == Some(b'"') => {
-                self.pos += 2;
-                let _ = self.quoted(b'"', false);
-                Tok::UnicodeIdent
-            }
-            c if is_ident_start(c) => {
-                self.pos += 1;
-                while self.pos < b.len() && is_ident_cont(b[self.pos]) {
-                    self.pos += 1;
-                }
-                Tok::Word(&self.s[start..self.pos])
-            }
-            c if c.is_ascii_digit() => {
-                self.pos += 1;
-                while self.pos < b.len()
-                    && (b[self.pos].is_ascii_alphanumeric()
-                        || b[self.pos] == b'_'
-                        || b[self.pos] == b'.')
-                {
-                    self.pos += 1;
-                }
-                Tok::Number
-            }
-            b';' => {
-                self.pos += 1;
-                Tok::Semicolon
-            }
-            b'(' => {
-                self.pos += 1;
-                Tok::Open
-            }
-            b')' => {
-                self.pos += 1;
-                Tok::Close
-            }
-            _ => {
-                self.pos += 1;
-                Tok::Other
-            }
-        };
-        Some(tok)
-    }
-}
-
-/// Tokens grouped into statements. With `psql_rules` the way psql splits them: a `;` ends
-/// a statement outside parentheses and outside the `BEGIN ATOMIC ... END` body of
-/// `CREATE [OR REPLACE] FUNCTION|PROCEDURE` (psql's heuristic: in such a statement
-/// `BEGIN` and, inside it, `CASE` open a block that `END` closes; unlike psql, `BEGIN`
-/// counts only when `ATOMIC` follows, so a function named `begin` does not swallow the
-/// statements after it). Without, every `;` outside literals and comments ends one (more
-/// boundaries than the server sees, never fewer).
-struct Statements<'a> {
-    lex: Lexer<'a>,
-    psql_rules: bool,
-    paren_depth: u32,
-    begin_depth: u32,
-    /// The previous token was `BEGIN` in a routine definition (outside parentheses).
-    after_begin: bool,
-    /// First letters of the statement's first four words when they are one of
-    /// create / function / procedure / or / replace.
-    idents: [u8; 4],
-    ident_count: usize,
-}
-
-/// An item of [`Statements`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Item<'a> {
-    Tok(Tok<'a>),
-    /// A `;` that ends the statement.
-    End,
-}
-
-impl<'a> Statements<'a> {
-    fn new(sql: &'a str, psql_rules: bool) -> Self {
-        Statements {
-            lex: Lexer::new(sql),
-            psql_rules,
-            paren_depth: 0,
-            begin_depth: 0,
-            after_begin: false,
-            idents: [0; 4],
-            ident_count: 0,
-        }
-    }
-}
-
-impl<'a> Iterator for Statements<'a> {
-    type Item = Item<'a>;
-
-    fn next(&mut self) -> Option<Item<'a>> {
-        let tok = self.lex.next()?;
-        let after_begin = std::mem::take(&mut self.after_begin);
-        match tok {
-            Tok::Open => self.paren_depth += 1,
-            Tok::Close => self.paren_depth = self.paren_depth.saturating_sub(1),
-            Tok::Semicolon
-                if !self.psql_rules || (self.paren_depth == 0 && self.begin_depth == 0) =>
-            {
-                self.ident_count = 0;
-                self.idents = [0; 4];
-                return Some(Item::End);
-            }
-            Tok::Word(w) => {
-                if self.ident_count < 4 {
-                    for kw in ["create", "function", "procedure", "or", "replace"] {
-                        if w.eq_ignore_ascii_case(kw) {
-                            self.idents[self.ident_count] = kw.as_bytes()[0];
-                        }
-                    }
-                }
-                self.ident_count += 1;
-                let id = &self.idents;
-                let routine = id[0] == b'c'
-                    && (id[1] == b'f'
-                        || id[1] == b'p'
-                        || (id[1] == b'o' && id[2] == b'r' && (id[3] == b'f' || id[3] == b'p')));
-                if routine && self.paren_depth == 0 {
-                    if w.eq_ignore_ascii_case("begin") {
-                        self.after_begin = true;
-                    } else if w.eq_ignore_ascii_case("atomic") {
-                        if after_begin {
-                            self.begin_depth += 1;
-                        }
-                    } else if w.eq_ignore_ascii_case("case") {
-                        if self.begin_depth >= 1 {
-                            self.begin_depth += 1;
-                        }
-                    } else if w.eq_ignore_ascii_case("end") {
-                        self.begin_depth = self.begin_depth.saturating_sub(1);
-                    }
-                }
-            }
-            _ => {}
-        }
-        Some(Item::Tok(tok))
-    }
-}
-
-/// True when `sql` holds more than one non-empty statement: a `;` that ends a statement
-/// (outside literals, comments, quoted identifiers, parentheses and `BEGIN ATOMIC ... END`
-/// bodies) followed by more than whitespace, comments and further `;`.
-pub fn has_multiple_statements(sql: &str) -> bool {
-    let mut statements = 0;
-    let mut current_has_tokens = false;
-    for item in Statements::new(sql, true) {
-        match item {
-            Item::End => current_has_tokens = false,
-            Item::Tok(_) => {
-                if !current_has_tokens {
-                    current_has_tokens = true;
-                    statements += 1;
-                    if statements > 1 {
-                        return true;
-                    }
-                }
-            }
-        }
-    }
-    false
-}
-
-/// Functions whose effect outlives the transaction (session-level advisory locks,
-/// `set_config` with `is_local = false`).
-const SESSION_FUNCTIONS: [&str; 5] = [
-    "pg_advisory_lock",
-    "pg_advisory_lock_shared",
-    "pg_try_advisory_lock",
-    "pg_try_advisory_lock_shared",
-    "set_config",
-];
-
-fn names_session_object(name: &str) -> bool {
-    SESSION_FUNCTIONS
-        .iter()
-        .any(|f| name.eq_ignore_ascii_case(f))
-        || name
-            .get(..7)
-            .is_some_and(|p| p.eq_ignore_ascii_case("pg_temp"))
-}
-
-/// A cheap, conservative scan (outside literals and comments, case-insensitive): true
-/// when `sql` may leave session state behind that the pool must reset before the next
-/// user. False positives cost one reset round trip; the triggers:
-/// - a statement starting with `SET` (not `SET LOCAL`, `SET TRANSACTION`,
-///   `SET CONSTRAINTS`; `SET SESSION ...`, `SET ROLE`, `SET TIME ZONE` included), `RESET`,
-///   `LISTEN`, `PREPARE`, `LOAD`, `DO` (its body is code we do not read), or `DECLARE`
-///   with `WITH HOLD`;
-/// - `TEMP` / `TEMPORARY` after `CREATE`, `OR REPLACE`, `GLOBAL`, `LOCAL` or `INTO`
-///   (`CREATE TEMP TABLE`, `SELECT ... INTO TEMP t`); any identifier starting with
-///   `pg_temp` (objects created in the temporary schema);
-/// - the identifiers `pg_advisory_lock`, `pg_try_advisory_lock` and their `_shared`
-///   variants (not the `_xact_` ones), `set_config`, quoted or not; any `U&"..."`
-///   identifier (not decoded).
-///
-/// Server-side code (functions, procedures, rules, triggers) that changes session state is
-/// invisible to this scan.
-pub fn changes_session_state(sql: &str) -> bool {
-    let mut first = true; // the next token starts a statement
-    let mut stmt_first: Option<&str> = None; // the statement's first word
-    let mut stmt_len = 0usize; // tokens so far in this statement
-    let mut prev_word: Option<&str> = None;
-    let mut declare_with = false; // in a DECLARE, the previous word was WITH
-    let is_set = |first: Option<&str>| first.is_some_and(|f| f.eq_ignore_ascii_case("set"));
-    for item in Statements::new(sql, false) {
-        let tok = match item {
-            Item::End => {
-                // a statement that is just `SET` (a syntax error) still counts
-                if stmt_len == 1 && is_set(stmt_first) {
-                    return true;
-                }
-                first = true;
-                stmt_first = None;
-                stmt_len = 0;
-                prev_word = None;
-                declare_with = false;
-                continue;
-            }
-            Item::Tok(t) => t,
-        };
-        stmt_len += 1;
-        if first {
-            first = false;
-            if let Tok::Word(w) = tok {
-                for kw in ["reset", "listen", "prepare", "load", "do"] {
-                    if w.eq_ignore_ascii_case(kw) {
-                        return true;
-                    }
-                }
-                stmt_first = Some(w);
-            }
-        } else if stmt_len == 2 && is_set(stmt_first) {
-            let transaction_scoped = matches!(tok, Tok::Word(w)
-                if ["local", "transaction", "constraints"].iter().any(|k| w.eq_ignore_ascii_case(k)));
-            if !transaction_scoped {
-                return true;
-            }
-        }
-        match tok {
-            Tok::Word(w) => {
-                let after_temp_keyword = |p: &str| {
-                    ["create", "replace", "global", "local", "into"]
-                        .iter()
-                        .any(|k| p.eq_ignore_ascii_case(k))
-                };
-                if (w.eq_ignore_ascii_case("temp") || w.eq_ignore_ascii_case("temporary"))
-                    && prev_word.is_some_and(after_temp_keyword)
-                {
-                    return true;
-                }
-                if names_session_object(w) {
-                    return true;
-                }
-                if stmt_first.is_some_and(|f| f.eq_ignore_ascii_case("declare")) {
-                    if declare_with && w.eq_ignore_ascii_case("hold") {
-                        return true;
-                    }
-                    declare_with = w.eq_ignore_ascii_case("with");
-                }
-                prev_word = Some(w);
-            }
-            Tok::QuotedIdent(name) => {
-                if names_session_object(name) {
-                    return true;
-                }
-                prev_word = None;
-                declare_with = false;
-            }
-            Tok::UnicodeIdent => return true,
-            _ => {
-                prev_word = None;
-                declare_with = false;
-            }
-        }
-    }
-    stmt_len == 1 && is_set(stmt_first)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lexer::has_multiple_statements;
     use proptest::prelude::*;
 
     // ---- helpers ------------------------------------------------------------------
 
     fn pos(q: &str, vals: &[Value]) -> Result<String> {
-        interpolate(q, Some(Params::Positional(vals)))
+        interpolate(q, Some(Params::Positional(vals)), Quoting::Standard)
     }
 
     fn named(q: &str, pairs: &[(&str, Value)]) -> Result<String> {
@@ -1282,7 +1015,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.clone()))
             .collect();
-        interpolate(q, Some(Params::Named(&owned)))
+        interpolate(q, Some(Params::Named(&owned)), Quoting::Standard)
     }
 
     fn msg(r: Result<String>) -> String {
@@ -1295,7 +1028,7 @@ mod tests {
 
     fn lit(v: &Value) -> String {
         let mut s = String::new();
-        quote_literal(v, &mut s).unwrap();
+        quote_literal(v, Quoting::Standard, &mut s).unwrap();
         s
     }
 
@@ -1317,9 +1050,12 @@ mod tests {
 
     #[test]
     fn no_params_means_no_percent_processing() {
-        assert_eq!(interpolate("select '%'", None).unwrap(), "select '%'");
         assert_eq!(
-            interpolate("select %% %s %(x)s %d", None).unwrap(),
+            interpolate("select '%'", None, Quoting::Standard).unwrap(),
+            "select '%'"
+        );
+        assert_eq!(
+            interpolate("select %% %s %(x)s %d", None, Quoting::Standard).unwrap(),
             "select %% %s %(x)s %d"
         );
     }
@@ -1366,7 +1102,12 @@ mod tests {
         // many keys (map lookup)
         let many: Vec<(String, Value)> =
             (0..20).map(|i| (format!("k{i}"), Value::Int(i))).collect();
-        let r = interpolate("%(k3)s %(k19)s %(k0)s", Some(Params::Named(&many))).unwrap();
+        let r = interpolate(
+            "%(k3)s %(k19)s %(k0)s",
+            Some(Params::Named(&many)),
+            Quoting::Standard,
+        )
+        .unwrap();
         assert_eq!(r, "3 19 0");
         // unused entries are never adapted: a NUL there is no error
         assert_eq!(
@@ -1518,7 +1259,7 @@ mod tests {
     #[test]
     fn empty_and_nul_queries() {
         assert_eq!(
-            msg(interpolate("", None)),
+            msg(interpolate("", None, Quoting::Standard)),
             "ProgrammingError: can't execute an empty query"
         );
         assert_eq!(
@@ -1526,7 +1267,7 @@ mod tests {
             "ProgrammingError: can't execute an empty query"
         );
         assert_eq!(
-            msg(interpolate("select 1\0", None)),
+            msg(interpolate("select 1\0", None, Quoting::Standard)),
             "ValueError: the query contains NUL (0x00) characters"
         );
     }
@@ -1627,7 +1368,7 @@ mod tests {
             },
             arr(vec![Value::Int(1), Value::BigInt("x".into())]),
         ] {
-            let e = quote_literal(&v, &mut out).unwrap_err();
+            let e = quote_literal(&v, Quoting::Standard, &mut out).unwrap_err();
             assert!(
                 e.to_string().starts_with("ValueError: invalid "),
                 "{v:?}: {e}"
@@ -1787,6 +1528,50 @@ mod tests {
         );
     }
 
+    /// Issue 13 item 4: nesting is rendered and freed without recursion, on a small
+    /// stack too, and bounded by MAX_NESTING.
+    #[test]
+    fn deep_nesting_is_bounded_and_needs_no_stack() {
+        fn nest(depth: usize, tuple: bool) -> Value {
+            let mut v = Value::Int(1);
+            for _ in 0..depth {
+                v = if tuple {
+                    Value::Tuple(vec![v])
+                } else {
+                    Value::Array(vec![v])
+                };
+            }
+            v
+        }
+        std::thread::Builder::new()
+            .stack_size(64 * 1024)
+            .spawn(|| {
+                let ok = lit(&nest(MAX_NESTING, false));
+                assert_eq!(ok.len(), 7 * MAX_NESTING + 1);
+                assert!(
+                    ok.starts_with("ARRAY[ARRAY[")
+                        && ok.contains("ARRAY[1]]")
+                        && ok.ends_with("]]")
+                );
+                assert_eq!(lit(&nest(3, true)), "(((1)))");
+                for tuple in [false, true] {
+                    let mut s = String::from("keep");
+                    let e = quote_literal(&nest(MAX_NESTING + 1, tuple), Quoting::Standard, &mut s)
+                        .unwrap_err();
+                    assert!(e.to_string().starts_with("RecursionError: "), "{e}");
+                    assert_eq!(s, "keep");
+                    // Built, rejected and dropped a million deep on a 64 KB stack.
+                    assert!(
+                        quote_literal(&nest(1_000_000, tuple), Quoting::Standard, &mut s).is_err()
+                    );
+                }
+                drop(nest(1_000_000, false));
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
     #[test]
     fn arrays() {
         let i = Value::Int;
@@ -1839,145 +1624,106 @@ mod tests {
         );
     }
 
-    // ---- lexical scans --------------------------------------------------------------
+    // ---- quoting follows standard_conforming_strings --------------------------------
+
+    fn lit_q(v: &Value, q: Quoting) -> String {
+        let mut s = String::new();
+        quote_literal(v, q, &mut s).unwrap();
+        s
+    }
 
     #[test]
-    fn multiple_statements() {
-        for sql in [
-            "SELECT 1",
-            "SELECT 1;",
-            "SELECT 1; ",
-            "SELECT 1;;  ;",
-            "SELECT 1; -- trailing comment",
-            "SELECT 1; /* c /* nested */ */",
-            "; SELECT 1",
-            "",
-            "SELECT ';'",
-            "SELECT 'a'';'",
-            "SELECT E'\\';' ",
-            "SELECT e'a''b;c'",
-            "SELECT $$;$$",
-            "SELECT $a$ $$; $a$",
-            "SELECT $a$;$b$;$a$",
-            "SELECT $a$ unterminated; SELECT 1",
-            "SELECT 'unterminated; SELECT 2",
-            "SELECT \";\"",
-            "SELECT U&\"a;\"",
-            "SELECT U&'\\0041;'",
-            "SELECT B'01', X'1;'",
-            "/* ; /* nested ; */ ; */ SELECT 1",
-            "-- ;\nSELECT 1",
-            "SELECT 1 -- ; SELECT 2",
-            "CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO a VALUES (1); INSERT INTO b VALUES (2))",
-            "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT 2; END",
-            "create or replace procedure p() language sql begin atomic insert into t values (case when true then 1 end); end;",
-            "SELECT (1; SELECT 2",
-            "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN /* c */ ATOMIC SELECT 1; SELECT 2; END;",
-            "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT CASE WHEN true THEN 1 END; SELECT CASE WHEN false THEN 2 ELSE 3 END; END",
-        ] {
-            assert!(!has_multiple_statements(sql), "{sql:?}");
-        }
-        for sql in [
-            "SELECT 1; SELECT 2",
-            "SELECT 1;SELECT 2;",
-            "SELECT '\\'; SELECT 1",
-            "SELECT a$b$; SELECT 1",
-            "SELECT $1; SELECT 2",
-            "SELECT 1; /* c */ x",
-            "BEGIN; SET x = 1",
-            "SELECT 'a' ; -- c\n SELECT 2",
-            "SELECT \"a\"\";\"; SELECT 1",
-            "SELECT $a$ $b$ $a$; SELECT 1",
-            "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END; SELECT 1",
-            "create procedure p() language sql begin atomic select case when true then 1 end; end; select 1",
-            "CREATE FUNCTION f() RETURNS int AS 'select 1' LANGUAGE sql; SELECT 1",
-            "CREATE FUNCTION begin() RETURNS int AS 'select 1' LANGUAGE sql; SELECT 42",
-            "CREATE PROCEDURE p() LANGUAGE sql BEGIN ATOMIC SELECT 1; END ; /* c */ SELECT 2",
-        ] {
-            assert!(has_multiple_statements(sql), "{sql:?}");
+    fn quoting_modes() {
+        let hostile = "\\'; CREATE TABLE pwned(x int); --";
+        let v = Value::Str(hostile.into());
+        assert_eq!(
+            lit_q(&v, Quoting::Standard),
+            "'\\''; CREATE TABLE pwned(x int); --'"
+        );
+        assert_eq!(
+            lit_q(&v, Quoting::Escape),
+            "E'\\\\''; CREATE TABLE pwned(x int); --'"
+        );
+        assert_eq!(
+            lit_q(&v, Quoting::Portable),
+            "E'\\\\''; CREATE TABLE pwned(x int); --'"
+        );
+        let plain = Value::Str("it's".into());
+        assert_eq!(lit_q(&plain, Quoting::Standard), "'it''s'");
+        assert_eq!(lit_q(&plain, Quoting::Escape), "E'it''s'");
+        assert_eq!(lit_q(&plain, Quoting::Portable), "'it''s'");
+        let b = Value::Bytes(b"ab".to_vec());
+        assert_eq!(lit_q(&b, Quoting::Standard), "'\\x6162'::bytea");
+        assert_eq!(lit_q(&b, Quoting::Escape), "E'\\\\x6162'::bytea");
+        assert_eq!(lit_q(&b, Quoting::Portable), "E'\\\\x6162'::bytea");
+        let d = Value::Typed {
+            text: "2024-01-01".into(),
+            cast: Some("date".into()),
+        };
+        assert_eq!(lit_q(&d, Quoting::Escape), "'2024-01-01'::date");
+        let j = Value::Typed {
+            text: "{\"a\": \"\\\\\"}".into(),
+            cast: Some("json".into()),
+        };
+        assert_eq!(lit_q(&j, Quoting::Escape), "E'{\"a\": \"\\\\\\\\\"}'::json");
+        let arr = Value::Array(vec![v.clone(), Value::Null]);
+        assert!(lit_q(&arr, Quoting::Escape).starts_with("ARRAY[E'"));
+    }
+
+    /// Every rendering is one literal token as the server reads it under the setting the
+    /// mode is for (Escape and Portable: under both settings).
+    #[test]
+    fn literals_are_one_token_under_their_setting() {
+        use crate::lexer::{Lexer, Tok};
+        let hostile = [
+            "\\'; CREATE TABLE pwned(x int); --",
+            "\\",
+            "a\\",
+            "'\\'",
+            "\\\\'",
+            "x'; SELECT 1; --",
+            "\\x",
+            "é\\'",
+        ];
+        for h in hostile {
+            let v = Value::Str(h.into());
+            for (q, settings) in [
+                (Quoting::Standard, &[true][..]),
+                (Quoting::Escape, &[true, false][..]),
+                (Quoting::Portable, &[true, false][..]),
+            ] {
+                let r = lit_q(&v, q);
+                for &standard in settings {
+                    let toks: Vec<Tok<'_>> = Lexer::new(&r, standard).collect();
+                    assert_eq!(toks, vec![Tok::Literal], "{h:?} {q:?} scs={standard}: {r}");
+                }
+            }
         }
     }
 
     #[test]
-    fn session_state() {
-        for sql in [
-            "SET search_path TO x",
-            "set TIME ZONE 'UTC'",
-            "SET SESSION AUTHORIZATION bob",
-            "SET SESSION statement_timeout = 0",
-            "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
-            "SET ROLE r",
-            "Set\n\tsearch_path=x",
-            "SET",
-            "SET; SELECT 1",
-            "RESET ALL",
-            "reset search_path",
-            "LISTEN ch",
-            "PREPARE p AS SELECT 1",
-            "DECLARE c CURSOR WITH HOLD FOR SELECT 1",
-            "declare c no scroll cursor with /* c */ hold for select 1",
-            "CREATE TEMP TABLE t (a int)",
-            "CREATE TEMPORARY TABLE t (a int)",
-            "CREATE GLOBAL TEMPORARY TABLE t (a int)",
-            "CREATE LOCAL TEMP TABLE t (a int)",
-            "CREATE OR REPLACE TEMP VIEW v AS SELECT 1",
-            "create /* x */ temp sequence s",
-            "SELECT 1 INTO TEMP t",
-            "SELECT * INTO TEMPORARY TABLE t FROM x",
-            "CREATE TABLE pg_temp.t (a int)",
-            "CREATE FUNCTION pg_temp.f() RETURNS int AS 'select 1' LANGUAGE sql",
-            "CREATE TABLE \"pg_temp\".t (a int)",
-            "SELECT pg_advisory_lock(1)",
-            "SELECT PG_ADVISORY_LOCK_SHARED(1)",
-            "SELECT pg_try_advisory_lock(1)",
-            "SELECT pg_try_advisory_lock_shared(1, 2)",
-            "SELECT pg_catalog.pg_advisory_lock(1)",
-            "SELECT \"pg_advisory_lock\"(1)",
-            "SELECT set_config('a.b', 'c', false)",
-            "LOAD 'auto_explain'",
-            "DO $$ BEGIN PERFORM 1; END $$",
-            "SELECT 1; SET x = 1",
-            "BEGIN; SET LOCAL x = 1; SET y = 2; COMMIT",
-            "/* c */ SET x = 1",
-            "-- c\nset x=1",
-            "(SELECT 1); SET x = 1",
-            "SELECT (1; SET x = 1",
-            "CREATE FUNCTION begin() RETURNS int AS 'select 1' LANGUAGE sql; SET x = 1",
-            "SELECT U&\"d\\0061ta\"",
-        ] {
-            assert!(changes_session_state(sql), "{sql:?}");
-        }
-        for sql in [
-            "SELECT 1",
-            "",
-            "SET LOCAL search_path TO x",
-            "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE",
-            "set constraints all deferred",
-            "UPDATE t SET a = 1",
-            "ALTER ROLE r SET search_path = x",
-            "CREATE FUNCTION f() RETURNS int SET search_path = x AS $$ SELECT 1 $$ LANGUAGE sql",
-            "SELECT 'SET x = 1; LISTEN y'",
-            "SELECT $$ SET x $$",
-            "SELECT $t$ pg_advisory_lock(1) $t$",
-            "-- SET x\nSELECT 1",
-            "/* LISTEN x */ SELECT 1",
-            "SELECT pg_advisory_xact_lock(1)",
-            "SELECT pg_try_advisory_xact_lock_shared(1)",
-            "SELECT pg_advisory_unlock(1)",
-            "DECLARE c CURSOR FOR SELECT 1",
-            "DECLARE c CURSOR WITHOUT HOLD FOR SELECT 1",
-            "SELECT temp FROM weather",
-            "CREATE TABLE temp (a int)",
-            "SELECT \"SET\" FROM t",
-            "NOTIFY ch",
-            "UNLISTEN *",
-            "DEALLOCATE ALL",
-            "SELECT * FROM t; COMMIT",
-            "SELECT current_setting('x')",
-            "SELECT 'pg_temp'",
-        ] {
-            assert!(!changes_session_state(sql), "{sql:?}");
-        }
+    fn quoting_for_a_query() {
+        assert_eq!(Quoting::for_query(true, "SELECT %s"), Quoting::Standard);
+        assert_eq!(Quoting::for_query(false, "SELECT %s"), Quoting::Escape);
+        assert_eq!(
+            Quoting::for_query(true, "SET standard_conforming_strings = off; SELECT %s"),
+            Quoting::Portable
+        );
+        assert_eq!(
+            Quoting::for_query(
+                true,
+                "SELECT set_config('STANDARD_CONFORMING_STRINGS', %s, false)"
+            ),
+            Quoting::Portable
+        );
+        assert_eq!(
+            Quoting::for_query(true, "SELECT 1; SELECT %s"),
+            Quoting::Portable
+        );
+        assert_eq!(
+            Quoting::for_query(true, "SELECT ';', %s"),
+            Quoting::Standard
+        );
     }
 
     // ---- a small SQL tokenizer for the property tests --------------------------------
@@ -2415,8 +2161,11 @@ mod tests {
             // statement boundaries come from the template only
             let nulls = vec![Value::Null; n];
             let skeleton = pos(&tpl, &nulls).unwrap();
-            prop_assert_eq!(has_multiple_statements(&got), has_multiple_statements(&skeleton));
-            prop_assert_eq!(changes_session_state(&got), changes_session_state(&skeleton));
+            prop_assert_eq!(has_multiple_statements(&got, true), has_multiple_statements(&skeleton, true));
+            // values never hide session state from the scan (a tuple after a name may
+            // look like a call: more, never less)
+            let (g, k) = (crate::session::scan(&got, true), crate::session::scan(&skeleton, true));
+            prop_assert!(g.contains(k), "{:?} -> {:?}, skeleton {:?}", got, g, k);
         }
 
         /// The same with `%(name)s` placeholders (names repeat).
@@ -2425,7 +2174,7 @@ mod tests {
             let (tpl, want) = build(&pieces, &values, true);
             let pairs: Vec<(String, Value)> =
                 values.iter().enumerate().map(|(i, v)| (format!("k{i}"), v.clone())).collect();
-            let got = interpolate(&tpl, Some(Params::Named(&pairs))).unwrap();
+            let got = interpolate(&tpl, Some(Params::Named(&pairs)), Quoting::Standard).unwrap();
             prop_assert_eq!(tokenize(&got), want, "template {:?} rendered {:?}", tpl, got);
         }
 
@@ -2474,10 +2223,12 @@ mod tests {
         #[test]
         fn scans_total(sql in "\\PC*", extra in hostile_string()) {
             let sql = format!("{sql}{extra}");
-            let _ = has_multiple_statements(&sql);
-            let _ = changes_session_state(&sql);
-            let _ = interpolate(&sql, Some(Params::Positional(&[Value::Int(1)])));
-            let _ = interpolate(&sql, Some(Params::Named(&[("a".to_string(), Value::Int(1))])));
+            let _ = has_multiple_statements(&sql, true);
+            let _ = has_multiple_statements(&sql, false);
+            let _ = crate::session::scan(&sql, false);
+            let _ = crate::session::changes_session_state(&sql);
+            let _ = interpolate(&sql, Some(Params::Positional(&[Value::Int(1)])), Quoting::Standard);
+            let _ = interpolate(&sql, Some(Params::Named(&[("a".to_string(), Value::Int(1))])), Quoting::Portable);
         }
 
         /// Interpolation never panics on arbitrary templates built from '%' soup.
@@ -2488,7 +2239,7 @@ mod tests {
             let q = q.concat();
             let _ = pos(&q, &vals);
             let pairs: Vec<(String, Value)> = vals.iter().map(|v| ("a".to_string(), v.clone())).collect();
-            let _ = interpolate(&q, Some(Params::Named(&pairs)));
+            let _ = interpolate(&q, Some(Params::Named(&pairs)), Quoting::Escape);
         }
     }
 }

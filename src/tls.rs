@@ -130,6 +130,11 @@ static CACHE: LazyLock<Mutex<HashMap<Key, TlsConnector>>> =
 /// More distinct configurations than this (rotated files) start the cache afresh.
 const CACHE_MAX: usize = 64;
 
+/// Takes the connector cache's lock for `fork()` (see `runtime::before_fork`).
+pub(crate) fn lock_for_fork() -> crate::runtime::ForkGuard {
+    Box::new(CACHE.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
 fn provider() -> Arc<CryptoProvider> {
     static P: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
     P.get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))

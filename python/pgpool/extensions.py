@@ -121,16 +121,20 @@ class QuotedString:
     def __init__(self, adapted: Any) -> None:
         self.adapted = adapted
         self.encoding = "UTF8"
+        self._conn: Any = None
 
     def prepare(self, conn: Any) -> None:
-        """Accepted for psycopg2 compatibility; quoting does not depend on it."""
+        """Quote for ``conn`` from now on (its ``standard_conforming_strings``)."""
+        self._conn = conn
 
     def getquoted(self) -> bytes:
         """The SQL text for the parameter."""
         value = self.adapted
         if isinstance(value, bytes):
             value = value.decode("utf-8")
-        return _quote_literal(str(value))
+        if self._conn is None:
+            return _quote_literal(str(value))
+        return _pgpool._quote(str(value), self._conn).encode("utf-8")
 
     def __str__(self) -> str:
         return self.getquoted().decode("utf-8")
@@ -156,13 +160,15 @@ class _Adapted:
 
     def __init__(self, adapted: Any) -> None:
         self.adapted = adapted
+        self._conn: Any = None
 
     def prepare(self, conn: Any) -> None:
-        """Accepted for psycopg2 compatibility; quoting does not depend on it."""
+        """Quote for ``conn`` from now on (its ``standard_conforming_strings``)."""
+        self._conn = conn
 
     def getquoted(self) -> bytes:
         """The SQL text for the value, as ``execute`` renders a parameter."""
-        return _pgpool._quote(self.adapted).encode("utf-8")
+        return _pgpool._quote(self.adapted, self._conn).encode("utf-8")
 
     def __str__(self) -> str:
         return self.getquoted().decode("utf-8")

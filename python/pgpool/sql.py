@@ -91,7 +91,23 @@ class Composed(Composable):
         return list(self._wrapped)
 
     def as_string(self, context: Any = None) -> str:
-        return "".join(i.as_string(context) for i in self._wrapped)
+        # Without recursion (an explicit stack of iterators): a Composed nested however
+        # deeply renders without exhausting Python's recursion limit or the thread's
+        # stack. Subclasses that render themselves differently are asked, as usual.
+        out: List[str] = []
+        stack: List[Iterator[Composable]] = [iter(self._wrapped)]
+        while stack:
+            for item in stack[-1]:
+                if (
+                    isinstance(item, Composed)
+                    and type(item).as_string is Composed.as_string
+                ):
+                    stack.append(iter(item._wrapped))
+                    break
+                out.append(item.as_string(context))
+            else:
+                stack.pop()
+        return "".join(out)
 
     def __iter__(self) -> Iterator[Composable]:
         return iter(self._wrapped)
@@ -224,7 +240,8 @@ class Literal(Composable):
         return self._wrapped
 
     def as_string(self, context: Any = None) -> str:
-        return _pgpool._quote(self._wrapped)
+        # quoted for the context's connection (its standard_conforming_strings)
+        return _pgpool._quote(self._wrapped, context)
 
 
 class Placeholder(Composable):

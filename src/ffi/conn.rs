@@ -2,7 +2,7 @@
 
 use std::ffi::{c_char, CStr};
 
-use crate::conn::TxStatus;
+use crate::conn::{Ended, TxEnd};
 use crate::pool::PooledConnection;
 use crate::result::QueryResult;
 
@@ -149,12 +149,7 @@ pub extern "C" fn pgpool_commit(
     ffi_boundary! {
         let r: FfiResult = (|| {
             let c = conn_arg(conn)?;
-            if c.clear_pending_begin() {
-                return Ok(()); // nothing was sent: nothing to commit
-            }
-            let failed = c.transaction_status() == TxStatus::InError;
-            let res = c.simple_query("COMMIT", None)?;
-            if failed || res.command_tag == "ROLLBACK" {
+            if c.end_transaction(TxEnd::Commit, false, None)? == Ended::RolledBack {
                 return Err(Failure::from(crate::Error::Db(std::sync::Arc::new(
                     crate::DbError {
                         severity: "ERROR".into(),
@@ -181,10 +176,7 @@ pub extern "C" fn pgpool_rollback(
     ffi_boundary! {
         let r: FfiResult = (|| {
             let c = conn_arg(conn)?;
-            if c.clear_pending_begin() {
-                return Ok(());
-            }
-            c.simple_query("ROLLBACK", None)?;
+            c.end_transaction(TxEnd::Rollback, false, None)?;
             Ok(())
         })();
         finish(r, err)

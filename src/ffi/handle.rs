@@ -18,9 +18,7 @@
 
 use std::collections::BTreeMap;
 use std::ffi::{c_char, CStr};
-use std::sync::Arc;
-
-use parking_lot::Mutex;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::error::Failure;
 
@@ -34,16 +32,24 @@ pub(crate) enum Kind {
     String,
 }
 
+/// `std`'s mutex, not parking_lot's: across `fork()` (see [`lock_for_fork`]) a parking_lot
+/// mutex with parked waiters keeps them in parking_lot's process-global table, and in the
+/// child an unlock could hand the lock to one of those threads, which do not exist there
+/// (the child then blocked at its first call, about 1 fork in 5 under 16 busy threads).
 static LIVE: Mutex<BTreeMap<usize, Kind>> = Mutex::new(BTreeMap::new());
+
+fn live() -> MutexGuard<'static, BTreeMap<usize, Kind>> {
+    LIVE.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// Records a new live handle.
 pub(crate) fn register(addr: usize, kind: Kind) {
-    LIVE.lock().insert(addr, kind);
+    live().insert(addr, kind);
 }
 
 /// Forgets a handle; true when it was live with that kind (the caller may then free it).
 pub(crate) fn unregister(addr: usize, kind: Kind) -> bool {
-    let mut live = LIVE.lock();
+    let mut live = live();
     if live.get(&addr) == Some(&kind) {
         live.remove(&addr);
         true
@@ -54,12 +60,12 @@ pub(crate) fn unregister(addr: usize, kind: Kind) -> bool {
 
 /// True when `addr` is a live handle of that kind.
 pub(crate) fn is_live(addr: usize, kind: Kind) -> bool {
-    LIVE.lock().get(&addr) == Some(&kind)
+    live().get(&addr) == Some(&kind)
 }
 
 /// A counted reference to a live pool handle (an `Arc::into_raw` pointer), or `None`.
 pub(crate) fn pool_ref<T>(p: *const T) -> Option<Arc<T>> {
-    let live = LIVE.lock();
+    let live = live();
     if live.get(&(p as usize)) != Some(&Kind::Pool) {
         return None;
     }
@@ -72,18 +78,11 @@ pub(crate) fn pool_ref<T>(p: *const T) -> Option<Arc<T>> {
 }
 
 /// Takes the table's lock for `fork()` (the `pthread_atfork` prepare handler), so the
-/// child never inherits it locked by a thread that does not exist there.
-pub(crate) fn lock_for_fork() {
-    std::mem::forget(LIVE.lock());
-}
-
-/// Releases the lock taken by [`lock_for_fork`] (parent and child handlers).
-///
-/// # Safety
-/// Only after [`lock_for_fork`], in the same process image.
-pub(crate) unsafe fn unlock_after_fork() {
-    // SAFETY: locked by `lock_for_fork`, whose guard was forgotten.
-    unsafe { LIVE.force_unlock() }
+/// child never inherits it locked by a thread that does not exist there, nor half-way
+/// through an update. The guard is released by `runtime::after_fork_parent` /
+/// `after_fork_child` (in the child, unlocking a `std` mutex only wakes nobody).
+pub(crate) fn lock_for_fork() -> crate::runtime::ForkGuard {
+    Box::new(live())
 }
 
 /// A required C string argument as UTF-8.

@@ -20,8 +20,9 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
 use log::{Level, LevelFilter, Metadata, Record};
-use parking_lot::Mutex;
 
 use super::error::{finish, pgpool_code, Failure, FfiResult};
 use super::panic::ffi_boundary;
@@ -59,8 +60,13 @@ struct Sink {
     in_flight: AtomicUsize,
 }
 
-/// The current sink; locked only to clone or replace the `Arc`.
+/// The current sink; locked only to clone or replace the `Arc`. `std`'s mutex, for the
+/// same reason as the handle table's (`handle::LIVE`): it is safe across `fork()`.
 static SINK: Mutex<Option<Arc<Sink>>> = Mutex::new(None);
+
+fn sink() -> MutexGuard<'static, Option<Arc<Sink>>> {
+    SINK.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 thread_local! {
     /// The sink whose callback this thread is running (address), or 0: records logged
@@ -120,7 +126,7 @@ impl Drop for InFlight<'_> {
 
 impl log::Log for Forwarder {
     fn enabled(&self, m: &Metadata<'_>) -> bool {
-        SINK.lock().as_ref().is_some_and(|s| s.wants(m))
+        sink().as_ref().is_some_and(|s| s.wants(m))
     }
 
     fn log(&self, record: &Record<'_>) {
@@ -129,7 +135,7 @@ impl log::Log for Forwarder {
         }
         // Counted while the lock is held, so `set` (replace, then wait) never misses one.
         let sink = {
-            let guard = SINK.lock();
+            let guard = sink();
             let Some(sink) = guard.as_ref() else { return };
             if !sink.wants(record.metadata()) {
                 return;
@@ -181,7 +187,7 @@ fn set(new: Option<Arc<Sink>>) {
     let max = new
         .as_ref()
         .map_or(LevelFilter::Off, |s| s.core_max.max(s.other_max));
-    let old = std::mem::replace(&mut *SINK.lock(), new);
+    let old = std::mem::replace(&mut *sink(), new);
     log::set_max_level(max);
     let Some(old) = old else { return };
     let own = usize::from(CALLING.with(|c| c.get()) == Arc::as_ptr(&old) as usize);
@@ -196,27 +202,21 @@ fn set(new: Option<Arc<Sink>>) {
     }
 }
 
-/// Takes the sink's lock for `fork()` (the `pthread_atfork` prepare handler).
-pub(crate) fn lock_for_fork() {
-    std::mem::forget(SINK.lock());
+/// Takes the sink's lock for `fork()` (the `pthread_atfork` prepare handler); released
+/// by `runtime::after_fork_parent` / `after_fork_child`.
+pub(crate) fn lock_for_fork() -> crate::runtime::ForkGuard {
+    Box::new(sink())
 }
 
-/// Releases the lock taken by [`lock_for_fork`]; in the child also forgets the calls in
-/// progress on threads that do not exist there.
-///
-/// # Safety
-/// Only after [`lock_for_fork`], in the same process image.
-pub(crate) unsafe fn unlock_after_fork(child: bool) {
-    if child {
-        // SAFETY: locked by `lock_for_fork`, whose guard was forgotten; no other thread
-        // exists in the child to race with.
-        if let Some(s) = unsafe { &*SINK.data_ptr() } {
-            let own = usize::from(CALLING.with(|c| c.get()) == Arc::as_ptr(s) as usize);
-            s.in_flight.store(own, SeqCst);
-        }
+/// In a forked child (after the locks are released): forgets the callback calls that
+/// were in progress on threads that do not exist there, so replacing the callback does
+/// not wait for them.
+pub(crate) fn after_fork_child() {
+    let guard = sink();
+    if let Some(s) = guard.as_ref() {
+        let own = usize::from(CALLING.with(|c| c.get()) == Arc::as_ptr(s) as usize);
+        s.in_flight.store(own, SeqCst);
     }
-    // SAFETY: locked by `lock_for_fork`, whose guard was forgotten.
-    unsafe { SINK.force_unlock() }
 }
 
 /// Sets the function that receives pgpool's log records, or turns logging off.

@@ -6,7 +6,7 @@ use std::mem::{offset_of, size_of};
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
-use crate::config::{PoolConfig, PoolOverrides};
+use crate::config::{self, PoolConfig, PoolOverrides};
 use crate::pool::Pool;
 
 use super::conn::pgpool_conn;
@@ -131,34 +131,39 @@ unsafe fn read_options(p: *const pgpool_options) -> Result<RawOptions, Failure> 
     Ok(raw)
 }
 
-fn ms(v: u32) -> Option<Duration> {
-    (v != PGPOOL_DEFAULT).then(|| Duration::from_millis(v.into()))
+/// `PGPOOL_DEFAULT`: not set; else milliseconds, by the core's rule for the acquire
+/// timeout ([`config::duration_ms`]).
+fn ms(setting: &str, v: u32) -> Result<Option<Duration>, Failure> {
+    if v == PGPOOL_DEFAULT {
+        return Ok(None);
+    }
+    Ok(Some(config::duration_ms(setting, v.into())?))
 }
 
-/// `PGPOOL_DEFAULT`: not set; 0: never; else a duration.
-fn ms_or_never(v: u32) -> Option<Option<Duration>> {
-    match v {
-        PGPOOL_DEFAULT => None,
-        0 => Some(None),
-        v => Some(Some(Duration::from_millis(v.into()))),
+/// `PGPOOL_DEFAULT`: not set; else milliseconds by the core's rule for off-able durations
+/// ([`config::optional_duration_ms`]: 0 is never).
+fn ms_or_never(setting: &str, v: u32) -> Result<Option<Option<Duration>>, Failure> {
+    if v == PGPOOL_DEFAULT {
+        return Ok(None);
     }
+    Ok(Some(config::optional_duration_ms(setting, v.into())?))
 }
 
 fn count(v: u32) -> Option<usize> {
     (v != PGPOOL_DEFAULT).then_some(v as usize)
 }
 
-fn overrides(o: &RawOptions) -> PoolOverrides {
-    PoolOverrides {
+fn overrides(o: &RawOptions) -> Result<PoolOverrides, Failure> {
+    Ok(PoolOverrides {
         min_size: count(o.min_size),
         max_size: count(o.max_size),
-        timeout: ms(o.acquire_timeout_ms),
-        max_lifetime: ms_or_never(o.max_lifetime_ms),
-        max_idle: ms_or_never(o.max_idle_ms),
+        timeout: ms("pgpool_options.acquire_timeout_ms", o.acquire_timeout_ms)?,
+        max_lifetime: ms_or_never("pgpool_options.max_lifetime_ms", o.max_lifetime_ms)?,
+        max_idle: ms_or_never("pgpool_options.max_idle_ms", o.max_idle_ms)?,
         pre_ping: Some(o.pre_ping != 0),
         max_waiting: count(o.max_waiting),
         ..PoolOverrides::default()
-    }
+    })
 }
 
 /// Fills the first `size` bytes of `*opts` with the defaults and sets `struct_size` to
@@ -186,29 +191,25 @@ static FORK_HANDLERS: Once = Once::new();
 
 extern "C" fn before_fork() {
     ffi_boundary! {
-        handle::lock_for_fork();
-        super::logging::lock_for_fork();
+        // Every lock the child's first calls may take (see `runtime`): this library's
+        // (the log sink, the handle table), then the core's.
+        crate::runtime::before_fork(vec![
+            super::logging::lock_for_fork(),
+            handle::lock_for_fork(),
+        ]);
     }
 }
 
 extern "C" fn after_fork_parent() {
     ffi_boundary! {
-        // SAFETY: `before_fork` took the locks in this process.
-        unsafe {
-            super::logging::unlock_after_fork(false);
-            handle::unlock_after_fork();
-        }
+        crate::runtime::after_fork_parent();
     }
 }
 
 extern "C" fn after_fork_child() {
     ffi_boundary! {
-        // SAFETY: `before_fork` took the locks in the parent; these are their copies.
-        unsafe {
-            super::logging::unlock_after_fork(true);
-            handle::unlock_after_fork();
-        }
-        crate::runtime::note_fork();
+        crate::runtime::after_fork_child();
+        super::logging::after_fork_child();
     }
 }
 
@@ -267,13 +268,17 @@ pub extern "C" fn pgpool_pool_new(
                 // SAFETY: `opts` points to `struct_size` bytes, by contract.
                 Some(unsafe { read_options(opts) }?)
             };
-            let ov = raw.as_ref().map(overrides).unwrap_or_default();
+            let ov = match &raw {
+                Some(raw) => overrides(raw)?,
+                None => PoolOverrides::default(),
+            };
             let mut config = PoolConfig::new(dsn, &ov)?;
             if let Some(raw) = &raw {
-                match raw.connect_timeout_ms {
-                    PGPOOL_DEFAULT => {}
-                    0 => config.connect.connect_timeout = None,
-                    v => config.connect.connect_timeout = Some(Duration::from_millis(v.into())),
+                // 0: no limit.
+                if let Some(t) =
+                    ms_or_never("pgpool_options.connect_timeout_ms", raw.connect_timeout_ms)?
+                {
+                    config.connect.connect_timeout = t;
                 }
             }
             install_fork_handlers();
@@ -350,7 +355,11 @@ pub extern "C" fn pgpool_acquire(
         let r: FfiResult = (|| {
             let pool = pool_arg(pool)?;
             let out = out_arg(out, "out")?;
-            let timeout = u64::try_from(timeout_ms).ok().map(Duration::from_millis);
+            // Negative: the pool's default.
+            let timeout = match u64::try_from(timeout_ms) {
+                Ok(ms) => Some(config::duration_ms("timeout_ms", ms)?),
+                Err(_) => None,
+            };
             let conn = pool.get(timeout)?;
             let p = super::conn::into_handle(conn);
             // SAFETY: `out` is a writable pointer, by contract.

@@ -90,6 +90,7 @@ char *t_value(pgpool_conn *c, const char *sql, size_t nparams, const char *const
     X(affected_rows)                                                          \
     X(transactions)                                                           \
     X(release_rolls_back_and_resets)                                          \
+    X(session_reset_through_pgbouncer)                                        \
     X(stats)                                                                  \
     X(syntax_error)                                                           \
     X(unique_violation)                                                       \
@@ -97,10 +98,12 @@ char *t_value(pgpool_conn *c, const char *sql, size_t nparams, const char *const
     X(closed_pool)                                                            \
     X(too_many_requests)                                                      \
     X(bad_conninfo)                                                           \
+    X(duration_settings)                                                      \
     X(database_unreachable)                                                   \
     X(terminated_backend)                                                     \
     X(threads)                                                                \
     X(fork)                                                                   \
+    X(fork_under_threads)                                                     \
     X(server_restart)                                                         \
     X(prometheus)                                                             \
     X(log_callback)                                                           \

@@ -224,6 +224,84 @@ void test_bad_conninfo(void) {
     CHECK(pool == (const pgpool_pool *)(uintptr_t)0x1);
 }
 
+/* Issue 13 items 7 and 13: duration settings follow the core's rules in C too, from the
+ * environment (the same variables as Python) and from pgpool_options. */
+static void expect_env_config_error(const char *var, const char *value) {
+    pgpool_error *err = NULL;
+    const pgpool_pool *pool = NULL;
+    setenv(var, value, 1);
+    if (EXPECT_KEEP(PGPOOL_CONFIG, pgpool_pool_new(t_dburl(), NULL, &pool, &err))) {
+        if (strstr(pgpool_error_message(err), var) == NULL)
+            t_fail(__FILE__, __LINE__, "%s=%s: the message does not name it: %s", var, value,
+                   pgpool_error_message(err));
+        pgpool_error_free(err);
+    }
+    CHECK(pool == NULL);
+    unsetenv(var);
+}
+
+static void expect_env_accepted(const char *var, const char *value) {
+    pgpool_error *err = NULL;
+    const pgpool_pool *pool = NULL;
+    pgpool_conn *c = NULL;
+    char *v;
+    setenv(var, value, 1);
+    if (EXPECT_OK(pgpool_pool_new(t_dburl(), NULL, &pool, &err))) {
+        if (EXPECT_OK(pgpool_acquire(pool, 10000, &c, &err))) {
+            v = t_value(c, "SELECT 'ok'", 0, NULL);
+            CHECK_STR(v, "ok");
+            free(v);
+            pgpool_release(c);
+        }
+        pgpool_pool_free(pool);
+    } else {
+        t_fail(__FILE__, __LINE__, "%s=%s was rejected", var, value);
+    }
+    unsetenv(var);
+}
+
+void test_duration_settings(void) {
+    static const char *const off_able[] = {"PGPOOL_MAX_LIFETIME", "DB_POOL_RECYCLE",
+                                           "PGPOOL_MAX_IDLE", "PGPOOL_LEAK_THRESHOLD",
+                                           "PGPOOL_COMMAND_TIMEOUT"};
+    static const char *const off[] = {"0", "-1", "inf", "1e12", "3155760000"};
+    static const char *const bad[] = {"nan", "-3", "-0.5", "-inf"};
+    static const char *const bad_timeouts[] = {"nan", "-3", "inf", "1e300", "9.3e18",
+                                               "9223372036854775807"};
+    pgpool_error *err = NULL;
+    pgpool_options o;
+    const pgpool_pool *pool = NULL;
+    pgpool_conn *c = NULL;
+    size_t i, j;
+    double t0;
+
+    for (i = 0; i < sizeof off_able / sizeof *off_able; i++) {
+        for (j = 0; j < sizeof off / sizeof *off; j++) expect_env_accepted(off_able[i], off[j]);
+        for (j = 0; j < sizeof bad / sizeof *bad; j++) expect_env_config_error(off_able[i], bad[j]);
+    }
+    for (j = 0; j < sizeof bad_timeouts / sizeof *bad_timeouts; j++)
+        expect_env_config_error("PGPOOL_TIMEOUT", bad_timeouts[j]);
+
+    /* Options: the largest values are accepted (0 is never for lifetime and idle), and
+     * the largest acquire timeout returns at once when a connection is free. */
+    pgpool_options_init(&o);
+    o.min_size = 1;
+    o.max_size = 2;
+    o.acquire_timeout_ms = UINT32_MAX - 1;
+    o.max_lifetime_ms = 0;
+    o.max_idle_ms = UINT32_MAX - 1;
+    o.connect_timeout_ms = UINT32_MAX - 1;
+    if (!EXPECT_OK(pgpool_pool_new(t_dburl(), &o, &pool, &err))) return;
+    t0 = t_now_ms();
+    if (EXPECT_OK(pgpool_acquire(pool, INT32_MAX, &c, &err))) {
+        pgpool_result_free(t_exec(c, "SELECT 1"));
+        pgpool_release(c);
+    }
+    if (EXPECT_OK(pgpool_acquire(pool, -1, &c, &err))) pgpool_release(c);
+    CHECK(t_now_ms() - t0 < 10000);
+    pgpool_pool_free(pool);
+}
+
 void test_database_unreachable(void) {
     pgpool_error *err = NULL;
     pgpool_options o;

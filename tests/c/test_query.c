@@ -2,6 +2,8 @@
  * release semantics, stats. */
 #include "test.h"
 
+#include <pthread.h>
+
 #include <unistd.h>
 
 struct expect_col {
@@ -402,4 +404,89 @@ void test_stats(void) {
     EXPECT_OK(pgpool_pool_stats(pool, &st));
     CHECK_U64(st.in_use, 0);
     pgpool_pool_free(pool);
+}
+
+/* Issue 13 item 2: through a PgBouncer pool of ONE server connection (transaction mode),
+ * client B never runs with the session state client A's blocks leave (A: BEGIN, SET ROLE,
+ * SET search_path, COMMIT, release) while B's blocks run meanwhile on another thread, each
+ * waiting in PgBouncer for the server connection A's COMMIT hands over. The reset rides
+ * with A's COMMIT: pgpool detects the pooler (the backend's pid is not the one the
+ * startup reported). */
+struct leak_b {
+    const pgpool_pool *pool;
+    volatile int done;
+    int blocks, leaked;
+};
+
+static void *leak_client_b(void *arg) {
+    struct leak_b *b = arg;
+    pgpool_error *err = NULL;
+    while (!__sync_fetch_and_add(&b->done, 0)) {
+        pgpool_conn *c = NULL;
+        char *v;
+        if (!EXPECT_OK(pgpool_acquire(b->pool, -1, &c, &err))) break;
+        v = t_value(c,
+                    "SELECT current_user = session_user AND "
+                    "current_setting('search_path') NOT LIKE 'pgpool_c_leak%'",
+                    0, NULL);
+        b->blocks++;
+        b->leaked += strcmp(v, "t") != 0;
+        free(v);
+        pgpool_release(c);
+    }
+    return NULL;
+}
+
+void test_session_reset_through_pgbouncer(void) {
+    pgpool_error *err = NULL;
+    const char *url = getenv("PGBOUNCER_ONE_URL");
+    const pgpool_pool *direct = NULL, *a = NULL;
+    struct leak_b b = {NULL, 0, 0, 0};
+    pgpool_conn *c = NULL;
+    pgpool_options o;
+    pthread_t th;
+    int i, started = 0;
+    if (!url || !*url) {
+        t_skip("PGBOUNCER_ONE_URL is not set");
+        return;
+    }
+    direct = t_pool(0, 1, 10000);
+    if (!direct) return;
+    if (!EXPECT_OK(pgpool_acquire(direct, -1, &c, &err))) goto out;
+    pgpool_result_free(t_exec(c, "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE "
+                                 "rolname = 'pgpool_c_other') THEN CREATE ROLE pgpool_c_other; "
+                                 "END IF; END $$; GRANT pgpool_c_other TO CURRENT_USER"));
+    pgpool_release(c);
+    c = NULL;
+    pgpool_options_init(&o);
+    o.min_size = 1;
+    o.max_size = 1;
+    o.acquire_timeout_ms = 20000;
+    if (!EXPECT_OK(pgpool_pool_new(url, &o, &a, &err))) goto out;
+    if (!EXPECT_OK(pgpool_pool_new(url, &o, &b.pool, &err))) goto out;
+    if (pthread_create(&th, NULL, leak_client_b, &b) != 0) goto out;
+    started = 1;
+    for (i = 0; i < 30; i++) {
+        if (!EXPECT_OK(pgpool_acquire(a, -1, &c, &err))) break;
+        EXPECT_OK(pgpool_begin(c, &err));
+        pgpool_result_free(t_exec(c, "SET ROLE pgpool_c_other"));
+        pgpool_result_free(t_exec(c, "SET search_path TO pgpool_c_leak"));
+        EXPECT_OK(pgpool_commit(c, &err));
+        pgpool_release(c);
+        c = NULL;
+    }
+out:
+    if (started) {
+        __sync_fetch_and_add(&b.done, 1);
+        pthread_join(th, NULL);
+        CHECK(b.blocks >= 10);
+        CHECK(b.leaked == 0);
+        if (b.leaked)
+            fprintf(stderr, "    B saw A's role or search_path in %d of %d blocks\n", b.leaked,
+                    b.blocks);
+    }
+    pgpool_release(c);
+    pgpool_pool_free(a);
+    pgpool_pool_free(b.pool);
+    pgpool_pool_free(direct);
 }

@@ -360,6 +360,116 @@ def _child_backend_pids(n: int) -> List[int]:
     return pids
 
 
+_FORK_UNDER_THREADS = r"""
+import os, sys, threading, time
+import pgpool
+
+dsn = sys.argv[1]
+pool = pgpool.Pool(dsn, min_size=2, max_size=3, timeout=10, leak_threshold=60)
+stop = False
+
+
+def busy():
+    while not stop:
+        with pool.cursor() as cur:
+            cur.execute("SELECT 1")
+        pool.stats()
+
+
+threads = [threading.Thread(target=busy, daemon=True) for _ in range(8)]
+for t in threads:
+    t.start()
+time.sleep(0.3)
+for i in range(20):
+    child = os.fork()
+    if child == 0:
+        code = 1
+        try:
+            pool.stats()
+            with pool.cursor() as cur:
+                cur.execute("SELECT 41 + 1")
+                assert cur.fetchone() == (42,)
+            with pgpool.Pool(dsn, min_size=0, max_size=1) as fresh:
+                with fresh.cursor() as cur:
+                    cur.execute("SELECT 'child'")
+            code = 0
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 30
+    while True:
+        pid, status = os.waitpid(child, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() > deadline:
+            os.kill(child, 9)
+            os.waitpid(child, 0)
+            print(f"fork {i}: the child is stuck (deadlock)")
+            sys.exit(3)
+        time.sleep(0.005)
+    if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
+        print(f"fork {i}: the child failed ({status})")
+        sys.exit(4)
+stop = True
+for t in threads:
+    t.join(10)
+print("ok")
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_fork_under_busy_threads(dsn: str) -> None:
+    """Issue 13 item 3 on the Python face: 20 os.fork() while 8 threads use the pool;
+    each child uses the inherited pool and a new one and must finish (a subprocess, so a
+    deadlocked child fails the test instead of hanging it)."""
+    out = subprocess.run(
+        [sys.executable, "-c", _FORK_UNDER_THREADS, dsn],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0 and out.stdout.strip() == "ok", (out.stdout, out.stderr)
+
+
+_FORK_WITH_BOTH_FACES = r"""
+import ctypes, os, sys
+import pgpool
+pool = pgpool.Pool(sys.argv[1], min_size=1, max_size=2)
+pool.wait(10)
+# Handing the pool to the C API registers the C face's pthread_atfork hooks beside the
+# Python face's os.register_at_fork ones: both prepare hooks run at each fork.
+lib = ctypes.CDLL(pgpool._pgpool.__file__)
+lib.pgpool_pool_free.argtypes = [ctypes.c_void_p]
+handle = pool._c_handle()
+for _ in range(3):
+    pid = os.fork()
+    if pid == 0:
+        with pool.cursor() as cur:
+            cur.execute("SELECT 1")
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    assert status == 0, status
+with pool.cursor() as cur:
+    cur.execute("SELECT 2")
+    assert cur.fetchone() == (2,)
+lib.pgpool_pool_free(handle)
+print("ok")
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_fork_with_both_faces_prepare_hooks(direct_dsn: str) -> None:
+    """The Python and the C face's fork hooks both run in one process (a pool handed to
+    the C API): the nested prepare hook must not lock what the outer one holds (it
+    deadlocked os.fork() itself)."""
+    out = subprocess.run(
+        [sys.executable, "-c", _FORK_WITH_BOTH_FACES, direct_dsn],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0 and out.stdout.strip() == "ok", (out.stdout, out.stderr)
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
 def test_fork_children_use_connections_of_their_own(
     clean_env: pytest.MonkeyPatch, direct_dsn: str

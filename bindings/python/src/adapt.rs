@@ -7,7 +7,7 @@ use pyo3::types::{
     PyType,
 };
 
-use pgpool::sql::Value;
+use pgpool::sql::{Quoting, Value};
 
 use crate::errors::{client_error, param_error, Kind};
 
@@ -87,45 +87,147 @@ fn int_value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
     }
 }
 
-/// Adapts one Python object (psycopg2's `adapt(obj)`), recursively for tuples and lists.
+/// What [`adapt_one`] made of an object: a value, or a tuple/list whose items are still
+/// to adapt.
+enum Step<'py> {
+    Done(Value),
+    Seq(bool, Vec<Bound<'py, PyAny>>),
+}
+
+/// How many `adapt` calls may be in progress on one thread: an adapter (`register_adapter`)
+/// whose result needs adapting again calls it anew, and adapters may chain or cycle.
+const MAX_ADAPTER_DEPTH: usize = 32;
+
+thread_local! {
+    static ADAPT_DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+struct DepthGuard;
+impl Drop for DepthGuard {
+    fn drop(&mut self) {
+        ADAPT_DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+    }
+}
+
+fn nesting_error() -> PyErr {
+    let m = pgpool::sql::nesting_error().to_string();
+    pyo3::exceptions::PyRecursionError::new_err(
+        m.strip_prefix("RecursionError: ").unwrap_or(&m).to_owned(),
+    )
+}
+
+/// Adapts one Python object (psycopg2's `adapt(obj)`), tuples and lists included, with an
+/// explicit stack (no recursion: a deeply nested parameter cannot overflow the thread's
+/// stack, 256 KB threads included). Nested deeper than `pgpool::sql::MAX_NESTING`, or
+/// adapters chained deeper than [`MAX_ADAPTER_DEPTH`], is a `RecursionError`, as psycopg2
+/// raises when it runs out of Python's recursion limit.
 pub(crate) fn adapt(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
+    let depth = ADAPT_DEPTH.with(|d| {
+        let n = d.get() + 1;
+        d.set(n);
+        n
+    });
+    let _guard = DepthGuard;
+    if depth > MAX_ADAPTER_DEPTH {
+        return Err(pyo3::exceptions::PyRecursionError::new_err(format!(
+            "maximum recursion depth exceeded while adapting a parameter (adapters \
+             returning values to adapt again, more than {MAX_ADAPTER_DEPTH} deep)"
+        )));
+    }
+    let (tuple, items) = match adapt_one(obj)? {
+        Step::Done(v) => return Ok(v),
+        Step::Seq(tuple, items) => (tuple, items),
+    };
+    // Open containers: (is a tuple, items left, values so far).
+    type Frame<'py> = (bool, std::vec::IntoIter<Bound<'py, PyAny>>, Vec<Value>);
+    let mut stack: Vec<Frame<'_>> = Vec::new();
+    let n = items.len();
+    stack.push((tuple, items.into_iter(), Vec::with_capacity(n)));
+    loop {
+        let Some(top) = stack.last_mut() else {
+            // Unreachable: the root's frame returns below.
+            return Ok(Value::Null);
+        };
+        match top.1.next() {
+            Some(item) => match adapt_one(&item)? {
+                Step::Done(v) => top.2.push(v),
+                Step::Seq(tuple, items) => {
+                    if stack.len() >= pgpool::sql::MAX_NESTING {
+                        return Err(nesting_error());
+                    }
+                    let n = items.len();
+                    stack.push((tuple, items.into_iter(), Vec::with_capacity(n)));
+                }
+            },
+            None => {
+                let Some((tuple, _, values)) = stack.pop() else {
+                    return Ok(Value::Null);
+                };
+                let v = if tuple {
+                    Value::Tuple(values)
+                } else {
+                    Value::Array(values)
+                };
+                match stack.last_mut() {
+                    Some(parent) => parent.2.push(v),
+                    None => return Ok(v),
+                }
+            }
+        }
+    }
+}
+
+fn items<'py>(it: impl Iterator<Item = Bound<'py, PyAny>>) -> Vec<Bound<'py, PyAny>> {
+    it.collect()
+}
+
+/// One object: a value, or the items of a tuple/list (see [`adapt`]).
+fn adapt_one<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Step<'py>> {
+    adapt_inner(obj).map(|r| match r {
+        Ok(v) => Step::Done(v),
+        Err(seq) => seq,
+    })
+}
+
+/// `Ok(Ok(value))`, or `Ok(Err(Step::Seq))` for a tuple/list.
+fn adapt_inner<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Result<Value, Step<'py>>> {
     let py = obj.py();
     if obj.is_none() {
-        return Ok(Value::Null);
+        return Ok(Ok(Value::Null));
     }
     // An adapter registered for exactly this type (`register_adapter`) wins, as it
     // replaces psycopg2's own.
     if let Some(a) = crate::casters::adapter_for(obj, true)? {
-        return adapted(obj, &a);
+        return adapted(obj, &a).map(Ok);
     }
     // Exact builtin types first (the common case), then the library types, then the
     // ISQLQuote protocol (`getquoted()`), then subclasses of the builtins.
     if obj.is_exact_instance_of::<PyBool>() {
-        return Ok(Value::Bool(obj.is_truthy()?));
+        return Ok(Ok(Value::Bool(obj.is_truthy()?)));
     }
     if obj.is_exact_instance_of::<PyInt>() {
-        return int_value(obj);
+        return int_value(obj).map(Ok);
     }
     if obj.is_exact_instance_of::<PyString>() {
-        return Ok(Value::Str(obj.cast::<PyString>()?.extract::<String>()?));
+        return Ok(Ok(Value::Str(obj.cast::<PyString>()?.extract::<String>()?)));
     }
     if obj.is_exact_instance_of::<PyFloat>() {
-        return Ok(Value::Float(obj.extract::<f64>()?));
+        return Ok(Ok(Value::Float(obj.extract::<f64>()?)));
     }
     if obj.is_exact_instance_of::<PyBytes>()
         || obj.is_instance_of::<PyByteArray>()
         || obj.is_instance_of::<PyMemoryView>()
     {
-        return Ok(Value::Bytes(bytes_of(obj)?));
+        return Ok(Ok(Value::Bytes(bytes_of(obj)?)));
     }
     if obj.is_exact_instance_of::<PyTuple>() {
-        return seq(obj.cast::<PyTuple>()?.iter()).map(Value::Tuple);
+        return Ok(Err(Step::Seq(true, items(obj.cast::<PyTuple>()?.iter()))));
     }
     if obj.is_exact_instance_of::<PyList>() {
-        return seq(obj.cast::<PyList>()?.iter()).map(Value::Array);
+        return Ok(Err(Step::Seq(false, items(obj.cast::<PyList>()?.iter()))));
     }
     if obj.is_instance(ty(py, &DECIMAL, "decimal", "Decimal")?)? {
-        return Ok(Value::Decimal(text_of(obj)?));
+        return Ok(Ok(Value::Decimal(text_of(obj)?)));
     }
     if obj.is_instance(ty(py, &DATETIME, "datetime", "datetime")?)? {
         let cast = if has_tz(obj)? {
@@ -133,65 +235,65 @@ pub(crate) fn adapt(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
         } else {
             "timestamp"
         };
-        return Ok(Value::Typed {
+        return Ok(Ok(Value::Typed {
             text: isoformat(obj)?,
             cast: Some(cast.into()),
-        });
+        }));
     }
     if obj.is_instance(ty(py, &DATE, "datetime", "date")?)? {
-        return Ok(Value::Typed {
+        return Ok(Ok(Value::Typed {
             text: isoformat(obj)?,
             cast: Some("date".into()),
-        });
+        }));
     }
     if obj.is_instance(ty(py, &TIME, "datetime", "time")?)? {
         let cast = if has_tz(obj)? { "timetz" } else { "time" };
-        return Ok(Value::Typed {
+        return Ok(Ok(Value::Typed {
             text: isoformat(obj)?,
             cast: Some(cast.into()),
-        });
+        }));
     }
     if obj.is_instance(ty(py, &TIMEDELTA, "datetime", "timedelta")?)? {
-        return timedelta(obj);
+        return timedelta(obj).map(Ok);
     }
     if obj.is_instance(ty(py, &UUID, "uuid", "UUID")?)? {
-        return Ok(Value::Typed {
+        return Ok(Ok(Value::Typed {
             text: text_of(obj)?,
             cast: Some("uuid".into()),
-        });
+        }));
     }
     // An adapter registered for a base class (e.g. `register_adapter(dict, Json)` for a
     // dict subclass).
     if let Some(a) = crate::casters::adapter_for(obj, false)? {
-        return adapted(obj, &a);
+        return adapted(obj, &a).map(Ok);
     }
     if obj.is_instance_of::<PyDict>() {
         return Err(cant_adapt(obj));
     }
     if let Ok(getquoted) = obj.getattr(pyo3::intern!(py, "getquoted")) {
-        return quoted(&getquoted.call0()?);
+        return quoted(&getquoted.call0()?).map(Ok);
     }
     // Subclasses of the builtins (IntEnum, str subclasses, ...): psycopg2 walks the MRO.
     if obj.is_instance_of::<PyBool>() {
-        return Ok(Value::Bool(obj.is_truthy()?));
+        return Ok(Ok(Value::Bool(obj.is_truthy()?)));
     }
     if obj.is_instance_of::<PyInt>() {
-        return int_value(obj);
+        return int_value(obj).map(Ok);
     }
     if obj.is_instance_of::<PyFloat>() {
-        return Ok(Value::Float(obj.extract::<f64>()?));
+        return Ok(Ok(Value::Float(obj.extract::<f64>()?)));
     }
     if obj.is_instance_of::<PyString>() {
-        return Ok(Value::Str(obj.cast::<PyString>()?.extract::<String>()?));
+        return Ok(Ok(Value::Str(obj.cast::<PyString>()?.extract::<String>()?)));
     }
     if obj.is_instance_of::<PyBytes>() {
-        return Ok(Value::Bytes(bytes_of(obj)?));
+        return Ok(Ok(Value::Bytes(bytes_of(obj)?)));
     }
     if obj.is_instance_of::<PyTuple>() {
-        return seq(obj.cast::<PyTuple>()?.iter()).map(Value::Tuple);
+        return Ok(Err(Step::Seq(true, items(obj.cast::<PyTuple>()?.iter()))));
     }
     if obj.is_instance_of::<PyList>() {
-        return seq(obj.cast::<PyList>()?.iter()).map(Value::Array);
+        return Ok(Err(Step::Seq(false, items(obj.cast::<PyList>()?.iter()))));
     }
     Err(cant_adapt(obj))
 }
@@ -223,10 +325,6 @@ fn adapted(obj: &Bound<'_, PyAny>, adapter: &Bound<'_, PyAny>) -> PyResult<Value
         return Err(cant_adapt(obj)); // an adapter that returns its argument as is
     }
     adapt(&a)
-}
-
-fn seq<'py>(items: impl Iterator<Item = Bound<'py, PyAny>>) -> PyResult<Vec<Value>> {
-    items.map(|o| adapt(&o)).collect()
 }
 
 /// `vars` of `execute()`, adapted. psycopg2 adapts only the values the placeholders use; we
@@ -322,16 +420,20 @@ impl Vars {
         })
     }
 
-    /// Interpolates `query` with these parameters (psycopg2's `execute`/`mogrify`).
-    pub(crate) fn interpolate(self, py: Python<'_>, query: &str) -> PyResult<String> {
+    /// Interpolates `query` with these parameters (psycopg2's `execute`/`mogrify`),
+    /// literals quoted for `q`.
+    pub(crate) fn interpolate(self, py: Python<'_>, query: &str, q: Quoting) -> PyResult<String> {
         match self {
             Vars::Positional {
                 values,
                 failed,
                 type_name,
             } => {
-                let r =
-                    pgpool::sql::interpolate(query, Some(pgpool::sql::Params::Positional(&values)));
+                let r = pgpool::sql::interpolate(
+                    query,
+                    Some(pgpool::sql::Params::Positional(&values)),
+                    q,
+                );
                 match (r, failed) {
                     (Ok(_), Some((_, e))) => Err(e),
                     (Ok(s), None) => Ok(s),
@@ -348,7 +450,7 @@ impl Vars {
                 }
             }
             Vars::Named { pairs, failed } => {
-                match pgpool::sql::interpolate(query, Some(pgpool::sql::Params::Named(&pairs))) {
+                match pgpool::sql::interpolate(query, Some(pgpool::sql::Params::Named(&pairs)), q) {
                     Ok(s) => Ok(s),
                     Err(pgpool::Error::InvalidParameter(m)) => {
                         if let Some(key) = m.strip_prefix("KeyError: ") {
@@ -366,24 +468,28 @@ impl Vars {
     }
 }
 
-/// `query % vars` as psycopg2 does it: `vars=None` leaves the query untouched.
+/// `query % vars` as psycopg2 does it: `vars=None` leaves the query untouched. `q`
+/// gives the quoting of the literals from the query (e.g. the connection's
+/// [`Connection::quoting_for`](crate::conn::Connection::quoting_for)); it is only
+/// asked for when there are values.
 pub(crate) fn render(
     py: Python<'_>,
     query: &str,
     vars: Option<&Bound<'_, PyAny>>,
+    q: impl FnOnce(&str) -> Quoting,
 ) -> PyResult<String> {
     match vars {
-        None => pgpool::sql::interpolate(query, None).map_err(|e| match e {
+        Some(v) if !v.is_none() => Vars::from_py(v)?.interpolate(py, query, q(query)),
+        _ => pgpool::sql::interpolate(query, None, Quoting::Standard).map_err(|e| match e {
             pgpool::Error::InvalidParameter(m) => param_error(py, &m, None),
             e => crate::errors::to_py(py, &e),
         }),
-        Some(v) if v.is_none() => render(py, query, None),
-        Some(v) => Vars::from_py(v)?.interpolate(py, query),
     }
 }
 
-/// The text of a query given as `str` or `bytes` (UTF-8).
-pub(crate) fn query_text(q: &Bound<'_, PyAny>) -> PyResult<String> {
+/// The text of a query given as `str` or `bytes` (UTF-8), or as a `pgpool.sql` object
+/// rendered for `cursor` (its literals quoted for the cursor's connection).
+pub(crate) fn query_text(q: &Bound<'_, PyAny>, cursor: &Bound<'_, PyAny>) -> PyResult<String> {
     if let Ok(s) = q.cast::<PyString>() {
         return s.extract::<String>();
     }
@@ -396,10 +502,10 @@ pub(crate) fn query_text(q: &Bound<'_, PyAny>) -> PyResult<String> {
             )
         });
     }
-    // `pgpool.sql` objects (psycopg2's `sql.Composable`): their text. The context
-    // argument psycopg2 needs for quoting is not needed here.
+    // `pgpool.sql` objects (psycopg2's `sql.Composable`): their text, rendered for the
+    // cursor (as psycopg2 does), so that literals follow the connection's quoting.
     if q.hasattr("as_string")? {
-        let s = q.call_method1("as_string", (q.py().None(),))?;
+        let s = q.call_method1("as_string", (cursor,))?;
         if s.is_instance_of::<PyString>() {
             return s.extract::<String>();
         }

@@ -376,10 +376,11 @@ pub(crate) fn _aio_executemany(
 ) -> PyResult<Job> {
     let py = cursor.py();
     let conn = Cursor::prepare_executemany(cursor)?;
-    let qtext = adapt::query_text(query)?;
+    let qtext = adapt::query_text(query, cursor.as_any())?;
+    let quoting = conn.get().quoting_for_batch(py);
     let mut stmts = Vec::new();
     for v in vars_list.try_iter()? {
-        stmts.push(adapt::render(py, &qtext, Some(&v?))?);
+        stmts.push(adapt::render(py, &qtext, Some(&v?), |_| quoting)?);
     }
     cursor.borrow_mut().reset();
     let last = stmts.last().cloned();
@@ -459,7 +460,7 @@ pub(crate) fn _aio_exit(
         let (r, after) = if c.is_closed() {
             (Ok(()), None)
         } else {
-            let (r, after) = c.locked_run(|st, intr| st.finish(ok, Some(intr)), &never);
+            let (r, after) = c.locked_run(|st, intr| st.end_block(ok, Some(intr)), &never);
             if after.broken() {
                 c.mark_closed(2);
             }

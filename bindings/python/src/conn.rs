@@ -11,6 +11,7 @@ use pyo3::types::{PyDict, PyList, PyString};
 
 use pgpool::config::{ConnectParams, Host};
 use pgpool::conn::{CancelToken, Notice};
+use pgpool::sql::Quoting;
 use pgpool::{Interrupt, PooledConnection, QueryResult, TxStatus};
 
 use crate::cursor::{Cursor, RowMode};
@@ -161,15 +162,39 @@ impl State {
         commit: bool,
         intr: Option<Interrupt<'_>>,
     ) -> pgpool::error::Result<()> {
-        if !std::mem::replace(&mut self.in_tx, false) {
+        if !self.in_tx {
             return Ok(());
         }
-        self.mark += 1;
-        let c = self.conn_mut()?;
-        if c.clear_pending_begin() {
-            return Ok(());
+        self.end(commit, false, intr)
+    }
+
+    /// The end of a pooled block: COMMIT (`commit`) or ROLLBACK of the transaction
+    /// psycopg2 thinks is open (any other is rolled back), with the session reset in the
+    /// same message (the core's `Connection::end_transaction`).
+    pub(crate) fn end_block(
+        &mut self,
+        commit: bool,
+        intr: Option<Interrupt<'_>>,
+    ) -> pgpool::error::Result<()> {
+        self.end(commit && self.in_tx, true, intr)
+    }
+
+    fn end(
+        &mut self,
+        commit: bool,
+        block_end: bool,
+        intr: Option<Interrupt<'_>>,
+    ) -> pgpool::error::Result<()> {
+        if std::mem::replace(&mut self.in_tx, false) {
+            self.mark += 1;
         }
-        c.simple_query(if commit { "COMMIT" } else { "ROLLBACK" }, intr)
+        let how = if commit {
+            pgpool::conn::TxEnd::Commit
+        } else {
+            pgpool::conn::TxEnd::Rollback
+        };
+        self.conn_mut()?
+            .end_transaction(how, block_end, intr)
             .map(|_| ())
     }
 }
@@ -237,6 +262,11 @@ thread_local! {
 /// Whether `IS_MAIN_THREAD` was set on the main thread (the module was imported there,
 /// or this is a forked child). If not, every thread checks for signals.
 static MAIN_THREAD_KNOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// True on Python's main thread (as far as the module knows: see `set_main_thread`).
+pub(crate) fn is_main_thread() -> bool {
+    IS_MAIN_THREAD.with(|m| m.get())
+}
 
 /// Records the calling thread as Python's main thread (at import when it is, and in a
 /// forked child, whose only thread is the main one).
@@ -353,7 +383,7 @@ impl Connection {
         if let Some(mut g) = self.state.try_lock() {
             return f(&mut g);
         }
-        py.detach(|| f(&mut self.state.lock()))
+        crate::exit::detach(py, || f(&mut self.state.lock()))
     }
 
     /// psycopg2's `conn->mark` (see [`State::mark`]).
@@ -369,6 +399,35 @@ impl Connection {
                 .map(|c| c.transaction_status())
                 .unwrap_or(TxStatus::Unknown)
         })
+    }
+
+    /// How the values of `query` are quoted on this connection: it follows the server's
+    /// `standard_conforming_strings` (see `pgpool::sql::Quoting`). Standard when closed.
+    pub(crate) fn quoting_for(&self, py: Python<'_>, query: &str) -> Quoting {
+        let standard = self.locked(py, |st| {
+            st.conn_ref()
+                .is_none_or(|c| c.standard_conforming_strings())
+        });
+        Quoting::for_query(standard, query)
+    }
+
+    /// The connection's quoting for a literal on its own (no statement around it).
+    pub(crate) fn quoting(&self, py: Python<'_>) -> Quoting {
+        let standard = self.locked(py, |st| {
+            st.conn_ref()
+                .is_none_or(|c| c.standard_conforming_strings())
+        });
+        Quoting::of_setting(standard)
+    }
+
+    /// The quoting for statements rendered ahead and sent together (`executemany`):
+    /// one of them may change `standard_conforming_strings` before the next is read, so
+    /// [`Quoting::Portable`] unless the setting is already off.
+    pub(crate) fn quoting_for_batch(&self, py: Python<'_>) -> Quoting {
+        match self.quoting(py) {
+            Quoting::Escape => Quoting::Escape,
+            _ => Quoting::Portable,
+        }
     }
 
     /// True in autocommit mode (named cursors without HOLD need a transaction).
@@ -404,7 +463,7 @@ impl Connection {
         T: Send,
         F: FnOnce(&mut State, Interrupt<'_>) -> T + Send,
     {
-        let (out, after, interrupted) = py.detach(|| {
+        let (out, after, interrupted) = crate::exit::detach(py, || {
             let hook = SignalHook::new();
             let (out, after) = self.locked_run(f, &|| hook.check());
             (out, after, hook.into_raised())
@@ -441,7 +500,7 @@ impl Connection {
         if !matches!(st.holder, Holder::Pooled(_)) {
             return None;
         }
-        let r = st.finish(commit, Some(intr));
+        let r = st.end_block(commit, Some(intr));
         let after = st.take_after();
         let Holder::Pooled(pc) = std::mem::replace(&mut st.holder, Holder::Returned) else {
             unreachable!("checked above");
@@ -629,7 +688,7 @@ impl Drop for Connection {
     fn drop(&mut self) {
         let h = std::mem::replace(&mut self.state.get_mut().holder, Holder::Closed);
         if matches!(h, Holder::Plain(_) | Holder::Pooled(_)) {
-            Python::attach(|py| py.detach(move || drop(h)));
+            Python::attach(|py| crate::exit::detach(py, move || drop(h)));
         }
     }
 }
@@ -771,7 +830,7 @@ impl Connection {
             return;
         }
         let h = self.take_holder(py, Holder::Closed);
-        py.detach(move || match h {
+        crate::exit::detach(py, move || match h {
             Holder::Plain(c) => c.close(),
             Holder::Pooled(c) => c.discard(),
             _ => {}
@@ -935,9 +994,14 @@ impl Connection {
         }
     }
 
+    /// The session's client encoding (PostgreSQL's name), as the server last reported it.
     #[getter]
-    fn encoding(&self) -> &'static str {
-        "UTF8"
+    fn encoding(&self, py: Python<'_>) -> &'static str {
+        self.locked(py, |st| {
+            st.conn_ref()
+                .map(|c| c.client_encoding().name)
+                .unwrap_or("UTF8")
+        })
     }
 
     #[getter]
@@ -989,7 +1053,7 @@ impl Connection {
     fn cancel(&self, py: Python<'_>) -> PyResult<()> {
         self.check_open(py)?;
         let t = self.cancel.clone();
-        py.detach(move || t.cancel()).map_err(|e| to_py(py, &e))
+        crate::exit::detach(py, move || t.cancel()).map_err(|e| to_py(py, &e))
     }
 
     /// `with conn:` starts a transaction block; `__exit__` commits or rolls back. It does

@@ -277,7 +277,10 @@ impl Cursor {
             );
             (c, head)
         };
-        let sql = head + &adapt::render(py, &adapt::query_text(query)?, vars)?;
+        let sql = head
+            + &adapt::render(py, &adapt::query_text(query, slf.as_any())?, vars, |q| {
+                conn.get().quoting_for(py, q)
+            })?;
         {
             let mut me = slf.borrow_mut();
             me.reset();
@@ -369,6 +372,14 @@ impl Cursor {
     }
 
     /// The connection, checking psycopg2's EXC_IF_CURS_CLOSED.
+    /// The quoting of a literal on this cursor's connection (Standard without one).
+    pub(crate) fn quoting(&self, py: Python<'_>) -> pgpool::sql::Quoting {
+        match &self.conn {
+            Some(c) => c.get().quoting(py),
+            None => pgpool::sql::Quoting::Standard,
+        }
+    }
+
     fn open_conn(&self, py: Python<'_>) -> PyResult<Py<Connection>> {
         let Some(c) = &self.conn else {
             return Err(client_error(
@@ -435,7 +446,9 @@ impl Cursor {
             me.check_named(py)?;
             c
         };
-        let sql = adapt::render(py, &adapt::query_text(query)?, vars)?;
+        let sql = adapt::render(py, &adapt::query_text(query, slf.as_any())?, vars, |q| {
+            conn.get().quoting_for(py, q)
+        })?;
         let mut me = slf.borrow_mut();
         me.reset();
         me.query = Some(PyBytes::new(py, sql.as_bytes()).unbind());
@@ -575,7 +588,7 @@ pub(crate) fn predecode(r: &mut QueryResult) {
     });
     let n = r.nrows();
     if !pre.stopped && pre.rows.len() < n {
-        Python::attach(|py| {
+        crate::exit::attach(|py| {
             let ncols = pre.decs.len().max(1);
             for i in pre.rows.len()..n {
                 if (i + 1) * ncols > EAGER_CELLS {
@@ -753,9 +766,9 @@ fn copy_columns(columns: Option<&Bound<'_, PyAny>>) -> PyResult<String> {
     Ok(format!("({})", names.join(",")))
 }
 
-fn quote_lit(py: Python<'_>, s: &str) -> PyResult<String> {
+fn quote_lit(py: Python<'_>, conn: &Connection, s: &str) -> PyResult<String> {
     let mut out = String::new();
-    pgpool::sql::quote_string(s, &mut out).map_err(|e| map_err(py, &e))?;
+    pgpool::sql::quote_string(s, conn.quoting(py), &mut out).map_err(|e| map_err(py, &e))?;
     Ok(out)
 }
 
@@ -850,9 +863,10 @@ impl Cursor {
     ) -> PyResult<()> {
         let py = slf.py();
         let conn = Cursor::prepare_executemany(slf)?;
-        let qtext = adapt::query_text(query)?;
+        let qtext = adapt::query_text(query, slf.as_any())?;
         let it: Py<PyIterator> = vars_list.try_iter()?.unbind();
         slf.borrow_mut().reset();
+        let quoting = conn.get().quoting_for_batch(py);
         let (total, last, gen_err) = conn.get().with_state(py, |st, intr| {
             let stash: RefCell<Option<PyErr>> = RefCell::new(None);
             let last: RefCell<Option<String>> = RefCell::new(None);
@@ -860,9 +874,10 @@ impl Cursor {
                 st.prepare_begin()?;
                 let c = st.conn_mut()?;
                 let mut gen = std::iter::from_fn(|| {
-                    Python::attach(|py| {
+                    crate::exit::attach(|py| {
                         let item = it.bind(py).clone().next()?;
-                        let rendered = item.and_then(|v| adapt::render(py, &qtext, Some(&v)));
+                        let rendered =
+                            item.and_then(|v| adapt::render(py, &qtext, Some(&v), |_| quoting));
                         Some(match rendered {
                             Ok(s) => {
                                 *last.borrow_mut() = Some(s.clone());
@@ -897,13 +912,15 @@ impl Cursor {
     /// The statement `execute` would send, as bytes.
     #[pyo3(signature = (query, vars=None))]
     fn mogrify<'py>(
-        &self,
-        py: Python<'py>,
+        slf: &Bound<'py, Self>,
         query: &Bound<'py, PyAny>,
         vars: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        self.open_conn(py)?;
-        let sql = adapt::render(py, &adapt::query_text(query)?, vars)?;
+        let py = slf.py();
+        let conn = slf.borrow().open_conn(py)?;
+        let sql = adapt::render(py, &adapt::query_text(query, slf.as_any())?, vars, |q| {
+            conn.get().quoting_for(py, q)
+        })?;
         Ok(PyBytes::new(py, sql.as_bytes()))
     }
 
@@ -1194,7 +1211,7 @@ impl Cursor {
                     let name = slf.borrow().name.clone().unwrap_or_default();
                     let sql = format!(
                         "SELECT 1 FROM pg_catalog.pg_cursors WHERE name = {}",
-                        quote_lit(py, &name)?
+                        quote_lit(py, conn.get(), &name)?
                     );
                     conn.get().execute(py, &sql)?.nrows() > 0
                 };
@@ -1246,7 +1263,7 @@ impl Cursor {
         size: isize,
     ) -> PyResult<()> {
         let py = slf.py();
-        let sql = adapt::query_text(sql)?;
+        let sql = adapt::query_text(sql, slf.as_any())?;
         if !file.hasattr("read")? && !file.hasattr("write")? {
             return Err(PyTypeError::new_err(
                 "file must be a readable file-like object for COPY FROM; a writable file-like object for COPY TO.",
@@ -1267,12 +1284,13 @@ impl Cursor {
         columns: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let py = slf.py();
+        let conn = slf.borrow().open_conn(py)?;
         let sql = format!(
             "COPY {}{} FROM stdin WITH DELIMITER AS {} NULL AS {}",
             quote_ident(table),
             copy_columns(columns)?,
-            quote_lit(py, sep)?,
-            quote_lit(py, null)?
+            quote_lit(py, conn.get(), sep)?,
+            quote_lit(py, conn.get(), null)?
         );
         copy(slf, py, sql, file, size)
     }
@@ -1287,12 +1305,13 @@ impl Cursor {
         columns: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let py = slf.py();
+        let conn = slf.borrow().open_conn(py)?;
         let sql = format!(
             "COPY {}{} TO stdout WITH DELIMITER AS {} NULL AS {}",
             quote_ident(table),
             copy_columns(columns)?,
-            quote_lit(py, sep)?,
-            quote_lit(py, null)?
+            quote_lit(py, conn.get(), sep)?,
+            quote_lit(py, conn.get(), null)?
         );
         copy(slf, py, sql, file, 8192)
     }
@@ -1348,15 +1367,20 @@ fn copy(
         let r = (|| {
             st.prepare_begin()?;
             let c = st.conn_mut()?;
+            // str data goes in the session's client encoding, as psycopg2 sends it
+            let enc = c.client_encoding();
             if dir == CopyDir::In {
                 let mut next = || -> pgpool::error::Result<Option<Vec<u8>>> {
-                    Python::attach(|py| {
+                    crate::exit::attach(|py| {
                         let got = file.bind(py).call_method1("read", (size,)).and_then(
                             |d| -> PyResult<Vec<u8>> {
                                 if let Ok(b) = d.cast::<PyBytes>() {
                                     Ok(b.as_bytes().to_vec())
                                 } else if let Ok(s) = d.cast::<PyString>() {
-                                    Ok(s.extract::<String>()?.into_bytes())
+                                    let s = s.extract::<String>()?;
+                                    enc.encode(&s)
+                                        .map(|b| b.into_owned())
+                                        .map_err(|e| crate::errors::to_py(py, &e))
                                 } else {
                                     Ok(d.call_method0("__bytes__")?
                                         .cast::<PyBytes>()?
@@ -1385,11 +1409,11 @@ fn copy(
                 c.copy_in(&sql, &mut next)
             } else {
                 let mut sink = |data: &[u8]| -> pgpool::error::Result<()> {
-                    Python::attach(|py| {
+                    crate::exit::attach(|py| {
                         let arg: PyResult<Bound<'_, PyAny>> = if text_file {
-                            std::str::from_utf8(data)
-                                .map(|s| PyString::new(py, s).into_any())
-                                .map_err(|e| client_error(py, Kind::Data, e.to_string()))
+                            enc.decode(data)
+                                .map(|s| PyString::new(py, &s).into_any())
+                                .map_err(|e| crate::errors::to_py(py, &e))
                         } else {
                             Ok(PyBytes::new(py, data).into_any())
                         };

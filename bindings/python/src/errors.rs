@@ -1,7 +1,7 @@
 //! Core errors → Python exceptions, through the two factories of `pgpool.errors`
 //! (`_from_server(fields)` and `_client_error(kind, message)`), imported once.
 
-use pyo3::exceptions::{PyIndexError, PyOverflowError, PyRuntimeError};
+use pyo3::exceptions::{PyIndexError, PyOverflowError, PyRecursionError, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyDict;
@@ -120,6 +120,28 @@ pub(crate) fn to_py_q(py: Python<'_>, e: &Error, query: Option<&str>) -> PyErr {
         Error::InvalidParameter(m) => param_error(py, m, None),
         Error::Interface(m) => client_error(py, Kind::Interface, m),
         Error::Interrupted => client_error(py, Kind::QueryCanceled, e.to_string()),
+        Error::Encoding {
+            python,
+            decoding,
+            data,
+            message,
+            ..
+        } => codec_error(py, python, *decoding, data, message),
+    }
+}
+
+/// The exception Python's own codec raises for what the core could not convert
+/// (`UnicodeDecodeError` / `UnicodeEncodeError`, as psycopg2 and psycopg 3 raise them).
+fn codec_error(py: Python<'_>, codec: &str, decoding: bool, data: &[u8], message: &str) -> PyErr {
+    let raised = if decoding {
+        pyo3::types::PyBytes::new(py, data).call_method1("decode", (codec,))
+    } else {
+        pyo3::types::PyString::new(py, &String::from_utf8_lossy(data))
+            .call_method1("encode", (codec,))
+    };
+    match raised {
+        Err(e) => e,
+        Ok(_) => pyo3::exceptions::PyValueError::new_err(message.to_owned()),
     }
 }
 
@@ -139,6 +161,7 @@ pub(crate) fn param_error(py: Python<'_>, message: &str, seq_type: Option<&str>)
         "IndexError" => PyIndexError::new_err(arg),
         "TypeError" => client_error(py, Kind::TypeError, arg),
         "ValueError" => client_error(py, Kind::ValueError, arg),
+        "RecursionError" => PyRecursionError::new_err(arg),
         _ => PyRuntimeError::new_err(arg),
     }
 }

@@ -13,6 +13,7 @@ mod conn;
 mod cursor;
 mod decode;
 mod errors;
+mod exit;
 mod pool;
 mod pylog;
 
@@ -70,17 +71,46 @@ fn connect(
 }
 
 /// `value` as the SQL literal `execute` would put in place of `%s` (for `pgpool.sql.Literal`
-/// and `pgpool.extensions.adapt`).
+/// and `pgpool.extensions.adapt`), quoted for `context`'s connection (a Connection or a
+/// Cursor: it follows that connection's `standard_conforming_strings`) or, without one,
+/// for `standard_conforming_strings = on`.
 #[pyfunction]
-fn _quote(value: &Bound<'_, PyAny>) -> PyResult<String> {
+#[pyo3(signature = (value, context=None))]
+fn _quote(value: &Bound<'_, PyAny>, context: Option<&Bound<'_, PyAny>>) -> PyResult<String> {
     let py = value.py();
-    adapt::render(py, "%s", Some(PyTuple::new(py, [value])?.as_any()))
+    let quoting = match context {
+        Some(c) => match c.cast::<conn::Connection>() {
+            Ok(conn) => conn.get().quoting(py),
+            Err(_) => match c.cast::<cursor::Cursor>() {
+                Ok(cur) => cur.borrow().quoting(py),
+                Err(_) => pgpool::sql::Quoting::Standard,
+            },
+        },
+        None => pgpool::sql::Quoting::Standard,
+    };
+    adapt::render(py, "%s", Some(PyTuple::new(py, [value])?.as_any()), |_| {
+        quoting
+    })
 }
 
-/// Tells the core this process is a fresh fork (registered with `os.register_at_fork`).
+/// `os.register_at_fork(before=...)`: the core takes its process-wide locks, so that no
+/// other thread holds one at the fork (see `pgpool::runtime`).
+#[pyfunction]
+fn _before_fork() {
+    pgpool::runtime::before_fork(Vec::new());
+}
+
+/// `os.register_at_fork(after_in_parent=...)`: releases what `_before_fork` took.
+#[pyfunction]
+fn _after_fork_parent() {
+    pgpool::runtime::after_fork_parent();
+}
+
+/// Tells the core this process is a fresh fork, releasing what `_before_fork` took
+/// (registered with `os.register_at_fork`).
 #[pyfunction]
 fn _after_fork() {
-    pgpool::runtime::note_fork();
+    pgpool::runtime::after_fork_child();
     pylog::after_fork();
     // The forking thread is the child's main thread.
     conn::set_main_thread();
@@ -110,6 +140,7 @@ fn _pgpool(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(aio::_aio_executemany, m)?)?;
     m.add_function(wrap_pyfunction!(aio::_aio_finish, m)?)?;
     m.add_function(wrap_pyfunction!(aio::_aio_exit, m)?)?;
+    exit::install(py)?;
     pylog::install(py)?;
     let threading = py.import("threading")?;
     if threading
@@ -120,9 +151,13 @@ fn _pgpool(m: &Bound<'_, PyModule>) -> PyResult<()> {
     }
     let after = wrap_pyfunction!(_after_fork, m)?;
     m.add_function(after.clone())?;
+    let before = wrap_pyfunction!(_before_fork, m)?;
+    let parent = wrap_pyfunction!(_after_fork_parent, m)?;
     let os = py.import("os")?;
     if os.hasattr("register_at_fork")? {
         let kw = PyDict::new(py);
+        kw.set_item("before", before)?;
+        kw.set_item("after_in_parent", parent)?;
         kw.set_item("after_in_child", after)?;
         os.getattr("register_at_fork")?
             .call(PyTuple::empty(py), Some(&kw))?;

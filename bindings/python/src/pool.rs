@@ -16,29 +16,19 @@ use crate::conn::{map_err, Connection, Facts, Holder, SignalHook, State};
 use crate::cursor::{Cursor, RowMode};
 use crate::errors::{client_error, to_py, Kind};
 
+/// A timeout argument, by the core's rule ([`pgpool::config::duration_secs`]: 0 to 100
+/// years; NaN, infinity and negatives are errors naming the argument).
 pub(crate) fn secs(py: Python<'_>, what: &str, v: f64) -> PyResult<Duration> {
-    if !v.is_finite() || v < 0.0 {
-        return Err(client_error(
-            py,
-            Kind::Config,
-            format!(
-                "invalid configuration {what}: must be a non-negative number of seconds, got {v}"
-            ),
-        ));
-    }
-    Ok(Duration::from_secs_f64(v))
+    pgpool::config::duration_secs(what, v).map_err(|e| to_py(py, &e))
 }
 
-/// `max_lifetime` / `max_idle` / `leak_threshold`: `None` → env/default; 0, a negative
-/// number or infinity → never/off (SQLAlchemy's `pool_recycle=-1`).
-fn opt_secs(v: Option<f64>) -> Option<Option<Duration>> {
-    v.map(|v| {
-        if v.is_finite() && v > 0.0 {
-            Some(Duration::from_secs_f64(v))
-        } else {
-            None
-        }
-    })
+/// `max_lifetime` / `max_idle` / `leak_threshold` / `command_timeout`: `None` →
+/// env/default; else the core's rule ([`pgpool::config::optional_duration_secs`]: 0, -1,
+/// inf or more than 100 years → never/off; NaN and other negatives are errors).
+fn opt_secs(py: Python<'_>, what: &str, v: Option<f64>) -> PyResult<Option<Option<Duration>>> {
+    v.map(|v| pgpool::config::optional_duration_secs(what, v))
+        .transpose()
+        .map_err(|e| to_py(py, &e))
 }
 
 fn size(py: Python<'_>, what: &str, v: Option<i64>) -> PyResult<Option<usize>> {
@@ -128,7 +118,7 @@ impl Pool {
         };
         let (got, raised) = match idle {
             Some(pc) => (Ok(pc), None),
-            None => py.detach(|| {
+            None => crate::exit::detach(py, || {
                 let hook = SignalHook::new();
                 let got = me
                     .pool
@@ -138,7 +128,7 @@ impl Pool {
         };
         if let Some(e) = raised {
             if let Ok(pc) = got {
-                py.detach(move || pc.release());
+                crate::exit::detach(py, move || pc.release());
             }
             return Err(e);
         }
@@ -191,7 +181,7 @@ impl Pool {
                     // Nothing to roll back or reset: no I/O, so no need to release the GIL.
                     pc.release();
                 } else {
-                    py.detach(move || {
+                    crate::exit::detach(py, move || {
                         if close {
                             pc.discard();
                         } else {
@@ -371,7 +361,7 @@ fn exit_conn(pool: &Bound<'_, Pool>, conn: &Py<Connection>, ok: bool) -> PyResul
     let r = if c.is_closed() {
         Ok(())
     } else {
-        c.run(py, |st, intr| st.finish(ok, Some(intr)))
+        c.run(py, |st, intr| st.end_block(ok, Some(intr)))
     };
     let back = Pool::give_back(pool, conn.bind(py).as_any(), false);
     r?;
@@ -391,7 +381,7 @@ fn exit_conn(pool: &Bound<'_, Pool>, conn: &Py<Connection>, ok: bool) -> PyResul
 /// that wait is most of a block). `None`: the connection is not a pooled one held here
 /// (the caller takes the general path).
 fn finish_and_return(py: Python<'_>, c: &Connection, ok: bool) -> Option<PyResult<()>> {
-    let (out, interrupted) = py.detach(|| {
+    let (out, interrupted) = crate::exit::detach(py, || {
         let hook = SignalHook::new();
         let out = c
             .finish_and_take(ok, &|| hook.check())
@@ -445,12 +435,12 @@ impl Pool {
                 Some(t) => Some(secs(py, "timeout", t)?),
                 None => None,
             },
-            max_lifetime: opt_secs(max_lifetime),
-            max_idle: opt_secs(max_idle),
+            max_lifetime: opt_secs(py, "max_lifetime", max_lifetime)?,
+            max_idle: opt_secs(py, "max_idle", max_idle)?,
             pre_ping,
             max_waiting: size(py, "max_waiting", max_waiting)?,
-            leak_threshold: opt_secs(leak_threshold),
-            command_timeout: opt_secs(command_timeout),
+            leak_threshold: opt_secs(py, "leak_threshold", leak_threshold)?,
+            command_timeout: opt_secs(py, "command_timeout", command_timeout)?,
             name,
             replicas: replicas.unwrap_or_default(),
             keywords: keywords(conn_kwargs)?,
@@ -617,24 +607,26 @@ impl Pool {
     /// histogram; one `pool` label per pool, replicas included).
     fn prometheus(&self, py: Python<'_>) -> String {
         let p = self.pool.clone();
-        py.detach(move || p.prometheus())
+        crate::exit::detach(py, move || p.prometheus())
     }
 
     /// Closes the pool: later checkouts raise PoolClosed, idle connections close now,
     /// checked-out ones when returned. With `timeout`, waits up to that many seconds for
     /// them to be returned.
     #[pyo3(signature = (timeout=None))]
-    fn close(&self, py: Python<'_>, timeout: Option<f64>) {
+    fn close(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
+        let wait = timeout.map(|t| secs(py, "timeout", t)).transpose()?;
         let p = self.pool.clone();
-        py.detach(move || {
+        crate::exit::detach(py, move || {
             p.close();
-            if let Some(t) = timeout.filter(|t| t.is_finite() && *t > 0.0) {
-                let deadline = Instant::now() + Duration::from_secs_f64(t);
+            if let Some(t) = wait.filter(|t| !t.is_zero()) {
+                let deadline = Instant::now() + t;
                 while p.stats().in_use > 0 && Instant::now() < deadline {
                     std::thread::sleep(Duration::from_millis(10));
                 }
             }
         });
+        Ok(())
     }
 
     #[getter]
@@ -647,8 +639,7 @@ impl Pool {
         let min = size(py, "min_size", Some(min_size))?.unwrap_or(0);
         let max = size(py, "max_size", Some(max_size))?.unwrap_or(0);
         let p = self.pool.clone();
-        py.detach(move || p.resize(min, max))
-            .map_err(|e| to_py(py, &e))
+        crate::exit::detach(py, move || p.resize(min, max)).map_err(|e| to_py(py, &e))
     }
 
     /// Opens `min_size` connections now, waiting up to `timeout` seconds (PoolTimeout).
@@ -656,8 +647,7 @@ impl Pool {
     fn wait(&self, py: Python<'_>, timeout: f64) -> PyResult<()> {
         let t = secs(py, "timeout", timeout)?;
         let p = self.pool.clone();
-        py.detach(move || p.wait_ready(t))
-            .map_err(|e| to_py(py, &e))
+        crate::exit::detach(py, move || p.wait_ready(t)).map_err(|e| to_py(py, &e))
     }
 
     #[getter]
@@ -734,7 +724,8 @@ impl Pool {
         _exc_value: Option<&Bound<'_, PyAny>>,
         _traceback: Option<&Bound<'_, PyAny>>,
     ) -> bool {
-        self.close(py, None);
+        // No timeout: nothing to validate, cannot fail.
+        let _ = self.close(py, None);
         false
     }
 
