@@ -27,7 +27,7 @@ TEST_THREADS ?= 2
 PYTEST_ARGS  ?=
 
 .PHONY: all bootstrap build build-rust build-python test test-suites test-rust \
-        test-python test-c check-header header demo demo-run lint clean distclean
+        test-python test-frameworks test-c check-header header demo demo-run lint clean distclean
 
 all: build
 
@@ -58,7 +58,7 @@ test: bootstrap build
 
 # Runs inside scripts/test-env (DATABASE_URL, PGBOUNCER_URL, PGPOOL_TEST_* are set).
 # Each suite runs only once it exists, so this target is valid at every stage.
-test-suites: test-rust test-c test-python check-header
+test-suites: test-rust test-c test-python test-frameworks check-header
 
 test-rust:
 	$(CARGO) test --release --workspace --exclude pgpool-python -- --test-threads=$(TEST_THREADS)
@@ -71,6 +71,21 @@ test-python:
 	else \
 	    echo "test-python: no tests/python/test_*.py yet, skipped"; \
 	fi
+
+# --- test-frameworks: the SQLAlchemy/Django integration tests again with the frameworks'
+# other supported series (requirements-frameworks.txt, installed by bootstrap in .tools/py)
+test-frameworks:
+	@for dir in .tools/py/*/; do \
+	    name=$$(basename "$$dir"); \
+	    case "$$name" in \
+	        sqlalchemy-*) tests="tests/python/test_sqlalchemy*.py" ;; \
+	        django-*) tests="tests/python/test_django*.py" ;; \
+	        *) continue ;; \
+	    esac; \
+	    if ! compgen -G "$$tests" >/dev/null; then continue; fi; \
+	    echo "pytest $$tests with $$name"; \
+	    PYTHONPATH="$$dir" $(PYTHON) -m pytest -q $$tests $(PYTEST_ARGS); \
+	done
 
 # --- test-c: the C tests' own Makefile (warnings as errors, sanitizers, valgrind) ---
 test-c:

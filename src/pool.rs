@@ -283,7 +283,8 @@ fn build_dp(params: &ConnectParams, shared: &Arc<Shared>, max: usize, timeout: D
 
 impl Pool {
     /// Creates a pool. Returns at once: `min_size` connections are opened in the
-    /// background (a database that is down is not an error here).
+    /// background (a database that is down is not an error here) — or, with
+    /// [`PoolConfig::lazy_min`], only as checkouts need them, and kept once open.
     pub fn new(config: PoolConfig) -> Result<Pool> {
         let config = config.bound_durations()?;
         if config.max_size == 0 {
@@ -779,7 +780,8 @@ impl Pool {
     }
 
     /// Opens connections until `min_size` are open (what the maintenance thread does in
-    /// the background), waiting up to `timeout`. For callers that want a warm pool.
+    /// the background), waiting up to `timeout`. For callers that want a warm pool (also
+    /// with `lazy_min`: an explicit warm-up).
     pub fn wait_ready(&self, timeout: Duration) -> Result<()> {
         let timeout = timeout.min(crate::config::MAX_DURATION);
         let deadline = Instant::now() + timeout;
@@ -915,7 +917,8 @@ fn maintenance(weak: Weak<PoolInner>, st: Arc<GenState>) {
             .removed;
         drop(removed); // closes them, outside deadpool's lock
         let now_ms = coarse_ms();
-        if now_ms >= inner.fill_retry_at_ms.load(Ordering::Relaxed) {
+        // lazy_min: min_size is only a floor for reaping; checkouts open the connections.
+        if !inner.config.lazy_min && now_ms >= inner.fill_retry_at_ms.load(Ordering::Relaxed) {
             if fill_min(&inner, &dp) {
                 inner.fill_backoff_ms.store(0, Ordering::Relaxed);
             } else {

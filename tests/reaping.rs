@@ -61,3 +61,46 @@ fn idle_connections_above_min_close_after_max_idle() {
     thread::sleep(Duration::from_millis(800));
     assert_eq!(pool.stats().pool_size, 1);
 }
+
+#[test]
+fn lazy_min_opens_nothing_at_creation_and_keeps_min_size_once_reached() {
+    let mut o = common::overrides(3, 5);
+    o.lazy_min = Some(true);
+    o.max_idle = Some(Some(Duration::from_millis(300)));
+    let pool = common::pool_on(&common::url(), &o);
+    // Eager pools open min_size within a maintenance round (250 ms); a lazy one opens
+    // nothing until asked.
+    thread::sleep(Duration::from_millis(900));
+    assert_eq!(
+        pool.stats().pool_size,
+        0,
+        "lazy_min opened connections at creation"
+    );
+    assert_eq!(pool.stats().connections_num, 0);
+    // One checkout opens one connection, not min_size.
+    drop(pool.get(None).unwrap());
+    thread::sleep(Duration::from_millis(600));
+    assert_eq!(pool.stats().pool_size, 1);
+    // A burst to 5: the two above min_size close after max_idle, min_size stays.
+    let cs: Vec<_> = (0..5).map(|_| pool.get(None).unwrap()).collect();
+    assert_eq!(pool.stats().pool_size, 5);
+    drop(cs);
+    wait_for(
+        "idle reaping down to min_size",
+        Duration::from_secs(5),
+        || pool.stats().pool_size == 3,
+    );
+    thread::sleep(Duration::from_millis(900));
+    assert_eq!(
+        pool.stats().pool_size,
+        3,
+        "lazy_min must keep min_size once reached"
+    );
+    assert_eq!(pool.stats().recycled_idle, 2);
+    // wait_ready() is still an explicit warm-up.
+    let mut o = common::overrides(2, 4);
+    o.lazy_min = Some(true);
+    let pool = common::pool_on(&common::url(), &o);
+    pool.wait_ready(Duration::from_secs(5)).unwrap();
+    assert_eq!(pool.stats().pool_size, 2);
+}

@@ -40,6 +40,8 @@ __all__ = [
     "AsyncCursor",
     "AsyncPoolConnection",
     "AsyncPoolCursor",
+    "getconn_async",
+    "putconn_async",
 ]
 
 _get_running_loop = asyncio.get_running_loop
@@ -336,3 +338,30 @@ def _pgpool_errors() -> Any:
     from . import errors
 
     return errors
+
+
+async def getconn_async(
+    pool: Pool, timeout: Optional[float] = None, *, readonly: bool = False
+) -> AsyncConnection:
+    """``pool.getconn()`` for asyncio: a plain checkout (no transaction queued; the
+    connection begins one implicitly, as psycopg2's). ``readonly=True`` routes it to the
+    pool's replicas (round-robin, the primary when none is reachable) and makes its
+    transactions READ ONLY. Give it back with :func:`putconn_async`. The checkout waits
+    in the pool's one FIFO queue (threads, asyncio and C alike); cancelling the task
+    takes it out of the queue."""
+    conn: Connection = await _run(
+        _pgpool._aio_checkout, pool, timeout, False, readonly, None, False
+    )
+    return AsyncConnection(conn)
+
+
+async def putconn_async(conn: AsyncConnection, close: bool = False) -> None:
+    """``pool.putconn()`` for asyncio: an open transaction is rolled back (off the event
+    loop, only when one reached the server) and the connection goes back to its pool;
+    ``close=True`` discards it instead. Carried through even when the task is
+    cancelled."""
+    raw = conn.connection
+    if close:
+        raw.close()
+        return
+    await _run(_pgpool._aio_exit, raw, False)

@@ -304,6 +304,7 @@ class Pool:
         dsn: Optional[str] = None,
         *,
         min_size: Optional[int] = None,
+        lazy_min: Optional[bool] = None,
         max_size: Optional[int] = None,
         timeout: Optional[float] = None,
         max_lifetime: Optional[float] = None,
@@ -317,7 +318,9 @@ class Pool:
         **conn_kwargs: Any,
     ) -> Self: ...
     def __init__(self, *_args: Any, **_kwargs: Any) -> None: ...
-    def getconn(self, timeout: Optional[float] = None) -> Connection: ...
+    def getconn(
+        self, timeout: Optional[float] = None, *, readonly: bool = False
+    ) -> Connection: ...
     def putconn(self, conn: Connection, close: bool = False) -> None: ...
     def cursor(
         self,
@@ -410,6 +413,7 @@ def _aio_checkout(
     autocommit: bool,
     readonly: bool,
     isolation_level: Optional[int],
+    begin: bool = True,
 ) -> _Job: ...
 def _aio_execute(
     bridge: _LoopBridge, fut: Any, cursor: Cursor, query: _Query, vars: _Vars = None

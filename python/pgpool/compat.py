@@ -21,7 +21,7 @@ All of them share the one default pool of :mod:`pgpool`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
 
 from . import (
     PostgresPool,
@@ -97,10 +97,18 @@ class QueuePoolStatus:
     connections open above it, ``checkedout()`` those in use, ``checkedin()`` the idle
     ones."""
 
-    def __init__(self, pool: Optional[Pool] = None) -> None:
+    def __init__(
+        self,
+        pool: Optional[Pool] = None,
+        *,
+        stats: Optional[Callable[[], Dict[str, Any]]] = None,
+    ) -> None:
         self._pool = pool
+        self._stats = stats
 
     def _s(self) -> Dict[str, Any]:
+        if self._stats is not None:
+            return self._stats()
         return dict((self._pool or default_pool()).stats())
 
     def size(self) -> int:

@@ -192,6 +192,11 @@ pub struct PoolConfig {
     pub replicas: Vec<ConnectParams>,
     /// Connections kept open.
     pub min_size: usize,
+    /// `false` (default): `min_size` connections are opened at creation, in the
+    /// background, and kept. `true`: they are opened only as checkouts need them, and
+    /// then kept (idle reaping never goes below `min_size`) — SQLAlchemy's `pool_size`,
+    /// HikariCP's `minimumIdle` without the warm-up.
+    pub lazy_min: bool,
     /// Connections at most.
     pub max_size: usize,
     /// Acquire timeout.
@@ -224,6 +229,8 @@ pub struct PoolConfig {
 pub struct PoolOverrides {
     /// `min_size`
     pub min_size: Option<usize>,
+    /// `lazy_min`
+    pub lazy_min: Option<bool>,
     /// `max_size`
     pub max_size: Option<usize>,
     /// `timeout`
@@ -259,6 +266,7 @@ impl fmt::Debug for PoolOverrides {
         let replicas: Vec<String> = self.replicas.iter().map(|r| redact_dsn(r)).collect();
         f.debug_struct("PoolOverrides")
             .field("min_size", &self.min_size)
+            .field("lazy_min", &self.lazy_min)
             .field("max_size", &self.max_size)
             .field("timeout", &self.timeout)
             .field("max_lifetime", &self.max_lifetime)

@@ -186,6 +186,7 @@ impl PoolConfig {
     /// | setting | argument, then variables in order | default |
     /// |---|---|---|
     /// | `min_size` | `PGPOOL_MIN_SIZE`, `PG_POOL_MIN`, `POSTGRES_POOL_MIN_SIZE`, `DB_POOL_SIZE` | 1 |
+    /// | `lazy_min` | `PGPOOL_LAZY_MIN` | off (`min_size` opened at creation) |
     /// | `max_size` | `PGPOOL_MAX_SIZE`, `PG_POOL_MAX`, `POSTGRES_POOL_MAX_SIZE`, `DB_POOL_SIZE`+`DB_MAX_OVERFLOW` | 10, or `min_size` if larger |
     /// | `timeout` (s) | `PGPOOL_TIMEOUT`, `POSTGRES_POOL_TIMEOUT` | 30 |
     /// | `max_lifetime` (s) | `PGPOOL_MAX_LIFETIME`, `DB_POOL_RECYCLE` | 3600 |
@@ -293,6 +294,13 @@ impl PoolConfig {
                 None => Some(DEFAULT_MAX_IDLE),
             },
         };
+        let lazy_min = match overrides.lazy_min {
+            Some(b) => b,
+            None => match env_first(env, &["PGPOOL_LAZY_MIN"]) {
+                Some((var, v)) => parse_bool(var, &v)?,
+                None => false,
+            },
+        };
         let pre_ping = match overrides.pre_ping {
             Some(b) => b,
             None => match env_first(env, PRE_PING_VARS) {
@@ -328,6 +336,7 @@ impl PoolConfig {
             connect,
             replicas,
             min_size,
+            lazy_min,
             max_size,
             timeout,
             max_lifetime,

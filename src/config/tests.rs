@@ -1410,6 +1410,26 @@ fn pre_ping_variables() {
 }
 
 #[test]
+fn lazy_min_argument_and_variable() {
+    assert!(!pool_env(&[]).lazy_min);
+    assert!(pool_env(&[("PGPOOL_LAZY_MIN", "true")]).lazy_min);
+    assert!(!pool_env(&[("PGPOOL_LAZY_MIN", "off")]).lazy_min);
+    let o = PoolOverrides {
+        lazy_min: Some(false),
+        ..Default::default()
+    };
+    let c = PoolConfig::with_env(None, &o, &|k: &str| {
+        (k == "PGPOOL_LAZY_MIN").then(|| "1".to_string())
+    })
+    .unwrap();
+    assert!(!c.lazy_min, "the argument wins over the environment");
+    assert_setting(
+        pool(None, &PoolOverrides::default(), &[("PGPOOL_LAZY_MIN", "x")]),
+        "PGPOOL_LAZY_MIN",
+    );
+}
+
+#[test]
 fn max_waiting_variable() {
     assert_eq!(pool_env(&[("PGPOOL_MAX_WAITING", "50")]).max_waiting, 50);
     assert_setting(

@@ -490,3 +490,38 @@ def test_dropped_connection_counts_as_implicit_return(dsn: str, admin: object) -
         s = pool.stats()
         assert s["returns_implicit"] == 1
         assert "pgpool_returns_implicit_total{" in pool.prometheus()
+
+
+def test_lazy_min_opens_min_size_as_needed_and_keeps_it(direct_dsn: str) -> None:
+    # Pool(lazy_min=True): min_size is "kept once opened" (SQLAlchemy's pool_size), not
+    # opened at creation.
+    with pgpool.Pool(direct_dsn, min_size=3, max_size=5, lazy_min=True) as p:
+        assert p.config["lazy_min"] is True
+        time.sleep(0.8)
+        assert p.stats()["pool_size"] == 0
+        conns = [p.getconn() for _ in range(3)]
+        for c in conns:
+            p.putconn(c)
+        time.sleep(0.6)
+        assert p.stats()["pool_size"] == 3
+    with pgpool.Pool(direct_dsn, min_size=2, max_size=5) as p:
+        assert p.config["lazy_min"] is False
+        p.wait(5)
+        assert p.stats()["pool_size"] == 2
+
+
+def test_getconn_readonly(direct_dsn: str) -> None:
+    with pgpool.Pool(direct_dsn, min_size=0, max_size=2) as p:
+        c = p.getconn(readonly=True)
+        try:
+            assert c.readonly is True
+            cur = c.cursor()
+            cur.execute("SHOW transaction_read_only")
+            assert cur.fetchone()[0] == "on"
+        finally:
+            p.putconn(c)
+        c = p.getconn()
+        try:
+            assert c.readonly is None
+        finally:
+            p.putconn(c)

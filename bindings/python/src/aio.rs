@@ -232,8 +232,10 @@ fn release_off_loop(st: State) {
 
 /// `await`-able checkout: `pool.connection_async()` / `cursor_async()`'s `__aenter__`.
 /// Resolves to a `Connection` with the options applied (BEGIN queued unless autocommit).
+/// `begin=False`: a plain checkout, as the sync `getconn(readonly=...)` (nothing queued,
+/// the connection's own implicit BEGIN applies; the asyncio `Pool.getconn_async`).
 #[pyfunction]
-#[pyo3(signature = (bridge, fut, pool, timeout, autocommit, readonly, isolation_level))]
+#[pyo3(signature = (bridge, fut, pool, timeout, autocommit, readonly, isolation_level, begin=true))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn _aio_checkout(
     py: Python<'_>,
@@ -244,6 +246,7 @@ pub(crate) fn _aio_checkout(
     autocommit: bool,
     readonly: bool,
     isolation_level: Option<u8>,
+    begin: bool,
 ) -> PyResult<Job> {
     let t = match timeout {
         Some(t) => Some(secs(py, "timeout", t)?),
@@ -263,7 +266,7 @@ pub(crate) fn _aio_checkout(
         .then(|| python_stack(py));
     let pool: Py<Pool> = pool.unbind();
     // Blocking settings (session defaults) need a round trip: off the runtime's workers.
-    let needs_io = autocommit && (readonly || isolation_level.is_some());
+    let needs_io = begin && autocommit && (readonly || isolation_level.is_some());
     let after_get = move |pc: pgpool::PooledConnection, flag: &AtomicBool| -> Finisher {
         let intr = || flag.load(Ordering::Acquire);
         if let Some(s) = stack {
@@ -271,7 +274,13 @@ pub(crate) fn _aio_checkout(
         }
         let facts = pool.get().facts_for(&pc);
         let mut st = State::new(Holder::Pooled(pc));
-        if let Err(e) = apply_opts(&mut st, &o, &intr) {
+        let applied = if begin {
+            apply_opts(&mut st, &o, &intr)
+        } else {
+            st.readonly = readonly.then_some(true);
+            Ok(())
+        };
+        if let Err(e) = applied {
             if let Holder::Pooled(pc) = std::mem::replace(&mut st.holder, Holder::Closed) {
                 pc.discard();
             }

@@ -408,12 +408,13 @@ fn finish_and_return(py: Python<'_>, c: &Connection, ok: bool) -> Option<PyResul
 #[pymethods]
 impl Pool {
     #[new]
-    #[pyo3(signature = (dsn=None, *, min_size=None, max_size=None, timeout=None, max_lifetime=None, max_idle=None, pre_ping=None, max_waiting=None, leak_threshold=None, command_timeout=None, name=None, replicas=None, **conn_kwargs))]
+    #[pyo3(signature = (dsn=None, *, min_size=None, lazy_min=None, max_size=None, timeout=None, max_lifetime=None, max_idle=None, pre_ping=None, max_waiting=None, leak_threshold=None, command_timeout=None, name=None, replicas=None, **conn_kwargs))]
     #[allow(clippy::too_many_arguments)]
     fn py_new(
         py: Python<'_>,
         dsn: Option<String>,
         min_size: Option<i64>,
+        lazy_min: Option<bool>,
         max_size: Option<i64>,
         timeout: Option<f64>,
         max_lifetime: Option<f64>,
@@ -428,6 +429,7 @@ impl Pool {
     ) -> PyResult<Self> {
         let o = PoolOverrides {
             min_size: size(py, "min_size", min_size)?,
+            lazy_min,
             max_size: size(py, "max_size", max_size)?,
             timeout: match timeout {
                 Some(t) => Some(secs(py, "timeout", t)?),
@@ -469,9 +471,19 @@ impl Pool {
     fn __init__(&self, _args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) {}
 
     /// Checks out a connection, waiting up to `timeout` seconds (default: the pool's).
-    #[pyo3(signature = (timeout=None))]
-    fn getconn(slf: &Bound<'_, Self>, timeout: Option<f64>) -> PyResult<Py<Connection>> {
-        Self::checkout(slf, timeout, false)
+    /// `readonly=True` routes the checkout to the replicas (as `pool.cursor(readonly=True)`
+    /// does) and makes the connection's transactions READ ONLY.
+    #[pyo3(signature = (timeout=None, *, readonly=false))]
+    fn getconn(
+        slf: &Bound<'_, Self>,
+        timeout: Option<f64>,
+        readonly: bool,
+    ) -> PyResult<Py<Connection>> {
+        let conn = Self::checkout(slf, timeout, readonly)?;
+        if readonly {
+            conn.get().locked(slf.py(), |st| st.readonly = Some(true));
+        }
+        Ok(conn)
     }
 
     /// Returns a connection (an open transaction is rolled back, session state reset);
@@ -655,6 +667,7 @@ impl Pool {
         let c = self.pool.config();
         let d = PyDict::new(py);
         d.set_item("min_size", c.min_size)?;
+        d.set_item("lazy_min", c.lazy_min)?;
         d.set_item("max_size", c.max_size)?;
         d.set_item("timeout", c.timeout.as_secs_f64())?;
         d.set_item("max_lifetime", c.max_lifetime.map(|x| x.as_secs_f64()))?;
