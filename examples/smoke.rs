@@ -17,7 +17,7 @@ fn run() -> Result<(), pgpool::Error> {
             "server: {}",
             String::from_utf8_lossy(r.get(0, 0).unwrap_or_default())
         );
-        c.begin_deferred("BEGIN");
+        c.begin(&Default::default());
         c.simple_query("CREATE TEMP TABLE smoke (id int, name text)", None)?;
         let r = c.query_params(
             "INSERT INTO smoke VALUES ($1, $2), ($3, $4)",

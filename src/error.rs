@@ -107,6 +107,9 @@ pub enum Error {
     Db(Arc<DbError>),
     /// A parameter, statement or argument the caller passed is unusable.
     InvalidParameter(String),
+    /// Client-side interpolation or adaptation of parameters failed (`crate::sql`), with
+    /// the exception psycopg2 raises for it.
+    Param(crate::sql::ParamError),
     /// The connection is in a state that does not allow the call (closed, busy, ...).
     Interface(String),
     /// The caller's interrupt hook asked to stop (e.g. Ctrl-C); the query was cancelled.
@@ -195,6 +198,7 @@ impl fmt::Display for Error {
             Error::Connection(m) => write!(f, "{m}"),
             Error::Db(e) => write!(f, "{e}"),
             Error::InvalidParameter(m) => write!(f, "{m}"),
+            Error::Param(p) => write!(f, "{p}"),
             Error::Interface(m) => write!(f, "{m}"),
             Error::Interrupted => write!(f, "canceling statement due to user request"),
             Error::Encoding { message, .. } => write!(f, "{message}"),

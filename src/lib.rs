@@ -12,8 +12,10 @@ pub mod result;
 pub mod runtime;
 pub mod session;
 pub mod sql;
+pub mod statements;
 pub mod stats;
 pub mod tls;
+pub mod transaction;
 pub mod types;
 
 pub mod ffi;

@@ -40,7 +40,7 @@ fn thirty_two_clients_through_pgbouncer_transaction_mode() {
                     (t * 1000 + i + 1).to_string().as_bytes()
                 );
                 assert_eq!(r.get(0, 1), Some(&b"happy"[..]));
-                c.begin_deferred("BEGIN");
+                c.begin(&Default::default());
                 let r = c
                     .simple_query(&format!("SELECT {v}::text, 'ok'::bouncer_mood"), None)
                     .unwrap();

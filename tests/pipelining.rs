@@ -15,7 +15,7 @@ fn begin_rides_with_the_first_statement() {
     let mut c = pool.get(None).unwrap();
     proxy.chunks.lock().unwrap().clear();
 
-    c.begin_deferred("BEGIN");
+    c.begin(&Default::default());
     let r = c.simple_query("SELECT 41 + 1", None).unwrap();
     assert_eq!(r.get(0, 0), Some(&b"42"[..]));
     c.simple_query("COMMIT", None).unwrap();
@@ -32,7 +32,7 @@ fn begin_rides_with_the_first_statement() {
 
     // The extended protocol (C face) too: Parse/Bind/Describe/Execute/Sync after BEGIN.
     proxy.chunks.lock().unwrap().clear();
-    c.begin_deferred("BEGIN");
+    c.begin(&Default::default());
     let r = c
         .query_params("SELECT $1::int + 1", &[Some(b"1")], None)
         .unwrap();
@@ -96,7 +96,7 @@ fn pipeline_inside_a_transaction_packs_statements() {
     c.simple_query("CREATE TEMP TABLE pack_t (x int, s text)", None)
         .unwrap();
     proxy.chunks.lock().unwrap().clear();
-    c.begin_deferred("BEGIN");
+    c.begin(&Default::default());
     // statements ending in a line comment, and one with a ';' inside a literal
     let n = c
         .pipeline(
@@ -118,7 +118,7 @@ fn pipeline_inside_a_transaction_packs_statements() {
         Some("1000")
     );
     // The first error is reported and aborts the transaction.
-    c.begin_deferred("BEGIN");
+    c.begin(&Default::default());
     let e = c
         .pipeline(
             &mut (0..300).map(|i| {
@@ -139,7 +139,7 @@ fn pipeline_inside_a_transaction_packs_statements() {
         Some("1000")
     );
     // An empty batch sends nothing and leaves BEGIN pending.
-    c.begin_deferred("BEGIN");
+    c.begin(&Default::default());
     assert_eq!(c.pipeline(&mut std::iter::empty(), None).unwrap(), 0);
     assert!(c.has_pending_begin());
 }

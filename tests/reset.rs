@@ -12,7 +12,7 @@ fn a_connection_returned_inside_a_transaction_is_rolled_back() {
         c.simple_query("CREATE TABLE IF NOT EXISTS reset_t (x int)", None)
             .unwrap();
         c.simple_query("TRUNCATE reset_t", None).unwrap();
-        c.begin_deferred("BEGIN");
+        c.begin(&Default::default());
         c.simple_query("INSERT INTO reset_t VALUES (1)", None)
             .unwrap();
         assert_eq!(c.transaction_status(), TxStatus::InTransaction);
@@ -24,7 +24,7 @@ fn a_connection_returned_inside_a_transaction_is_rolled_back() {
         Some("0")
     );
     // a failed transaction too
-    c.begin_deferred("BEGIN");
+    c.begin(&Default::default());
     assert!(c.simple_query("SELECT 1/0", None).is_err());
     assert_eq!(c.transaction_status(), TxStatus::InError);
     drop(c);

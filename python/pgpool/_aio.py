@@ -262,16 +262,11 @@ class AsyncPoolConnection:
     __slots__ = ("_pool", "_timeout", "_opts", "_conn")
 
     def __init__(
-        self,
-        pool: Pool,
-        timeout: Optional[float],
-        autocommit: bool,
-        readonly: bool,
-        isolation_level: Optional[int],
+        self, pool: Pool, timeout: Optional[float], opts: _pgpool._BlockOptions
     ):
         self._pool = pool
         self._timeout = timeout
-        self._opts = (autocommit, readonly, isolation_level)
+        self._opts = opts
         self._conn: Optional[Connection] = None
 
     async def _enter(self) -> Connection:
@@ -280,7 +275,7 @@ class AsyncPoolConnection:
                 "this pool.connection_async() block is already entered"
             )
         conn: Connection = await _run(
-            _pgpool._aio_checkout, self._pool, self._timeout, *self._opts
+            _pgpool._aio_checkout, self._pool, self._timeout, self._opts
         )
         self._conn = conn
         return conn
@@ -310,13 +305,11 @@ class AsyncPoolCursor(AsyncPoolConnection):
         self,
         pool: Pool,
         timeout: Optional[float],
-        autocommit: bool,
-        readonly: bool,
-        isolation_level: Optional[int],
+        opts: _pgpool._BlockOptions,
         dict_rows: bool,
         cursor_factory: Any,
     ):
-        super().__init__(pool, timeout, autocommit, readonly, isolation_level)
+        super().__init__(pool, timeout, opts)
         self._dict_rows = dict_rows
         self._factory = cursor_factory
 
@@ -350,7 +343,11 @@ async def getconn_async(
     in the pool's one FIFO queue (threads, asyncio and C alike); cancelling the task
     takes it out of the queue."""
     conn: Connection = await _run(
-        _pgpool._aio_checkout, pool, timeout, False, readonly, None, False
+        _pgpool._aio_checkout,
+        pool,
+        timeout,
+        _pgpool._BlockOptions(readonly=readonly),
+        False,
     )
     return AsyncConnection(conn)
 

@@ -402,6 +402,16 @@ class _LoopBridge:
     def drain(self) -> None: ...
 
 @final
+class _BlockOptions:
+    def __new__(
+        cls,
+        *,
+        autocommit: bool = False,
+        readonly: bool = False,
+        isolation_level: _IsolationLevel = None,
+    ) -> Self: ...
+
+@final
 class _Job:
     def cancel(self) -> None: ...
 
@@ -410,9 +420,7 @@ def _aio_checkout(
     fut: Any,
     pool: Pool,
     timeout: Optional[float],
-    autocommit: bool,
-    readonly: bool,
-    isolation_level: Optional[int],
+    opts: _BlockOptions,
     begin: bool = True,
 ) -> _Job: ...
 def _aio_execute(

@@ -27,8 +27,9 @@ without a class of its own raises the DB-API class directly, as psycopg2 does.
 Every exception carries ``pgerror`` (the server's message as libpq formats it),
 ``pgcode`` (the SQLSTATE), ``diag`` (the fields of the error report) and ``cursor``.
 
-The Rust extension builds exceptions through :func:`_from_server` and
-:func:`_client_error`; nothing else in this module is called from Rust.
+The Rust extension builds server errors through :func:`_from_server` and takes the
+classes of the errors it detects itself from this module by name; nothing else in it is
+called from Rust.
 """
 
 from __future__ import annotations
@@ -424,42 +425,6 @@ def _from_server(fields: Mapping[str, Any]) -> BaseException:
     exc.pgcode = code
     exc._fields = {k: fields.get(k) for k in _DIAG_FIELDS}
     return exc
-
-
-# kind -> exception class, for errors pgpool detects itself.
-_CLIENT_KINDS: Dict[str, Type[BaseException]] = {
-    "interface": InterfaceError,
-    "operational": OperationalError,
-    "programming": ProgrammingError,
-    "data": DataError,
-    "not_supported": NotSupportedError,
-    "pool_timeout": PoolTimeout,
-    "pool_closed": PoolClosed,
-    "too_many_requests": TooManyRequests,
-    # A bad DSN or pool setting: psycopg2 raises ProgrammingError("invalid dsn: ...").
-    "config": ProgrammingError,
-    "type_error": TypeError,
-    "value_error": ValueError,
-    "key_error": KeyError,
-}
-
-
-def _client_error(kind: str, message: str) -> BaseException:
-    """The exception for an error pgpool detected itself (not a server error)."""
-    if kind == "query_canceled":
-        # Ctrl-C (or another interrupt) cancelled the statement on the server: what
-        # psycopg2 raises when the server reports the cancellation.
-        fields = {
-            "severity": "ERROR",
-            "severity_nonlocalized": "ERROR",
-            "sqlstate": "57014",
-            "message_primary": message or "canceling statement due to user request",
-        }
-        return _from_server(fields)
-    cls = _CLIENT_KINDS.get(kind)
-    if cls is None:
-        return InterfaceError(f"{message} (unknown error kind {kind!r})")
-    return cls(message)
 
 
 # ---------------------------------------------------------------------------

@@ -27,6 +27,7 @@ use crate::result::QueryResult;
 use crate::session::Dirty;
 use crate::sql::Quoting;
 
+mod begin;
 mod copy;
 mod message;
 mod pipeline;
@@ -38,7 +39,7 @@ mod txn;
 
 pub use self::stream::CancelToken;
 #[allow(unused_imports)]
-use self::{message::*, pipeline::*, read::*, startup::*, stream::*, txn::*};
+use self::{begin::PendingBegin, message::*, pipeline::*, read::*, startup::*, stream::*, txn::*};
 
 /// How often a blocked read wakes up to ask the interrupt hook.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
@@ -150,7 +151,7 @@ pub struct Connection {
     /// id is not the one the pooler gave us. Every transaction end may hand the server
     /// connection to another client, so the reset rides with each one.
     behind_pooler: bool,
-    pending_begin: Option<String>,
+    pending_begin: Option<PendingBegin>,
     notices: Vec<Notice>,
     created: Instant,
     last_used: Instant,
@@ -333,10 +334,11 @@ impl Connection {
         self.read_deadline = d;
     }
 
-    /// Queues `BEGIN` (or e.g. `BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY`) to go out
-    /// in the same write as the next statement.
-    pub fn begin_deferred(&mut self, begin_sql: impl Into<String>) {
-        self.pending_begin = Some(begin_sql.into());
+    /// Starts a transaction with characteristics `c`: its `BEGIN` (e.g. `BEGIN
+    /// ISOLATION LEVEL SERIALIZABLE READ ONLY`) is queued to go out in the same write as
+    /// the next statement, with no round trip of its own.
+    pub fn begin(&mut self, c: &crate::transaction::Characteristics) {
+        self.pending_begin = Some(PendingBegin::new(c));
     }
 
     /// True when a deferred `BEGIN` has not been sent yet.
@@ -381,6 +383,12 @@ impl Connection {
     /// A liveness check: an empty query, one round trip.
     pub fn ping(&mut self) -> Result<()> {
         self.simple_query("", None).map(|_| ())
+    }
+
+    /// A health check that runs a statement (`SELECT 1`): the server answers queries, not
+    /// only the protocol (what `ping`'s empty query checks).
+    pub fn check_health(&mut self, intr: Option<Interrupt<'_>>) -> Result<()> {
+        self.simple_query("SELECT 1", intr).map(|_| ())
     }
 
     /// True when the server already closed this idle connection (or sent it anything

@@ -83,8 +83,7 @@ impl Connection {
                 q.clear();
                 let begin_here = begin.take();
                 if let Some(b) = &begin_here {
-                    q.push_str(b);
-                    q.push_str("\n;\n");
+                    b.push_prefix(&mut q);
                 }
                 let mut k = 0;
                 while k < PACK {

@@ -27,7 +27,7 @@ impl Connection {
     /// Writes a pending BEGIN in front of what follows.
     pub(super) fn put_pending_begin(&mut self) -> Result<bool> {
         if let Some(b) = self.pending_begin.take() {
-            frontend::query(&b, &mut self.wbuf).map_err(|e| io_err("encode", e))?;
+            b.write_query(&mut self.wbuf)?;
             Ok(true)
         } else {
             Ok(false)
@@ -66,10 +66,7 @@ impl Connection {
             Some(begin) => {
                 // One Query message "BEGIN;<sql>": one write, and one flush and one
                 // wake-up on the server side (two Query messages cost two).
-                let mut q = String::with_capacity(begin.len() + 1 + sql.len());
-                q.push_str(&begin);
-                q.push(';');
-                q.push_str(sql);
+                let (q, at) = begin.prefixed(sql);
                 if let Err(e) = self.put_query(&q) {
                     self.pending_begin = Some(begin);
                     return Err(e);
@@ -79,7 +76,7 @@ impl Connection {
                 // count from the start of <sql>, the statement the caller knows.
                 let r = self
                     .read_until_ready(intr, sink)
-                    .map_err(|e| shift_position(e, begin.len() + 1));
+                    .map_err(|e| shift_position(e, at));
                 if r.is_err() && self.tx == TxStatus::Idle && !self.broken {
                     // The server parses the whole message before running any of it: a
                     // syntax error means BEGIN did not run either. Keep the transaction
@@ -119,19 +116,7 @@ impl Connection {
         if let Some(begin) = &begin {
             // BEGIN through the unnamed statement too, with no Sync of its own: one
             // write, one Sync, one flush on the server for the whole block.
-            frontend::parse("", begin, std::iter::empty(), &mut self.wbuf)
-                .map_err(|e| io_err("encode", e))?;
-            frontend::bind(
-                "",
-                "",
-                std::iter::empty(),
-                std::iter::empty::<Option<&[u8]>>(),
-                |_, _| Ok(IsNull::Yes),
-                std::iter::empty(),
-                &mut self.wbuf,
-            )
-            .map_err(|_| Error::InvalidParameter("could not encode BEGIN".into()))?;
-            frontend::execute("", 0, &mut self.wbuf).map_err(|e| io_err("encode", e))?;
+            begin.write_extended(&mut self.wbuf)?;
         }
         if let Err(e) = self.encode_extended(sql, params) {
             self.wbuf.clear();

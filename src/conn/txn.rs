@@ -75,6 +75,45 @@ impl Connection {
         Ok(ended_by(how, &r.command_tag))
     }
 
+    /// `COMMIT`, with the failed-commit rule: a transaction that failed earlier is rolled
+    /// back by the server instead, and that is an error (SQLSTATE `25P02`), so a commit
+    /// that did not happen never looks like one that did. Without a transaction it is a
+    /// no-op. (psycopg2's `commit()` does not raise there; the Python face keeps its
+    /// behaviour and uses [`end_transaction`](Self::end_transaction).)
+    pub fn commit_checked(&mut self, intr: Option<Interrupt<'_>>) -> Result<()> {
+        if self.end_transaction(TxEnd::Commit, false, intr)? == Ended::RolledBack {
+            return Err(Error::Db(std::sync::Arc::new(crate::DbError {
+                severity: "ERROR".into(),
+                code: "25P02".into(),
+                message: "the transaction failed earlier and was rolled back, not committed".into(),
+                ..Default::default()
+            })));
+        }
+        Ok(())
+    }
+
+    /// Changes the session's default transaction characteristics (`SET
+    /// default_transaction_*`, in one message; nothing is sent for an empty change).
+    pub fn set_session_defaults(
+        &mut self,
+        change: &crate::transaction::DefaultsChange,
+        intr: Option<Interrupt<'_>>,
+    ) -> Result<()> {
+        let sets = change.statements();
+        if sets.is_empty() {
+            return Ok(());
+        }
+        self.simple_query(&sets.join(";"), intr).map(|_| ())
+    }
+
+    /// True when handing the connection back to its pool needs a round trip: a
+    /// transaction reached the server, or the session has state to reset. (A queued
+    /// `BEGIN` that never left is just dropped.) Faces return a connection without
+    /// releasing their runtime's lock (Python's GIL, an event loop's thread) when false.
+    pub fn release_needs_io(&self) -> bool {
+        self.broken || self.tx != TxStatus::Idle || !self.session.is_clean()
+    }
+
     /// `end` (if any) and the reset of `self.session`, in one Query message.
     pub(super) fn end_and_reset(
         &mut self,

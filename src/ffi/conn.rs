@@ -2,7 +2,7 @@
 
 use std::ffi::{c_char, CStr};
 
-use crate::conn::{Ended, TxEnd};
+use crate::conn::TxEnd;
 use crate::pool::PooledConnection;
 use crate::result::QueryResult;
 
@@ -130,7 +130,7 @@ pub extern "C" fn pgpool_begin(conn: *mut pgpool_conn, err: *mut *mut pgpool_err
     ffi_boundary! {
         let r: FfiResult = (|| {
             let c = conn_arg(conn)?;
-            c.begin_deferred("BEGIN");
+            c.begin(&Default::default());
             Ok(())
         })();
         finish(r, err)
@@ -149,17 +149,7 @@ pub extern "C" fn pgpool_commit(
     ffi_boundary! {
         let r: FfiResult = (|| {
             let c = conn_arg(conn)?;
-            if c.end_transaction(TxEnd::Commit, false, None)? == Ended::RolledBack {
-                return Err(Failure::from(crate::Error::Db(std::sync::Arc::new(
-                    crate::DbError {
-                        severity: "ERROR".into(),
-                        code: "25P02".into(),
-                        message: "the transaction failed earlier and was rolled back, not committed"
-                            .into(),
-                        ..Default::default()
-                    },
-                ))));
-            }
+            c.commit_checked(None)?;
             Ok(())
         })();
         finish(r, err)

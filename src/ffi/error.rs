@@ -126,7 +126,9 @@ impl From<Error> for Failure {
             Error::Connection(_) => PGPOOL_CONNECTION,
             Error::Db(_) if e.is_connection_error() => PGPOOL_CONNECTION,
             Error::Db(_) => PGPOOL_DATABASE,
-            Error::InvalidParameter(_) | Error::Encoding { .. } => PGPOOL_INVALID_PARAMETER,
+            Error::InvalidParameter(_) | Error::Param(_) | Error::Encoding { .. } => {
+                PGPOOL_INVALID_PARAMETER
+            }
             Error::Interface(_) => PGPOOL_INTERFACE,
             // C has no interrupt hook; should it happen, it is the server's
             // query_canceled.

@@ -334,6 +334,18 @@ impl Pool {
         OnWorker(Box::pin(self.get_async_inner(timeout, cancel))).await
     }
 
+    /// The checkout fast path every face tries first: an idle connection taken now,
+    /// without waiting, queueing or connecting — so a face may take it without releasing
+    /// its runtime's lock (Python's GIL, an event loop's thread). `None` when the caller
+    /// must take the general path: no idle connection, waiters queued before it, or
+    /// `readonly` work on a pool with replicas (routing chooses the sub-pool).
+    pub fn try_checkout_now(&self, readonly: bool) -> Option<PooledConnection> {
+        if readonly && self.has_replicas() {
+            return None;
+        }
+        self.try_get_idle()
+    }
+
     /// An idle connection if one is ready now, without waiting, connecting or queueing
     /// (a free slot without an idle connection is not used): a checkout an event loop
     /// can do on its own thread. `None`: use [`Pool::get_async`]. Waiters already queued

@@ -26,7 +26,7 @@ pub fn quote_literal(v: &Value, q: Quoting, out: &mut String) -> Result<()> {
 /// NUL is an error.
 pub fn quote_string(s: &str, q: Quoting, out: &mut String) -> Result<()> {
     if s.as_bytes().contains(&0) {
-        return Err(err("ValueError", NUL_IN_LITERAL));
+        return Err(err(ParamErrorKind::Value, NUL_IN_LITERAL));
     }
     let escape = match q {
         Quoting::Standard => false,
@@ -67,7 +67,10 @@ pub(super) fn render(v: &Value, q: Quoting, out: &mut String) -> Result<()> {
         Value::BigInt(s) => {
             let digits = s.strip_prefix('-').unwrap_or(s);
             if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(err("ValueError", format_args!("invalid integer: {s:?}")));
+                return Err(err(
+                    ParamErrorKind::Value,
+                    format_args!("invalid integer: {s:?}"),
+                ));
             }
             if s.starts_with('-') {
                 out.push(' ');
@@ -83,7 +86,12 @@ pub(super) fn render(v: &Value, q: Quoting, out: &mut String) -> Result<()> {
                 out.push_str(s);
             }
             Some(false) => out.push_str("'NaN'::numeric"),
-            None => return Err(err("ValueError", format_args!("invalid Decimal: {s:?}"))),
+            None => {
+                return Err(err(
+                    ParamErrorKind::Value,
+                    format_args!("invalid Decimal: {s:?}"),
+                ))
+            }
         },
         Value::Str(s) => quote_string(s, q, out)?,
         Value::Bytes(b) => {
@@ -102,7 +110,10 @@ pub(super) fn render(v: &Value, q: Quoting, out: &mut String) -> Result<()> {
         Value::Typed { text, cast } => {
             if let Some(cast) = cast {
                 if !valid_cast(cast) {
-                    return Err(err("ValueError", format_args!("invalid cast: {cast:?}")));
+                    return Err(err(
+                        ParamErrorKind::Value,
+                        format_args!("invalid cast: {cast:?}"),
+                    ));
                 }
             }
             // psycopg2 writes dates, uuids and intervals as `'...'::type` under either
@@ -120,7 +131,7 @@ pub(super) fn render(v: &Value, q: Quoting, out: &mut String) -> Result<()> {
         }
         Value::Raw(s) => {
             if s.as_bytes().contains(&0) {
-                return Err(err("ValueError", NUL_IN_QUERY));
+                return Err(err(ParamErrorKind::Value, NUL_IN_QUERY));
             }
             out.push_str(s);
         }
@@ -138,7 +149,7 @@ pub const MAX_NESTING: usize = 1000;
 /// The error for a parameter nested deeper than [`MAX_NESTING`].
 pub fn nesting_error() -> Error {
     err(
-        "RecursionError",
+        ParamErrorKind::Recursion,
         format_args!(
             "maximum recursion depth exceeded while adapting a parameter (lists and tuples \
              nested more than {MAX_NESTING} levels)"

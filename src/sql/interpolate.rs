@@ -16,10 +16,13 @@ use std::collections::HashMap;
 /// all.
 pub fn interpolate(query: &str, params: Option<Params<'_>>, q: Quoting) -> Result<String> {
     if query.is_empty() {
-        return Err(err("ProgrammingError", "can't execute an empty query"));
+        return Err(err(
+            ParamErrorKind::Programming,
+            "can't execute an empty query",
+        ));
     }
     if query.as_bytes().contains(&0) {
-        return Err(err("ValueError", NUL_IN_QUERY));
+        return Err(err(ParamErrorKind::Value, NUL_IN_QUERY));
     }
     let Some(params) = params else {
         return Ok(query.to_owned());
@@ -94,7 +97,10 @@ pub(super) fn mogrify<'q>(
             }
             Some(b'(') => {
                 if kind == 2 {
-                    return Err(err("ProgrammingError", "argument formats can't be mixed"));
+                    return Err(err(
+                        ParamErrorKind::Programming,
+                        "argument formats can't be mixed",
+                    ));
                 }
                 kind = 1;
                 let mut d = i + 1;
@@ -103,16 +109,18 @@ pub(super) fn mogrify<'q>(
                 }
                 if d >= n || q[d] != b')' {
                     return Err(err(
-                        "ProgrammingError",
+                        ParamErrorKind::Programming,
                         "incomplete placeholder: '%(' without ')'",
                     ));
                 }
                 let key = &query[i + 1..d];
                 let value = match &named {
-                    Some(named) => named.get(key).ok_or_else(|| err("KeyError", key))?,
+                    Some(named) => named
+                        .get(key)
+                        .ok_or_else(|| err(ParamErrorKind::Key, key))?,
                     None => {
                         return Err(err(
-                            "TypeError",
+                            ParamErrorKind::Type,
                             "tuple indices must be integers or slices, not str",
                         ))
                     }
@@ -131,16 +139,21 @@ pub(super) fn mogrify<'q>(
             }
             _ => {
                 if kind == 1 {
-                    return Err(err("ProgrammingError", "argument formats can't be mixed"));
+                    return Err(err(
+                        ParamErrorKind::Programming,
+                        "argument formats can't be mixed",
+                    ));
                 }
                 kind = 2;
                 let values = match params {
                     Params::Positional(v) => v,
-                    Params::Named(_) => return Err(err("TypeError", "dict is not a sequence")),
+                    Params::Named(_) => {
+                        return Err(err(ParamErrorKind::Type, "dict is not a sequence"))
+                    }
                 };
                 let value = values
                     .get(index)
-                    .ok_or_else(|| err("IndexError", "tuple index out of range"))?;
+                    .ok_or_else(|| err(ParamErrorKind::Index, "tuple index out of range"))?;
                 let tuple = match conv
                     .get_or_insert_with(|| Converted::Tuple(vec![None; values.len()]))
                 {
@@ -198,7 +211,7 @@ pub(super) fn bytes_format(query: &str, conv: &Converted<'_>) -> Result<String> 
         p = next + 1;
         if p < n && q[p] == b'(' {
             let Some(dict) = dict else {
-                return Err(err("TypeError", "format requires a mapping"));
+                return Err(err(ParamErrorKind::Type, "format requires a mapping"));
             };
             p += 1;
             let keystart = p;
@@ -212,16 +225,16 @@ pub(super) fn bytes_format(query: &str, conv: &Converted<'_>) -> Result<String> 
                 p += 1;
             }
             if pcount > 0 {
-                return Err(err("ValueError", "incomplete format key"));
+                return Err(err(ParamErrorKind::Value, "incomplete format key"));
             }
             let key = &query[keystart..p - 1];
-            let value = dict.get(key).ok_or_else(|| err("KeyError", key))?;
+            let value = dict.get(key).ok_or_else(|| err(ParamErrorKind::Key, key))?;
             args = Arg::Item(value);
             arglen = -1;
             argidx = -2;
         }
         if p >= n {
-            return Err(err("ValueError", "incomplete format"));
+            return Err(err(ParamErrorKind::Value, "incomplete format"));
         }
         let c = q[p];
         let cpos = p;
@@ -233,7 +246,7 @@ pub(super) fn bytes_format(query: &str, conv: &Converted<'_>) -> Result<String> 
                 if argidx >= arglen {
                     // _psyco_curs_merge_query_args turns this one into a ProgrammingError
                     return Err(err(
-                        "ProgrammingError",
+                        ParamErrorKind::Programming,
                         "not enough arguments for format string",
                     ));
                 }
@@ -243,10 +256,16 @@ pub(super) fn bytes_format(query: &str, conv: &Converted<'_>) -> Result<String> 
                     match args {
                         Arg::Item(s) => s,
                         Arg::Dict => {
-                            return Err(err("ValueError", "only bytes values expected, got dict"))
+                            return Err(err(
+                                ParamErrorKind::Value,
+                                "only bytes values expected, got dict",
+                            ))
                         }
                         Arg::Tuple(_) => {
-                            return Err(err("ValueError", "only bytes values expected, got tuple"))
+                            return Err(err(
+                                ParamErrorKind::Value,
+                                "only bytes values expected, got tuple",
+                            ))
                         }
                     }
                 } else {
@@ -255,13 +274,16 @@ pub(super) fn bytes_format(query: &str, conv: &Converted<'_>) -> Result<String> 
                             Some(s) => s,
                             None => {
                                 return Err(err(
-                                    "ProgrammingError",
+                                    ParamErrorKind::Programming,
                                     "not enough arguments for format string",
                                 ))
                             }
                         },
                         _ => {
-                            return Err(err("ValueError", "only bytes values expected, got bytes"))
+                            return Err(err(
+                                ParamErrorKind::Value,
+                                "only bytes values expected, got bytes",
+                            ))
                         }
                     }
                 };
@@ -269,7 +291,7 @@ pub(super) fn bytes_format(query: &str, conv: &Converted<'_>) -> Result<String> 
             }
             c if c.is_ascii() => {
                 return Err(err(
-                    "ValueError",
+                    ParamErrorKind::Value,
                     format_args!(
                         "unsupported format character '{}' (0x{c:x}) at index {cpos}",
                         c as char
@@ -280,21 +302,21 @@ pub(super) fn bytes_format(query: &str, conv: &Converted<'_>) -> Result<String> 
                 // psycopg2 formats the (signed) C `char` with `%c`: a byte >= 0x80 is negative
                 // and Python refuses it
                 return Err(err(
-                    "OverflowError",
+                    ParamErrorKind::Overflow,
                     "character argument not in range(0x110000)",
                 ));
             }
         }
         if dict.is_some() && argidx < arglen && c != b'%' {
             return Err(err(
-                "TypeError",
+                ParamErrorKind::SurplusValues,
                 "not all arguments converted during string formatting",
             ));
         }
     }
     if argidx < arglen && dict.is_none() {
         return Err(err(
-            "TypeError",
+            ParamErrorKind::SurplusValues,
             "not all arguments converted during string formatting",
         ));
     }

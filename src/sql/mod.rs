@@ -25,13 +25,13 @@
 //!    UTF-8 query), a `%` at the very end `ValueError: incomplete format`; leftover
 //!    positional values `TypeError: not all arguments converted during string formatting`.
 //!
-//! # Error messages: the Python exception as a prefix
-//! Every error is [`Error::InvalidParameter`] whose message is `"<Class>: <argument>"`, where
-//! `<Class>` is the exception psycopg2 raises and `<argument>` is exactly that exception's
-//! single argument (`str(exc)`; for `KeyError`, the missing key itself, unquoted, so the face
-//! raises `KeyError(argument)` and Python prints `KeyError: 'name'`). The classes used:
+//! # Errors: the Python exception psycopg2 raises
+//! Every error is [`Error::Param`]: a [`ParamErrorKind`] naming the exception psycopg2
+//! raises and its single argument (`str(exc)`; for `KeyError`, the missing key itself,
+//! unquoted, so the face raises `KeyError(argument)` and Python prints `KeyError:
+//! 'name'`); displayed as `"<Class>: <argument>"`. The classes used:
 //!
-//! | prefix | when (psycopg2's message after the prefix) |
+//! | class | when (psycopg2's message) |
 //! |---|---|
 //! | `ProgrammingError: ` | `argument formats can't be mixed`; `incomplete placeholder: '%(' without ')'`; `can't execute an empty query` (empty query string) |
 //! | `KeyError: ` | `%(name)s` with no `name` in the mapping |
@@ -46,7 +46,7 @@
 //! `TypeError: format requires a mapping`, `ValueError: only bytes values expected, got
 //! dict`).
 //!
-//! [`python_exception`] splits a message back into class and argument. psycopg2 names the
+//! psycopg2 names the
 //! Python type of the parameters in two messages (`list index out of range`, `list indices
 //! must be integers or slices, not str` when a list was passed): the face, which knows the
 //! type, substitutes its name for `tuple` / `dict` there.
@@ -213,31 +213,65 @@ pub enum Params<'a> {
     Named(&'a [(String, Value)]),
 }
 
-/// The Python exception classes used as message prefixes (see the module docs).
-pub const EXCEPTION_CLASSES: [&str; 7] = [
-    "ProgrammingError",
-    "KeyError",
-    "IndexError",
-    "TypeError",
-    "ValueError",
-    "OverflowError",
-    "RecursionError",
-];
-
-/// Splits an interpolation error message into the Python exception class psycopg2 would
-/// raise and that exception's argument: `"KeyError: name"` gives `("KeyError", "name")`.
-/// `None` when the message has no known prefix.
-pub fn python_exception(message: &str) -> Option<(&'static str, &str)> {
-    EXCEPTION_CLASSES.iter().find_map(|class| {
-        message
-            .strip_prefix(class)
-            .and_then(|rest| rest.strip_prefix(": "))
-            .map(|arg| (*class, arg))
-    })
+/// The exception psycopg2 raises for an interpolation error (see the module docs); the C
+/// face reports every kind as `PGPOOL_INVALID_PARAMETER`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamErrorKind {
+    /// `ProgrammingError`.
+    Programming,
+    /// `KeyError`: the message is the missing key itself.
+    Key,
+    /// `IndexError`: more `%s` than values.
+    Index,
+    /// `TypeError`: fewer `%s` than values (psycopg2 never adapts the surplus ones).
+    SurplusValues,
+    /// `TypeError`, every other case.
+    Type,
+    /// `ValueError`.
+    Value,
+    /// `OverflowError`.
+    Overflow,
+    /// `RecursionError`.
+    Recursion,
 }
 
-fn err(class: &str, message: impl std::fmt::Display) -> Error {
-    Error::InvalidParameter(format!("{class}: {message}"))
+impl ParamErrorKind {
+    /// The name of the Python exception class.
+    pub fn python_class(self) -> &'static str {
+        match self {
+            ParamErrorKind::Programming => "ProgrammingError",
+            ParamErrorKind::Key => "KeyError",
+            ParamErrorKind::Index => "IndexError",
+            ParamErrorKind::SurplusValues | ParamErrorKind::Type => "TypeError",
+            ParamErrorKind::Value => "ValueError",
+            ParamErrorKind::Overflow => "OverflowError",
+            ParamErrorKind::Recursion => "RecursionError",
+        }
+    }
+}
+
+/// An interpolation or adaptation error: which exception psycopg2 raises, and that
+/// exception's single argument. Displayed as `"<Class>: <argument>"` (the text the C face
+/// reports).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParamError {
+    /// The exception.
+    pub kind: ParamErrorKind,
+    /// Its argument (`str(exc)`; for `KeyError`, the key, unquoted).
+    pub message: String,
+}
+
+impl std::fmt::Display for ParamError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.kind.python_class(), self.message)
+    }
+}
+
+fn err(kind: ParamErrorKind, message: impl std::fmt::Display) -> Error {
+    Error::Param(ParamError {
+        kind,
+        message: message.to_string(),
+    })
 }
 
 const NUL_IN_LITERAL: &str = "A string literal cannot contain NUL (0x00) characters.";

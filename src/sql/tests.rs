@@ -23,7 +23,7 @@ fn named(q: &str, pairs: &[(&str, Value)]) -> Result<String> {
 fn msg(r: Result<String>) -> String {
     match r {
         Ok(s) => panic!("expected an error, got {s:?}"),
-        Err(Error::InvalidParameter(m)) => m,
+        Err(Error::Param(p)) => p.to_string(),
         Err(e) => panic!("unexpected error kind {e:?}"),
     }
 }
@@ -298,19 +298,36 @@ fn nul_in_values() {
 }
 
 #[test]
-fn python_exception_split() {
-    assert_eq!(python_exception("KeyError: a b"), Some(("KeyError", "a b")));
+fn errors_name_psycopg2s_exception() {
+    let kind = |r: Result<String>| match r {
+        Err(Error::Param(p)) => (p.kind, p.message),
+        other => panic!("expected a parameter error, got {other:?}"),
+    };
     assert_eq!(
-        python_exception("ProgrammingError: argument formats can't be mixed"),
-        Some(("ProgrammingError", "argument formats can't be mixed"))
+        kind(named("%(k)s", &[])),
+        (ParamErrorKind::Key, "k".to_string())
     );
     assert_eq!(
-        python_exception("OverflowError: x"),
-        Some(("OverflowError", "x"))
+        kind(pos("%s %s", &[Value::Int(1)])).0,
+        ParamErrorKind::Index
     );
-    assert_eq!(python_exception("something else"), None);
-    let m = msg(named("%(k)s", &[]));
-    assert_eq!(python_exception(&m), Some(("KeyError", "k")));
+    assert_eq!(
+        kind(pos("%s", &[Value::Int(1), Value::Int(2)])).0,
+        ParamErrorKind::SurplusValues
+    );
+    assert_eq!(
+        kind(pos("%s %(a)s", &[Value::Int(1)])).0,
+        ParamErrorKind::Programming
+    );
+    assert_eq!(kind(pos("%d", &[Value::Int(1)])).0, ParamErrorKind::Value);
+    let e = ParamError {
+        kind: ParamErrorKind::SurplusValues,
+        message: "not all arguments converted during string formatting".into(),
+    };
+    assert_eq!(
+        e.to_string(),
+        "TypeError: not all arguments converted during string formatting"
+    );
 }
 
 // ---- adaptation ---------------------------------------------------------------
@@ -1213,7 +1230,7 @@ proptest! {
         }
         prop_assert!(contains_nul(&bad));
         let r = pos("SELECT %s", &[bad]);
-        prop_assert!(matches!(&r, Err(Error::InvalidParameter(m)) if m.starts_with("ValueError: ")), "{:?}", r);
+        prop_assert!(matches!(&r, Err(Error::Param(p)) if p.kind == ParamErrorKind::Value), "{:?}", r);
     }
 
     /// The scans never panic, whatever the input.

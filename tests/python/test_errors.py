@@ -245,34 +245,48 @@ def test_errorcodes_match_psycopg2():
     assert errorcodes.lookup("01004") == "STRING_DATA_RIGHT_TRUNCATION"
 
 
-def test_client_error_factory():
-    assert type(errors._client_error("interface", "x")) is pgpool.InterfaceError
-    assert type(errors._client_error("operational", "x")) is pgpool.OperationalError
-    assert type(errors._client_error("programming", "x")) is pgpool.ProgrammingError
-    assert type(errors._client_error("data", "x")) is pgpool.DataError
-    assert type(errors._client_error("not_supported", "x")) is pgpool.NotSupportedError
-    assert type(errors._client_error("pool_timeout", "x")) is pgpool.PoolTimeout
-    assert type(errors._client_error("pool_closed", "x")) is pgpool.PoolClosed
-    assert (
-        type(errors._client_error("too_many_requests", "x")) is pgpool.TooManyRequests
-    )
-    assert (
-        type(errors._client_error("config", "invalid dsn: x"))
-        is pgpool.ProgrammingError
-    )
-    assert type(errors._client_error("type_error", "x")) is TypeError
-    assert type(errors._client_error("value_error", "x")) is ValueError
-    key = errors._client_error("key_error", "name")
-    assert type(key) is KeyError and key.args == ("name",)
-    canceled = errors._client_error(
-        "query_canceled", "canceling statement due to user request"
-    )
-    assert type(canceled) is errors.QueryCanceled
-    assert canceled.pgcode == "57014"
-    assert str(canceled) == "canceling statement due to user request\n"
-    exc = errors._client_error("operational", "server closed the connection")
+def test_errors_pgpool_detects_itself_have_psycopg2s_classes(
+    dsn: str, conn: pgpool.Connection
+) -> None:
+    """Each kind of client-side error, raised through the public API (the extension maps
+    its error kinds to classes in one place)."""
+    with pytest.raises(pgpool.ProgrammingError, match="nonsense_keyword"):
+        pgpool.connect("host=localhost nonsense_keyword=1")
+    cur = conn.cursor()
+    with pytest.raises(KeyError) as key:
+        cur.execute("SELECT %(name)s", {})
+    assert type(key.value) is KeyError and key.value.args == ("name",)
+    with pytest.raises(TypeError, match="not all arguments converted"):
+        cur.execute("SELECT %s", (1, 2))
+    with pytest.raises(IndexError, match="tuple index out of range"):
+        cur.execute("SELECT %s, %s", (1,))
+    with pytest.raises(ValueError, match="unsupported format character"):
+        cur.execute("SELECT %d", (1,))
+    with pytest.raises(pgpool.ProgrammingError, match="can't be mixed"):
+        cur.execute("SELECT %s, %(a)s", (1,))
+    with pytest.raises(OverflowError, match="range"):
+        cur.execute("SELECT %\u00e9", (1,))
+    with pytest.raises(RecursionError):
+        nested: object = 1
+        for _ in range(2000):
+            nested = (nested,)
+        cur.execute("SELECT %s", (nested,))
+    conn.rollback()
+    closed = pgpool.connect(dsn)
+    closed.close()
+    with pytest.raises(pgpool.InterfaceError) as closed_err:
+        closed.cursor()
+    exc = closed_err.value
     assert exc.pgcode is None and exc.pgerror is None and exc.cursor is None
     assert exc.diag.sqlstate is None and exc.diag.message_primary is None
+    pool = pgpool.Pool(dsn, min_size=0, max_size=1)
+    held = pool.getconn()
+    with pytest.raises(pgpool.PoolTimeout):
+        pool.getconn(timeout=0.05)
+    pool.putconn(held)
+    pool.close()
+    with pytest.raises(pgpool.PoolClosed):
+        pool.getconn()
 
 
 def test_exceptions_pickle(conn):

@@ -307,7 +307,7 @@ def test_core_records_reach_the_pgpool_logger_with_levels(
     r = records[0]
     assert r.name == "pgpool"
     assert r.levelno == logging.WARNING
-    assert r.pathname.endswith("pool.rs")
+    assert r.pathname.endswith("src/pool/manager.rs")
 
 
 _QUIET_SCRIPT = """

@@ -7,7 +7,7 @@ use pyo3::types::{
     PyType,
 };
 
-use pgpool::sql::{Quoting, Value};
+use pgpool::sql::{ParamErrorKind, Quoting, Value};
 
 use crate::errors::{client_error, param_error, Kind};
 
@@ -110,10 +110,10 @@ impl Drop for DepthGuard {
 }
 
 fn nesting_error() -> PyErr {
-    let m = pgpool::sql::nesting_error().to_string();
-    pyo3::exceptions::PyRecursionError::new_err(
-        m.strip_prefix("RecursionError: ").unwrap_or(&m).to_owned(),
-    )
+    match pgpool::sql::nesting_error() {
+        pgpool::Error::Param(p) => pyo3::exceptions::PyRecursionError::new_err(p.message),
+        e => pyo3::exceptions::PyRecursionError::new_err(e.to_string()),
+    }
 }
 
 /// Adapts one Python object (psycopg2's `adapt(obj)`), tuples and lists included, with an
@@ -437,14 +437,14 @@ impl Vars {
                 match (r, failed) {
                     (Ok(_), Some((_, e))) => Err(e),
                     (Ok(s), None) => Ok(s),
-                    (Err(pgpool::Error::InvalidParameter(m)), failed) => {
+                    (Err(pgpool::Error::Param(p)), failed) => {
                         // Too many values: psycopg2 never adapts the extra ones.
                         if let Some((_, e)) = failed {
-                            if !m.starts_with("TypeError: not all arguments converted") {
+                            if p.kind != ParamErrorKind::SurplusValues {
                                 return Err(e);
                             }
                         }
-                        Err(param_error(py, &m, Some(&type_name)))
+                        Err(param_error(py, &p, Some(&type_name)))
                     }
                     (Err(e), _) => Err(crate::errors::to_py(py, &e)),
                 }
@@ -452,14 +452,14 @@ impl Vars {
             Vars::Named { pairs, failed } => {
                 match pgpool::sql::interpolate(query, Some(pgpool::sql::Params::Named(&pairs)), q) {
                     Ok(s) => Ok(s),
-                    Err(pgpool::Error::InvalidParameter(m)) => {
-                        if let Some(key) = m.strip_prefix("KeyError: ") {
-                            if let Some(pos) = failed.iter().position(|(k, _)| k == key) {
+                    Err(pgpool::Error::Param(p)) => {
+                        if p.kind == ParamErrorKind::Key {
+                            if let Some(pos) = failed.iter().position(|(k, _)| *k == p.message) {
                                 let mut failed = failed;
                                 return Err(failed.swap_remove(pos).1);
                             }
                         }
-                        Err(param_error(py, &m, None))
+                        Err(param_error(py, &p, None))
                     }
                     Err(e) => Err(crate::errors::to_py(py, &e)),
                 }
@@ -480,10 +480,8 @@ pub(crate) fn render(
 ) -> PyResult<String> {
     match vars {
         Some(v) if !v.is_none() => Vars::from_py(v)?.interpolate(py, query, q(query)),
-        _ => pgpool::sql::interpolate(query, None, Quoting::Standard).map_err(|e| match e {
-            pgpool::Error::InvalidParameter(m) => param_error(py, &m, None),
-            e => crate::errors::to_py(py, &e),
-        }),
+        _ => pgpool::sql::interpolate(query, None, Quoting::Standard)
+            .map_err(|e| crate::errors::to_py(py, &e)),
     }
 }
 

@@ -41,7 +41,7 @@ use crate::adapt;
 use crate::conn::{map_err, map_err_q, Connection, Holder, State};
 use crate::cursor::Cursor;
 use crate::errors::to_py;
-use crate::pool::{apply_opts, python_stack, secs, Pool, TxOpts};
+use crate::pool::{apply_opts, python_stack, secs, Pool, PyBlockOptions};
 
 /// The Python half of a job, run by `drain()` on the loop thread. `cancelled`: the
 /// awaiting Future was cancelled, there is nobody to give a result to (clean up only).
@@ -235,28 +235,22 @@ fn release_off_loop(st: State) {
 /// `begin=False`: a plain checkout, as the sync `getconn(readonly=...)` (nothing queued,
 /// the connection's own implicit BEGIN applies; the asyncio `Pool.getconn_async`).
 #[pyfunction]
-#[pyo3(signature = (bridge, fut, pool, timeout, autocommit, readonly, isolation_level, begin=true))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (bridge, fut, pool, timeout, opts, begin=true))]
 pub(crate) fn _aio_checkout(
     py: Python<'_>,
     bridge: &LoopBridge,
     fut: Py<PyAny>,
     pool: Bound<'_, Pool>,
     timeout: Option<f64>,
-    autocommit: bool,
-    readonly: bool,
-    isolation_level: Option<u8>,
+    opts: &Bound<'_, PyBlockOptions>,
     begin: bool,
 ) -> PyResult<Job> {
     let t = match timeout {
         Some(t) => Some(secs(py, "timeout", t)?),
         None => None,
     };
-    let o = TxOpts {
-        autocommit,
-        readonly,
-        isolation_level,
-    };
+    let o = opts.get().0;
+    let readonly = o.characteristics.readonly == Some(true);
     let core = pool.get().pool.clone();
     // The caller's stack, for leak warnings (only when the pool tracks leaks).
     let stack = core
@@ -266,7 +260,7 @@ pub(crate) fn _aio_checkout(
         .then(|| python_stack(py));
     let pool: Py<Pool> = pool.unbind();
     // Blocking settings (session defaults) need a round trip: off the runtime's workers.
-    let needs_io = begin && autocommit && (readonly || isolation_level.is_some());
+    let needs_io = begin && o.session_defaults().is_some();
     let after_get = move |pc: pgpool::PooledConnection, flag: &AtomicBool| -> Finisher {
         let intr = || flag.load(Ordering::Acquire);
         if let Some(s) = stack {
@@ -277,7 +271,7 @@ pub(crate) fn _aio_checkout(
         let applied = if begin {
             apply_opts(&mut st, &o, &intr)
         } else {
-            st.readonly = readonly.then_some(true);
+            st.chars.readonly = o.characteristics.readonly;
             Ok(())
         };
         if let Err(e) = applied {
@@ -296,10 +290,10 @@ pub(crate) fn _aio_checkout(
         })
     };
     let routed = readonly && core.has_replicas();
-    if !routed && !needs_io {
+    if !needs_io {
         // An idle connection ready now: checked out on the loop's thread, no hop (the
         // options only queue a BEGIN: no round trip).
-        if let Some(pc) = core.try_get_idle() {
+        if let Some(pc) = core.try_checkout_now(readonly) {
             let f = after_get(pc, &AtomicBool::new(false));
             resolve(fut.bind(py), f(py, false))?;
             return Ok(Job {
@@ -498,12 +492,7 @@ fn exit_quietly(conn: &Py<Connection>) -> bool {
         return false;
     };
     let quiet = match &st.holder {
-        Holder::Pooled(pc) => {
-            !pc.is_broken()
-                && !pc.session_dirty()
-                && pc.transaction_status() == pgpool::TxStatus::Idle
-                && (!st.in_tx || pc.has_pending_begin())
-        }
+        Holder::Pooled(pc) => !pc.release_needs_io(),
         Holder::Returned | Holder::Closed => true,
         Holder::Plain(_) => false,
     };

@@ -12,6 +12,7 @@ use pyo3::types::{PyDict, PyList, PyString};
 use pgpool::config::{ConnectParams, Host};
 use pgpool::conn::{CancelToken, Notice};
 use pgpool::sql::Quoting;
+use pgpool::transaction::{Characteristics, DefaultsChange, Isolation};
 use pgpool::{Interrupt, PooledConnection, QueryResult, TxStatus};
 
 use crate::cursor::{Cursor, RowMode};
@@ -32,10 +33,9 @@ pub(crate) enum Holder {
 pub(crate) struct State {
     pub(crate) holder: Holder,
     pub(crate) autocommit: bool,
-    /// 1..=4 (psycopg2's ISOLATION_LEVEL_* constants), `None`: server default.
-    pub(crate) isolevel: Option<u8>,
-    pub(crate) readonly: Option<bool>,
-    pub(crate) deferrable: Option<bool>,
+    /// The characteristics of the transactions it starts (`None`s: the server's
+    /// defaults).
+    pub(crate) chars: Characteristics,
     /// psycopg2's `CONN_STATUS_BEGIN`: a transaction was started (its BEGIN may still be
     /// queued in the core, to ride with the next statement).
     pub(crate) in_tx: bool,
@@ -46,22 +46,12 @@ pub(crate) struct State {
     pub(crate) mark: u64,
 }
 
-const ISOLEVELS: [&str; 5] = [
-    "",
-    "READ COMMITTED",
-    "REPEATABLE READ",
-    "SERIALIZABLE",
-    "READ UNCOMMITTED",
-];
-
 impl State {
     pub(crate) fn new(holder: Holder) -> State {
         State {
             holder,
             autocommit: false,
-            isolevel: None,
-            readonly: None,
-            deferrable: None,
+            chars: Characteristics::default(),
             in_tx: false,
             entered: false,
             mark: 0,
@@ -99,34 +89,14 @@ impl State {
         After { notices, broken }
     }
 
-    /// psycopg2's BEGIN statement for the current characteristics.
-    pub(crate) fn begin_sql(&self) -> String {
-        let mut s = String::from("BEGIN");
-        if let Some(l) = self.isolevel {
-            s.push_str(" ISOLATION LEVEL ");
-            s.push_str(ISOLEVELS[l as usize]);
-        }
-        match self.readonly {
-            Some(true) => s.push_str(" READ ONLY"),
-            Some(false) => s.push_str(" READ WRITE"),
-            None => {}
-        }
-        match self.deferrable {
-            Some(true) => s.push_str(" DEFERRABLE"),
-            Some(false) => s.push_str(" NOT DEFERRABLE"),
-            None => {}
-        }
-        s
-    }
-
     /// Queues the BEGIN of a new transaction when the next statement needs one
     /// (psycopg2's `pq_begin_locked`). It goes out in the statement's own write.
     pub(crate) fn prepare_begin(&mut self) -> pgpool::error::Result<()> {
         if self.in_tx || (self.autocommit && !self.entered) {
             return Ok(());
         }
-        let sql = self.begin_sql();
-        self.conn_mut()?.begin_deferred(sql);
+        let chars = self.chars;
+        self.conn_mut()?.begin(&chars);
         self.in_tx = true;
         Ok(())
     }
@@ -575,9 +545,7 @@ impl Connection {
         &self,
         py: Python<'_>,
         autocommit: Option<bool>,
-        isolevel: Option<Option<u8>>,
-        readonly: Option<Option<bool>>,
-        deferrable: Option<Option<bool>>,
+        change: DefaultsChange,
     ) -> PyResult<()> {
         self.check_open(py)?;
         let in_tx = self.locked(py, |st| st.in_tx);
@@ -590,60 +558,11 @@ impl Connection {
         }
         self.run(py, move |st, intr| -> pgpool::error::Result<()> {
             let want_ac = autocommit.unwrap_or(st.autocommit);
-            let mut sets: Vec<String> = Vec::new();
-            let onoff = |v: Option<bool>| match v {
-                None => "DEFAULT".to_string(),
-                Some(true) => "'on'".into(),
-                Some(false) => "'off'".into(),
-            };
-            if want_ac {
-                // No BEGIN will carry them: make them the session's defaults.
-                if let Some(l) = isolevel {
-                    sets.push(format!(
-                        "SET default_transaction_isolation TO {}",
-                        match l {
-                            Some(l) => format!("'{}'", ISOLEVELS[l as usize]),
-                            None => "DEFAULT".into(),
-                        }
-                    ));
-                }
-                if let Some(r) = readonly {
-                    sets.push(format!("SET default_transaction_read_only TO {}", onoff(r)));
-                }
-                if let Some(d) = deferrable {
-                    sets.push(format!(
-                        "SET default_transaction_deferrable TO {}",
-                        onoff(d)
-                    ));
-                }
-            } else if st.autocommit {
-                // Leaving autocommit: BEGIN carries them from now on.
-                if st.isolevel.is_some() {
-                    sets.push("SET default_transaction_isolation TO DEFAULT".into());
-                }
-                if st.readonly.is_some() {
-                    sets.push("SET default_transaction_read_only TO DEFAULT".into());
-                }
-                if st.deferrable.is_some() {
-                    sets.push("SET default_transaction_deferrable TO DEFAULT".into());
-                }
-            }
-            if !sets.is_empty() {
-                let c = st.conn_mut()?;
-                for s in &sets {
-                    c.simple_query(s, Some(intr))?;
-                }
-            }
+            let (send, chars) =
+                pgpool::transaction::set_session(st.autocommit, &st.chars, want_ac, &change);
+            st.conn_mut()?.set_session_defaults(&send, Some(intr))?;
             st.autocommit = want_ac;
-            if let Some(l) = isolevel {
-                st.isolevel = l;
-            }
-            if let Some(r) = readonly {
-                st.readonly = r;
-            }
-            if let Some(d) = deferrable {
-                st.deferrable = d;
-            }
+            st.chars = chars;
             Ok(())
         })
     }
@@ -708,34 +627,24 @@ pub(crate) fn map_err_q(py: Python<'_>, e: &pgpool::Error, query: Option<&str>) 
     to_py_q(py, e, query)
 }
 
-fn parse_isolevel(py: Python<'_>, v: &Bound<'_, PyAny>) -> PyResult<Option<u8>> {
+pub(crate) fn parse_isolevel(v: &Bound<'_, PyAny>) -> PyResult<Option<Isolation>> {
     if v.is_none() {
         return Ok(None);
     }
     if let Ok(i) = v.extract::<i64>() {
-        if !(1..=4).contains(&i) {
-            return Err(PyValueError::new_err(
+        return match Isolation::from_number(i) {
+            Some(l) => Ok(Some(l)),
+            None => Err(PyValueError::new_err(
                 "isolation_level must be between 1 and 4",
-            ));
-        }
-        return Ok(Some(i as u8));
+            )),
+        };
     }
     let s: String = match v.extract::<String>() {
         Ok(s) => s,
         Err(_) => v.str()?.extract()?,
     };
-    for (i, name) in ISOLEVELS.iter().enumerate().skip(1) {
-        if name.eq_ignore_ascii_case(&s) {
-            return Ok(Some(i as u8));
-        }
-    }
-    if s.eq_ignore_ascii_case("default") {
-        return Ok(None);
-    }
-    let _ = py;
-    Err(PyValueError::new_err(format!(
-        "bad value for isolation_level: '{s}'"
-    )))
+    Isolation::parse(&s)
+        .ok_or_else(|| PyValueError::new_err(format!("bad value for isolation_level: '{s}'")))
 }
 
 fn parse_onoff(v: &Bound<'_, PyAny>) -> PyResult<Option<bool>> {
@@ -851,18 +760,22 @@ impl Connection {
     #[setter]
     fn set_autocommit(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let v = value.is_truthy()?;
-        self.set_session_inner(py, Some(v), None, None, None)
+        self.set_session_inner(py, Some(v), DefaultsChange::default())
     }
 
     #[getter]
     fn get_isolation_level(&self, py: Python<'_>) -> Option<u8> {
-        self.locked(py, |st| st.isolevel)
+        self.locked(py, |st| st.chars.isolation.map(Isolation::number))
     }
 
     #[setter]
     fn set_isolation_level(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let l = parse_isolevel(py, value)?;
-        self.set_session_inner(py, None, Some(l), None, None)
+        let l = parse_isolevel(value)?;
+        let change = DefaultsChange {
+            isolation: Some(l),
+            ..Default::default()
+        };
+        self.set_session_inner(py, None, change)
     }
 
     /// Legacy psycopg2 method: rolls back, then 0 = autocommit, 1..4 = a level, None = default.
@@ -882,33 +795,45 @@ impl Connection {
             }
         }
         self.commit_or_rollback(py, false)?;
+        let isolation = |l| DefaultsChange {
+            isolation: Some(l),
+            ..Default::default()
+        };
         match lvl {
-            Some(0) => self.set_session_inner(py, Some(true), None, None, None),
-            Some(l) => self.set_session_inner(py, Some(false), Some(Some(l as u8)), None, None),
-            None => self.set_session_inner(py, Some(false), Some(None), None, None),
+            Some(0) => self.set_session_inner(py, Some(true), DefaultsChange::default()),
+            Some(l) => {
+                self.set_session_inner(py, Some(false), isolation(Isolation::from_number(l)))
+            }
+            None => self.set_session_inner(py, Some(false), isolation(None)),
         }
     }
 
     #[getter]
     fn get_readonly(&self, py: Python<'_>) -> Option<bool> {
-        self.locked(py, |st| st.readonly)
+        self.locked(py, |st| st.chars.readonly)
     }
 
     #[setter]
     fn set_readonly(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let v = parse_onoff(value)?;
-        self.set_session_inner(py, None, None, Some(v), None)
+        let change = DefaultsChange {
+            readonly: Some(parse_onoff(value)?),
+            ..Default::default()
+        };
+        self.set_session_inner(py, None, change)
     }
 
     #[getter]
     fn get_deferrable(&self, py: Python<'_>) -> Option<bool> {
-        self.locked(py, |st| st.deferrable)
+        self.locked(py, |st| st.chars.deferrable)
     }
 
     #[setter]
     fn set_deferrable(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let v = parse_onoff(value)?;
-        self.set_session_inner(py, None, None, None, Some(v))
+        let change = DefaultsChange {
+            deferrable: Some(parse_onoff(value)?),
+            ..Default::default()
+        };
+        self.set_session_inner(py, None, change)
     }
 
     /// psycopg2's `set_session()`; `None` leaves a setting unchanged.
@@ -925,7 +850,7 @@ impl Connection {
             o.filter(|v| !v.is_none())
         }
         let iso = match nn(isolation_level) {
-            Some(v) => Some(parse_isolevel(py, v)?),
+            Some(v) => Some(parse_isolevel(v)?),
             None => None,
         };
         let ro = match nn(readonly) {
@@ -940,7 +865,12 @@ impl Connection {
             Some(v) => Some(v.is_truthy()?),
             None => None,
         };
-        self.set_session_inner(py, ac, iso, ro, de)
+        let change = DefaultsChange {
+            isolation: iso,
+            readonly: ro,
+            deferrable: de,
+        };
+        self.set_session_inner(py, ac, change)
     }
 
     /// The server version as libpq's `PQserverVersion` (150018 for 15.18).

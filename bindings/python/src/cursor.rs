@@ -9,6 +9,8 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyIterator, PyList, PySlice, PyString, PyTuple, PyType};
 
+use pgpool::sql::Quoting;
+use pgpool::statements::{self, CopyDirection, FetchCount};
 use pgpool::{QueryResult, TxStatus};
 
 use crate::adapt;
@@ -235,8 +237,8 @@ impl Cursor {
         Ok(())
     }
 
-    fn quoted_name(&self) -> String {
-        quote_ident(self.name.as_deref().unwrap_or_default())
+    fn cursor_name(&self) -> &str {
+        self.name.as_deref().unwrap_or_default()
     }
 
     /// `execute` on a named cursor: `DECLARE "name" [NO] SCROLL CURSOR WITH[OUT] HOLD
@@ -265,16 +267,7 @@ impl Cursor {
                 ));
             }
             me.check_mark(py, &c)?;
-            let scroll = match me.scrollable {
-                Some(true) => "SCROLL ",
-                Some(false) => "NO SCROLL ",
-                None => "",
-            };
-            let hold = if me.withhold { "WITH" } else { "WITHOUT" };
-            let head = format!(
-                "DECLARE {} {scroll}CURSOR {hold} HOLD FOR ",
-                me.quoted_name()
-            );
+            let head = statements::declare_cursor(me.cursor_name(), me.scrollable, me.withhold);
             (c, head)
         };
         let sql = head
@@ -308,7 +301,7 @@ impl Cursor {
             let c = me.open_conn(py)?;
             me.check_mark(py, &c)?;
             // A WITH HOLD cursor outlives transactions: no BEGIN for it (psycopg2).
-            (c, sql(&me.quoted_name()), begin && !me.withhold)
+            (c, sql(me.cursor_name()), begin && !me.withhold)
         };
         let r = conn.get().execute_opt(py, &sql, begin)?;
         let mut me = slf.borrow_mut();
@@ -318,8 +311,8 @@ impl Cursor {
 
     /// `FETCH FORWARD <count> FROM "name"` into the cursor (psycopg2 fetches this way
     /// for every fetch call on a named cursor).
-    fn named_fetch(slf: &Bound<'_, Self>, count: &str) -> PyResult<()> {
-        Self::named_command(slf, true, |n| format!("FETCH FORWARD {count} FROM {n}"))
+    fn named_fetch(slf: &Bound<'_, Self>, count: FetchCount) -> PyResult<()> {
+        Self::named_command(slf, true, |n| statements::fetch_cursor(n, count))
     }
 
     fn scroll_buffered(&mut self, py: Python<'_>, value: i64, mode: &str) -> PyResult<()> {
@@ -717,59 +710,35 @@ fn column_names<'py>(py: Python<'py>, me: &mut Cursor) -> PyResult<Bound<'py, Py
     Ok(t)
 }
 
-/// Direction of a COPY statement, from its text.
-#[derive(PartialEq, Eq)]
-enum CopyDir {
-    In,
-    Out,
-    Neither,
+/// psycopg2's `copy_from` / `copy_to` statement for the cursor's connection.
+fn copy_table_sql(
+    slf: &Bound<'_, Cursor>,
+    dir: CopyDirection,
+    table: &str,
+    sep: &str,
+    null: &str,
+    columns: Option<&Bound<'_, PyAny>>,
+) -> PyResult<String> {
+    let py = slf.py();
+    let conn = slf.borrow().open_conn(py)?;
+    let q = conn.get().quoting(py);
+    statements::copy_table(dir, table, &copy_columns(columns)?, sep, null, q)
+        .map_err(|e| map_err(py, &e))
 }
 
-fn copy_direction(sql: &str) -> CopyDir {
-    let upper = sql.to_ascii_uppercase();
-    let words: Vec<&str> = upper
-        .split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == ';')
-        .filter(|w| !w.is_empty())
-        .collect();
-    for w in words.windows(2) {
-        if w[0] == "FROM" && w[1] == "STDIN" {
-            return CopyDir::In;
-        }
-        if w[0] == "TO" && w[1] == "STDOUT" {
-            return CopyDir::Out;
-        }
-    }
-    CopyDir::Neither
-}
-
-/// libpq's `PQescapeIdentifier`: always quoted, `"` doubled.
-fn quote_ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
-
-fn copy_columns(columns: Option<&Bound<'_, PyAny>>) -> PyResult<String> {
+fn copy_columns(columns: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
     let Some(cols) = columns.filter(|c| !c.is_none()) else {
-        return Ok(String::new());
+        return Ok(Vec::new());
     };
     let mut names = Vec::new();
     for c in cols.try_iter()? {
         let c = c?;
-        let s: String = match c.cast::<PyBytes>() {
+        names.push(match c.cast::<PyBytes>() {
             Ok(b) => String::from_utf8_lossy(b.as_bytes()).into_owned(),
             Err(_) => c.extract()?,
-        };
-        names.push(quote_ident(&s));
+        });
     }
-    if names.is_empty() {
-        return Ok(String::new());
-    }
-    Ok(format!("({})", names.join(",")))
-}
-
-fn quote_lit(py: Python<'_>, conn: &Connection, s: &str) -> PyResult<String> {
-    let mut out = String::new();
-    pgpool::sql::quote_string(s, conn.quoting(py), &mut out).map_err(|e| map_err(py, &e))?;
-    Ok(out)
+    Ok(names)
 }
 
 #[pymethods]
@@ -948,25 +917,24 @@ impl Cursor {
             Some(p) => p.len()?,
             None => 0,
         };
-        let mut sql = format!("SELECT * FROM {procname}(");
         let using_dict = n > 0 && params.is_some_and(|p| p.is_instance_of::<PyDict>());
-        let vals: Bound<'_, PyAny> = if using_dict {
+        let (sql, vals): (String, Bound<'_, PyAny>) = if using_dict {
             let d = params.expect("checked").cast::<PyDict>()?;
-            let mut parts = Vec::new();
+            let mut keys = Vec::new();
             for k in d.keys() {
-                let k: String = k.extract()?;
-                parts.push(format!("{}:=%s", quote_ident(&k)));
+                keys.push(k.extract::<String>()?);
             }
-            sql.push_str(&parts.join(","));
-            d.values().into_any()
+            (
+                statements::callproc(procname, 0, &keys),
+                d.values().into_any(),
+            )
         } else {
-            sql.push_str(&vec!["%s"; n].join(","));
-            match params {
+            let vals = match params {
                 Some(p) => p.clone(),
                 None => py.None().into_bound(py),
-            }
+            };
+            (statements::callproc(procname, n, &[]), vals)
         };
-        sql.push(')');
         let q = PyString::new(py, &sql);
         Self::execute(
             slf,
@@ -984,7 +952,7 @@ impl Cursor {
 
     fn fetchone(slf: &Bound<'_, Self>) -> PyResult<Option<Py<PyAny>>> {
         if Self::is_named(slf) {
-            Self::named_fetch(slf, "1")?;
+            Self::named_fetch(slf, FetchCount::Rows(1))?;
         }
         Self::fetch_next(slf)
     }
@@ -994,7 +962,7 @@ impl Cursor {
         let py = slf.py();
         if Self::is_named(slf) {
             let n = size.unwrap_or(slf.borrow().arraysize);
-            Self::named_fetch(slf, &n.to_string())?;
+            Self::named_fetch(slf, FetchCount::Rows(n as i64))?;
         }
         let (start, end) = {
             let mut me = slf.borrow_mut();
@@ -1016,7 +984,7 @@ impl Cursor {
     fn fetchall<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyList>> {
         let py = slf.py();
         if Self::is_named(slf) {
-            Self::named_fetch(slf, "ALL")?;
+            Self::named_fetch(slf, FetchCount::All)?;
         }
         let (start, end) = {
             let mut me = slf.borrow_mut();
@@ -1049,7 +1017,7 @@ impl Cursor {
                 (!left, me.itersize)
             };
             if more {
-                Self::named_fetch(slf, &itersize.to_string())?;
+                Self::named_fetch(slf, FetchCount::Rows(itersize as i64))?;
             }
             return match Self::fetch_next(slf)? {
                 Some(r) => Ok(r),
@@ -1068,8 +1036,8 @@ impl Cursor {
         if Self::is_named(slf) {
             // `MOVE` on the server; psycopg2 keeps no result from it (and takes any mode
             // other than "absolute" as relative).
-            let abs = if mode == "absolute" { "ABSOLUTE " } else { "" };
-            Self::named_command(slf, true, |n| format!("MOVE {abs}{value} FROM {n}"))?;
+            let absolute = mode == "absolute";
+            Self::named_command(slf, true, |n| statements::move_cursor(n, value, absolute))?;
             let mut me = slf.borrow_mut();
             me.rows = None;
             me.rowcount = -1;
@@ -1209,14 +1177,12 @@ impl Cursor {
                     // Never executed here: it may name a cursor opened by the server
                     // (a function returning a refcursor); close it only if it exists.
                     let name = slf.borrow().name.clone().unwrap_or_default();
-                    let sql = format!(
-                        "SELECT 1 FROM pg_catalog.pg_cursors WHERE name = {}",
-                        quote_lit(py, conn.get(), &name)?
-                    );
+                    let sql = statements::cursor_exists(&name, conn.get().quoting(py))
+                        .map_err(|e| map_err(py, &e))?;
                     conn.get().execute(py, &sql)?.nrows() > 0
                 };
                 if exists {
-                    Self::named_command(slf, false, |n| format!("CLOSE {n}"))?;
+                    Self::named_command(slf, false, statements::close_cursor)?;
                 }
             }
         }
@@ -1284,14 +1250,7 @@ impl Cursor {
         columns: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let py = slf.py();
-        let conn = slf.borrow().open_conn(py)?;
-        let sql = format!(
-            "COPY {}{} FROM stdin WITH DELIMITER AS {} NULL AS {}",
-            quote_ident(table),
-            copy_columns(columns)?,
-            quote_lit(py, conn.get(), sep)?,
-            quote_lit(py, conn.get(), null)?
-        );
+        let sql = copy_table_sql(slf, CopyDirection::In, table, sep, null, columns)?;
         copy(slf, py, sql, file, size)
     }
 
@@ -1305,14 +1264,7 @@ impl Cursor {
         columns: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let py = slf.py();
-        let conn = slf.borrow().open_conn(py)?;
-        let sql = format!(
-            "COPY {}{} TO stdout WITH DELIMITER AS {} NULL AS {}",
-            quote_ident(table),
-            copy_columns(columns)?,
-            quote_lit(py, conn.get(), sep)?,
-            quote_lit(py, conn.get(), null)?
-        );
+        let sql = copy_table_sql(slf, CopyDirection::Out, table, sep, null, columns)?;
         copy(slf, py, sql, file, 8192)
     }
 
@@ -1355,8 +1307,9 @@ fn copy(
         me.reset();
         me.query = Some(PyBytes::new(py, sql.as_bytes()).unbind());
     }
-    let dir = copy_direction(&sql);
-    if dir == CopyDir::Neither {
+    let standard = conn.get().quoting(py) != Quoting::Escape;
+    let dir = statements::copy_direction(&sql, standard);
+    if dir == CopyDirection::Neither {
         let r = conn.get().execute(py, &sql)?;
         return slf.borrow_mut().set_result(py, r);
     }
@@ -1369,7 +1322,7 @@ fn copy(
             let c = st.conn_mut()?;
             // str data goes in the session's client encoding, as psycopg2 sends it
             let enc = c.client_encoding();
-            if dir == CopyDir::In {
+            if dir == CopyDirection::In {
                 let mut next = || -> pgpool::error::Result<Option<Vec<u8>>> {
                     crate::exit::attach(|py| {
                         let got = file.bind(py).call_method1("read", (size,)).and_then(

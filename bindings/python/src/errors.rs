@@ -1,18 +1,23 @@
-//! Core errors → Python exceptions, through the two factories of `pgpool.errors`
-//! (`_from_server(fields)` and `_client_error(kind, message)`), imported once.
+//! Core errors → Python exceptions: server errors through `pgpool.errors._from_server`
+//! (the class of each SQLSTATE, imported once), errors pgpool detects itself as the class
+//! of their [`Kind`] (this file holds the one mapping).
 
-use pyo3::exceptions::{PyIndexError, PyOverflowError, PyRecursionError, PyRuntimeError};
+use pyo3::exceptions::{
+    PyIndexError, PyKeyError, PyOverflowError, PyRecursionError, PyTypeError, PyValueError,
+};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyDict;
 
+use pgpool::sql::{ParamError, ParamErrorKind};
 use pgpool::types::{ParseError, ParseErrorKind};
 use pgpool::{DbError, Error};
 
 static FROM_SERVER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-static CLIENT_ERROR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static ERRORS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
 
-/// The `kind` argument of `pgpool.errors._client_error`.
+/// What kind of error pgpool detected itself (not a server error): each has one Python
+/// class ([`Kind::class`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
     Interface,
@@ -31,22 +36,28 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
-    fn as_str(self) -> &'static str {
-        match self {
-            Kind::Interface => "interface",
-            Kind::Operational => "operational",
-            Kind::Programming => "programming",
-            Kind::Data => "data",
-            Kind::NotSupported => "not_supported",
-            Kind::PoolTimeout => "pool_timeout",
-            Kind::PoolClosed => "pool_closed",
-            Kind::TooManyRequests => "too_many_requests",
-            Kind::Config => "config",
-            Kind::TypeError => "type_error",
-            Kind::ValueError => "value_error",
-            Kind::KeyError => "key_error",
-            Kind::QueryCanceled => "query_canceled",
-        }
+    /// The exception class of the kind: psycopg2's DB-API classes, pgpool's pool errors,
+    /// the builtins psycopg2 raises for bad arguments.
+    fn class<'py>(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let name = match self {
+            Kind::TypeError => return Ok(py.get_type::<PyTypeError>().into_any()),
+            Kind::ValueError => return Ok(py.get_type::<PyValueError>().into_any()),
+            Kind::KeyError => return Ok(py.get_type::<PyKeyError>().into_any()),
+            Kind::Interface => "InterfaceError",
+            Kind::Operational => "OperationalError",
+            // A bad DSN or pool setting: psycopg2 raises ProgrammingError("invalid dsn").
+            Kind::Programming | Kind::Config => "ProgrammingError",
+            Kind::Data => "DataError",
+            Kind::NotSupported => "NotSupportedError",
+            Kind::PoolTimeout => "PoolTimeout",
+            Kind::PoolClosed => "PoolClosed",
+            Kind::TooManyRequests => "TooManyRequests",
+            Kind::QueryCanceled => "QueryCanceled",
+        };
+        ERRORS
+            .get_or_try_init(py, || py.import("pgpool.errors").map(Bound::unbind))?
+            .bind(py)
+            .getattr(name)
     }
 }
 
@@ -54,13 +65,26 @@ fn exception_from(obj: Bound<'_, PyAny>) -> PyErr {
     PyErr::from_value(obj)
 }
 
-/// A client-side error of `kind`, built by `pgpool.errors._client_error`.
+/// A client-side error of `kind`.
 pub(crate) fn client_error(py: Python<'_>, kind: Kind, message: impl AsRef<str>) -> PyErr {
-    let f = match CLIENT_ERROR.import(py, "pgpool.errors", "_client_error") {
-        Ok(f) => f,
-        Err(e) => return e,
-    };
-    match f.call1((kind.as_str(), message.as_ref())) {
+    let message = message.as_ref();
+    if kind == Kind::QueryCanceled {
+        // Ctrl-C (or another interrupt) cancelled the statement on the server: what
+        // psycopg2 raises when the server reports the cancellation.
+        let db = DbError {
+            severity: "ERROR".into(),
+            severity_nonlocalized: Some("ERROR".into()),
+            code: "57014".into(),
+            message: if message.is_empty() {
+                "canceling statement due to user request".into()
+            } else {
+                message.into()
+            },
+            ..Default::default()
+        };
+        return server_error(py, &db, None);
+    }
+    match kind.class(py).and_then(|c| c.call1((message,))) {
         Ok(exc) => exception_from(exc),
         Err(e) => e,
     }
@@ -117,7 +141,8 @@ pub(crate) fn to_py_q(py: Python<'_>, e: &Error, query: Option<&str>) -> PyErr {
         Error::TooManyRequests { .. } => client_error(py, Kind::TooManyRequests, e.to_string()),
         Error::Connection(m) => client_error(py, Kind::Operational, m),
         Error::Db(db) => server_error(py, db, query),
-        Error::InvalidParameter(m) => param_error(py, m, None),
+        Error::InvalidParameter(m) => client_error(py, Kind::Programming, m),
+        Error::Param(p) => param_error(py, p, None),
         Error::Interface(m) => client_error(py, Kind::Interface, m),
         Error::Interrupted => client_error(py, Kind::QueryCanceled, e.to_string()),
         Error::Encoding {
@@ -145,24 +170,24 @@ fn codec_error(py: Python<'_>, codec: &str, decoding: bool, data: &[u8], message
     }
 }
 
-/// An interpolation error of `pgpool::sql` (`"<Class>: <argument>"`). `seq_type` names the
-/// Python type of a positional `vars` (psycopg2 says `list index out of range` for a list).
-pub(crate) fn param_error(py: Python<'_>, message: &str, seq_type: Option<&str>) -> PyErr {
-    let Some((class, arg)) = pgpool::sql::python_exception(message) else {
-        return client_error(py, Kind::Programming, message);
-    };
+/// An interpolation error of `pgpool::sql`, as the exception psycopg2 raises. `seq_type`
+/// names the Python type of a positional `vars` (psycopg2 says `list index out of range`
+/// for a list).
+pub(crate) fn param_error(py: Python<'_>, e: &ParamError, seq_type: Option<&str>) -> PyErr {
     let arg = match seq_type {
-        Some(t) if t != "tuple" => arg.replacen("tuple ind", &format!("{t} ind"), 1),
-        _ => arg.to_owned(),
+        Some(t) if t != "tuple" => e.message.replacen("tuple ind", &format!("{t} ind"), 1),
+        _ => e.message.clone(),
     };
-    match class {
-        "ProgrammingError" => client_error(py, Kind::Programming, arg),
-        "KeyError" => client_error(py, Kind::KeyError, arg),
-        "IndexError" => PyIndexError::new_err(arg),
-        "TypeError" => client_error(py, Kind::TypeError, arg),
-        "ValueError" => client_error(py, Kind::ValueError, arg),
-        "RecursionError" => PyRecursionError::new_err(arg),
-        _ => PyRuntimeError::new_err(arg),
+    match e.kind {
+        ParamErrorKind::Programming => client_error(py, Kind::Programming, arg),
+        ParamErrorKind::Key => client_error(py, Kind::KeyError, arg),
+        ParamErrorKind::Index => PyIndexError::new_err(arg),
+        ParamErrorKind::SurplusValues | ParamErrorKind::Type => {
+            client_error(py, Kind::TypeError, arg)
+        }
+        ParamErrorKind::Value => client_error(py, Kind::ValueError, arg),
+        ParamErrorKind::Overflow => PyOverflowError::new_err(arg),
+        ParamErrorKind::Recursion => PyRecursionError::new_err(arg),
     }
 }
 

@@ -124,6 +124,7 @@ fn _pgpool(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<pool::Pool>()?;
     m.add_class::<pool::PoolCursor>()?;
     m.add_class::<pool::PoolConnection>()?;
+    m.add_class::<pool::PyBlockOptions>()?;
     m.add_class::<Connection>()?;
     m.add_class::<conn::ConnectionInfo>()?;
     m.add_class::<cursor::Cursor>()?;

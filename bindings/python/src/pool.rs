@@ -10,6 +10,7 @@ use pyo3::types::{PyDict, PyList, PyTuple};
 
 use pgpool::config::PoolOverrides;
 use pgpool::stats::WAIT_BUCKETS_MS;
+use pgpool::transaction::{BlockOptions, Characteristics};
 use pgpool::PoolConfig;
 
 use crate::conn::{map_err, Connection, Facts, Holder, SignalHook, State};
@@ -108,15 +109,9 @@ impl Pool {
             Some(t) => Some(secs(py, "timeout", t)?),
             None => None,
         };
-        // An idle connection is taken without releasing the GIL: the core's
-        // try_get_idle never connects, waits or queues (and a waiter already queued keeps
-        // its turn), so there is nothing to wait for here.
-        let idle = if readonly && me.pool.has_replicas() {
-            None
-        } else {
-            me.pool.try_get_idle()
-        };
-        let (got, raised) = match idle {
+        // An idle connection is taken without releasing the GIL: the core's fast path
+        // never connects, waits or queues, so there is nothing to wait for here.
+        let (got, raised) = match me.pool.try_checkout_now(readonly) {
             Some(pc) => (Ok(pc), None),
             None => crate::exit::detach(py, || {
                 let hook = SignalHook::new();
@@ -174,10 +169,7 @@ impl Pool {
         }
         match c.take_holder(py, Holder::Returned) {
             Holder::Pooled(pc) => {
-                if !close
-                    && pc.transaction_status() == pgpool::TxStatus::Idle
-                    && !pc.session_dirty()
-                {
+                if !close && !pc.release_needs_io() {
                     // Nothing to roll back or reset: no I/O, so no need to release the GIL.
                     pc.release();
                 } else {
@@ -244,44 +236,43 @@ impl Pool {
     }
 }
 
-/// Transaction options of `pool.cursor()` / `pool.connection()` (and their asyncio
-/// twins).
-#[derive(Clone, Copy)]
-pub(crate) struct TxOpts {
-    pub(crate) autocommit: bool,
-    pub(crate) readonly: bool,
-    pub(crate) isolation_level: Option<u8>,
+/// The options of a `pool.cursor()` / `pool.connection()` block (and their asyncio
+/// twins) as the core's one value. `isolation_level`: a number or a name, as
+/// `connection.set_session` takes it.
+pub(crate) fn block_options(
+    autocommit: bool,
+    readonly: bool,
+    isolation_level: Option<&Bound<'_, PyAny>>,
+) -> PyResult<BlockOptions> {
+    let isolation = match isolation_level {
+        Some(v) => crate::conn::parse_isolevel(v)?,
+        None => None,
+    };
+    Ok(BlockOptions {
+        autocommit,
+        characteristics: Characteristics {
+            isolation,
+            readonly: readonly.then_some(true),
+            deferrable: None,
+        },
+    })
 }
 
-fn parse_iso(py: Python<'_>, v: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u8>> {
-    let Some(v) = v.filter(|v| !v.is_none()) else {
-        return Ok(None);
-    };
-    if let Ok(i) = v.extract::<i64>() {
-        return match i {
-            1..=4 => Ok(Some(i as u8)),
-            _ => Err(client_error(
-                py,
-                Kind::ValueError,
-                "isolation_level must be between 1 and 4",
-            )),
-        };
-    }
-    let s: String = v.extract()?;
-    let levels = [
-        "READ COMMITTED",
-        "REPEATABLE READ",
-        "SERIALIZABLE",
-        "READ UNCOMMITTED",
-    ];
-    match levels.iter().position(|l| l.eq_ignore_ascii_case(s.trim())) {
-        Some(i) => Ok(Some(i as u8 + 1)),
-        None if s.eq_ignore_ascii_case("default") => Ok(None),
-        None => Err(client_error(
-            py,
-            Kind::ValueError,
-            format!("bad value for isolation_level: '{s}'"),
-        )),
+/// The options of a block as one Python value, for the asyncio face's Python half
+/// (`pgpool._aio`), which hands them back to the checkout unchanged.
+#[pyclass(module = "pgpool._pgpool", name = "_BlockOptions", frozen)]
+pub(crate) struct PyBlockOptions(pub(crate) BlockOptions);
+
+#[pymethods]
+impl PyBlockOptions {
+    #[new]
+    #[pyo3(signature = (*, autocommit=false, readonly=false, isolation_level=None))]
+    fn new(
+        autocommit: bool,
+        readonly: bool,
+        isolation_level: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyBlockOptions> {
+        block_options(autocommit, readonly, isolation_level).map(PyBlockOptions)
     }
 }
 
@@ -290,49 +281,28 @@ fn parse_iso(py: Python<'_>, v: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u8
 /// out with the first statement). Shared by the sync and asyncio faces.
 pub(crate) fn apply_opts(
     st: &mut State,
-    o: &TxOpts,
+    o: &BlockOptions,
     intr: pgpool::Interrupt<'_>,
 ) -> pgpool::error::Result<()> {
-    let (ac, ro, iso) = (o.autocommit, o.readonly, o.isolation_level);
-    st.autocommit = ac;
-    st.isolevel = iso;
-    st.readonly = ro.then_some(true);
-    if !ac {
-        return st.prepare_begin();
+    st.autocommit = o.autocommit;
+    st.chars = o.characteristics;
+    match o.session_defaults() {
+        Some(change) => st.conn_mut()?.set_session_defaults(&change, Some(intr)),
+        None if o.autocommit => Ok(()),
+        None => st.prepare_begin(),
     }
-    let c = st.conn_mut()?;
-    if ro {
-        c.simple_query("SET default_transaction_read_only TO 'on'", Some(intr))?;
-    }
-    if let Some(l) = iso {
-        let names = [
-            "",
-            "READ COMMITTED",
-            "REPEATABLE READ",
-            "SERIALIZABLE",
-            "READ UNCOMMITTED",
-        ];
-        c.simple_query(
-            &format!(
-                "SET default_transaction_isolation TO '{}'",
-                names[l as usize]
-            ),
-            Some(intr),
-        )?;
-    }
-    Ok(())
 }
 
 /// Checks out, applies the options and queues BEGIN (it goes out with the first statement).
 fn enter_conn(
     pool: &Bound<'_, Pool>,
     timeout: Option<f64>,
-    o: &TxOpts,
+    o: &BlockOptions,
 ) -> PyResult<Py<Connection>> {
     let py = pool.py();
-    let conn = Pool::checkout(pool, timeout, o.readonly)?;
+    let conn = Pool::checkout(pool, timeout, o.characteristics.readonly == Some(true))?;
     let o = *o;
-    let r = if o.autocommit && (o.readonly || o.isolation_level.is_some()) {
+    let r = if o.session_defaults().is_some() {
         // SET statements: round trips, so with the GIL released.
         conn.get().run(py, move |st, intr| apply_opts(st, &o, intr))
     } else {
@@ -481,7 +451,8 @@ impl Pool {
     ) -> PyResult<Py<Connection>> {
         let conn = Self::checkout(slf, timeout, readonly)?;
         if readonly {
-            conn.get().locked(slf.py(), |st| st.readonly = Some(true));
+            conn.get()
+                .locked(slf.py(), |st| st.chars.readonly = Some(true));
         }
         Ok(conn)
     }
@@ -509,11 +480,7 @@ impl Pool {
         let py = slf.py();
         Ok(PoolCursor {
             pool: slf.clone().unbind(),
-            opts: TxOpts {
-                autocommit,
-                readonly,
-                isolation_level: parse_iso(py, isolation_level)?,
-            },
+            opts: block_options(autocommit, readonly, isolation_level)?,
             dict_rows,
             cursor_factory: cursor_factory.filter(|f| !f.is_none(py)),
             timeout,
@@ -532,14 +499,9 @@ impl Pool {
         readonly: bool,
         isolation_level: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PoolConnection> {
-        let py = slf.py();
         Ok(PoolConnection {
             pool: slf.clone().unbind(),
-            opts: TxOpts {
-                autocommit,
-                readonly,
-                isolation_level: parse_iso(py, isolation_level)?,
-            },
+            opts: block_options(autocommit, readonly, isolation_level)?,
             timeout,
             conn: None,
         })
@@ -559,10 +521,10 @@ impl Pool {
         if let Some(t) = timeout {
             secs(py, "timeout", t)?;
         }
-        let iso = parse_iso(py, isolation_level)?;
+        let opts = PyBlockOptions(block_options(autocommit, readonly, isolation_level)?);
         AIO_CONNECTION
             .import(py, "pgpool._aio", "AsyncPoolConnection")?
-            .call1((slf, timeout, autocommit, readonly, iso))
+            .call1((slf, timeout, opts))
     }
 
     /// `async with pool.cursor_async() as cur:` — `cursor()` for asyncio
@@ -582,11 +544,11 @@ impl Pool {
         if let Some(t) = timeout {
             secs(py, "timeout", t)?;
         }
-        let iso = parse_iso(py, isolation_level)?;
+        let opts = PyBlockOptions(block_options(autocommit, readonly, isolation_level)?);
         let factory = cursor_factory.filter(|f| !f.is_none(py));
         AIO_CURSOR
             .import(py, "pgpool._aio", "AsyncPoolCursor")?
-            .call1((slf, timeout, autocommit, readonly, iso, dict_rows, factory))
+            .call1((slf, timeout, opts, dict_rows, factory))
     }
 
     /// Gauges and counters (SPEC §3.7), `utilization` and the acquire-wait histogram
@@ -695,11 +657,11 @@ impl Pool {
         let start = Instant::now();
         let outcome: PyResult<()> = (|| {
             let conn = Self::checkout(slf, timeout, false)?;
-            let r = conn.get().run(py, |st, intr| {
-                st.conn_mut()?.simple_query("SELECT 1", Some(intr))
-            });
+            let r = conn
+                .get()
+                .run(py, |st, intr| st.conn_mut()?.check_health(Some(intr)));
             Self::give_back(slf, conn.bind(py).as_any(), false)?;
-            r.map(|_| ())
+            r
         })();
         let d = PyDict::new(py);
         d.set_item("ok", outcome.is_ok())?;
@@ -752,7 +714,7 @@ impl Pool {
 #[pyclass(module = "pgpool._pgpool", name = "PoolCursor")]
 pub struct PoolCursor {
     pool: Py<Pool>,
-    opts: TxOpts,
+    opts: BlockOptions,
     dict_rows: bool,
     cursor_factory: Option<Py<PyAny>>,
     timeout: Option<f64>,
@@ -834,7 +796,7 @@ impl PoolCursor {
 #[pyclass(module = "pgpool._pgpool", name = "PoolConnection")]
 pub struct PoolConnection {
     pool: Py<Pool>,
-    opts: TxOpts,
+    opts: BlockOptions,
     timeout: Option<f64>,
     conn: Option<Py<Connection>>,
 }

@@ -1,0 +1,1 @@
+"""The parts of bench/poolbench.py, one concern each."""
