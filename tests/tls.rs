@@ -61,6 +61,14 @@ fn config(dsn: &str) -> pgpool::error::Result<PoolConfig> {
     PoolConfig::new(Some(dsn), &PoolOverrides::default())
 }
 
+/// A pool's configuration, checked as a pool is built (TLS files included).
+fn pool_config(dsn: &str) -> pgpool::error::Result<PoolConfig> {
+    let cfg = config(dsn)?;
+    let mut lazy = cfg.clone();
+    lazy.min_size = 0;
+    Pool::new(lazy).map(|_| cfg)
+}
+
 fn connect(dsn: &str) -> pgpool::error::Result<Connection> {
     Connection::connect(&config(dsn)?.connect)
 }
@@ -327,7 +335,7 @@ fn unusable_tls_files_are_config_errors_naming_the_setting() {
     let Some(t) = tls() else { return };
     let tmp = std::env::temp_dir().join(format!("pgpool-tls-test-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();
-    let setting = |dsn: &str| match config(dsn) {
+    let setting = |dsn: &str| match pool_config(dsn) {
         Err(Error::Config { setting, message }) => (setting, message),
         other => panic!("{dsn}: expected a config error, got {other:?}"),
     };
@@ -415,7 +423,7 @@ fn unusable_tls_files_are_config_errors_naming_the_setting() {
     assert_eq!(s, "sslcrl");
 
     // TLS settings do not matter on a Unix socket (libpq ignores sslmode there).
-    assert!(config("host=/tmp sslmode=verify-full sslrootcert=/nonexistent/root.crt").is_ok());
+    assert!(pool_config("host=/tmp sslmode=verify-full sslrootcert=/nonexistent/root.crt").is_ok());
     let _ = std::fs::remove_dir_all(&tmp);
 }
 

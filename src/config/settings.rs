@@ -131,16 +131,15 @@ pub(super) fn process_env(name: &str) -> Option<String> {
 
 impl PoolConfig {
     /// The configuration from an optional DSN, explicit arguments and the process
-    /// environment. See [`PoolConfig::with_env`]. The TLS files are checked too
-    /// ([`crate::tls::check`]), so unusable TLS settings fail here, naming the setting.
+    /// environment. See [`PoolConfig::with_env`]. (The TLS files are checked when a
+    /// pool is built from it: `crate::Pool::new`.)
     pub fn new(dsn: Option<&str>, overrides: &PoolOverrides) -> Result<PoolConfig> {
-        Self::with_env(dsn, overrides, &process_env)?.checked_tls()
+        Self::with_env(dsn, overrides, &process_env)
     }
 
-    /// The configuration from the process environment alone (TLS files checked, as in
-    /// [`PoolConfig::new`]).
+    /// The configuration from the process environment alone.
     pub fn from_env() -> Result<PoolConfig> {
-        Self::with_env(None, &PoolOverrides::default(), &process_env)?.checked_tls()
+        Self::with_env(None, &PoolOverrides::default(), &process_env)
     }
 
     /// Holds the durations to the rules of [`PoolConfig::with_env`] when the struct was
@@ -160,14 +159,6 @@ impl PoolConfig {
             &mut self.connect.tcp_user_timeout,
         ] {
             *d = d.map(|d| d.min(MAX_DURATION));
-        }
-        Ok(self)
-    }
-
-    fn checked_tls(self) -> Result<PoolConfig> {
-        crate::tls::check(&self.connect)?;
-        for r in &self.replicas {
-            crate::tls::check(r)?;
         }
         Ok(self)
     }

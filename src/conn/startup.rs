@@ -33,6 +33,14 @@ impl Connection {
         Self::connect_until(p, None)
     }
 
+    /// [`Connection::connect`] for a connection of its own (no pool): unusable TLS
+    /// settings are a configuration error naming the setting, as `crate::Pool::new`
+    /// reports them, whether or not this attempt would have needed them.
+    pub fn connect_checked(p: &ConnectParams) -> Result<Connection> {
+        crate::tls::check(p)?;
+        Self::connect(p)
+    }
+
     /// [`Connection::connect`], each attempt also cut at `until` (a pool checkout's
     /// deadline): no attempt outlives it, whatever `connect_timeout` says.
     pub fn connect_until(p: &ConnectParams, until: Option<Instant>) -> Result<Connection> {

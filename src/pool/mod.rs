@@ -136,6 +136,11 @@ impl Pool {
     /// [`PoolConfig::lazy_min`], only as checkouts need them, and kept once open.
     pub fn new(config: PoolConfig) -> Result<Pool> {
         let config = config.bound_durations()?;
+        // Unusable TLS settings fail here, naming the setting, not at every connect.
+        crate::tls::check(&config.connect)?;
+        for r in &config.replicas {
+            crate::tls::check(r)?;
+        }
         if config.max_size == 0 {
             return Err(Error::config("max_size", "must be at least 1"));
         }

@@ -57,7 +57,7 @@ fn connect(
     let cfg = pgpool::PoolConfig::new(dsn.as_deref(), &o).map_err(|e| to_py(py, &e))?;
     let params = cfg.connect.clone();
     let c = py
-        .detach(move || pgpool::Connection::connect(&params))
+        .detach(move || pgpool::Connection::connect_checked(&params))
         .map_err(|e| to_py(py, &e))?;
     let facts = std::sync::Arc::new(Facts::new(&cfg.connect, dsn.as_deref()));
     let conn = Py::new(
