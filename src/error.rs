@@ -109,7 +109,7 @@ pub enum Error {
     InvalidParameter(String),
     /// Client-side interpolation or adaptation of parameters failed (`crate::sql`), with
     /// the exception psycopg2 raises for it.
-    Param(crate::sql::ParamError),
+    Param(ParamError),
     /// The connection is in a state that does not allow the call (closed, busy, ...).
     Interface(String),
     /// The caller's interrupt hook asked to stop (e.g. Ctrl-C); the query was cancelled.
@@ -210,3 +210,57 @@ impl std::error::Error for Error {}
 
 /// The core's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The exception psycopg2 raises for an interpolation error (see `crate::sql`); the C
+/// face reports every kind as `PGPOOL_INVALID_PARAMETER`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamErrorKind {
+    /// `ProgrammingError`.
+    Programming,
+    /// `KeyError`: the message is the missing key itself.
+    Key,
+    /// `IndexError`: more `%s` than values.
+    Index,
+    /// `TypeError`: fewer `%s` than values (psycopg2 never adapts the surplus ones).
+    SurplusValues,
+    /// `TypeError`, every other case.
+    Type,
+    /// `ValueError`.
+    Value,
+    /// `OverflowError`.
+    Overflow,
+    /// `RecursionError`.
+    Recursion,
+}
+
+impl ParamErrorKind {
+    /// The name of the Python exception class.
+    pub fn python_class(self) -> &'static str {
+        match self {
+            ParamErrorKind::Programming => "ProgrammingError",
+            ParamErrorKind::Key => "KeyError",
+            ParamErrorKind::Index => "IndexError",
+            ParamErrorKind::SurplusValues | ParamErrorKind::Type => "TypeError",
+            ParamErrorKind::Value => "ValueError",
+            ParamErrorKind::Overflow => "OverflowError",
+            ParamErrorKind::Recursion => "RecursionError",
+        }
+    }
+}
+
+/// An interpolation or adaptation error: which exception psycopg2 raises, and that
+/// exception's single argument. Displayed as `"<Class>: <argument>"` (the text the C face
+/// reports).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParamError {
+    /// The exception.
+    pub kind: ParamErrorKind,
+    /// Its argument (`str(exc)`; for `KeyError`, the key, unquoted).
+    pub message: String,
+}
+
+impl std::fmt::Display for ParamError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.kind.python_class(), self.message)
+    }
+}

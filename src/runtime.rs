@@ -26,7 +26,7 @@ use std::any::Any;
 use std::cell::RefCell;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use tokio::runtime::{Builder, Runtime};
 
@@ -47,6 +47,24 @@ thread_local! {
 /// A lock guard kept by [`before_fork`] until the after-fork handler.
 pub type ForkGuard = Box<dyn Any>;
 
+/// The process-wide locks of other core modules that [`before_fork`] takes after the
+/// runtime's own, in this order. Each module registers its lock the first time it uses
+/// it ([`register_fork_lock`]), so this module imports none of them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ForkLock {
+    /// The TLS connector cache (`tls`).
+    TlsCache = 0,
+    /// The pools' fork-local table (`pool`).
+    PoolTable = 1,
+}
+
+static FORK_LOCKS: [OnceLock<fn() -> ForkGuard>; 2] = [const { OnceLock::new() }; 2];
+
+/// Registers `take`, which takes the lock `which` for a fork (a no-op once registered).
+pub(crate) fn register_fork_lock(which: ForkLock, take: fn() -> ForkGuard) {
+    let _ = FORK_LOCKS[which as usize].set(take);
+}
+
 /// The `fork()` prepare hook: takes the core's process-wide locks (and the `extra`
 /// guards a face took before, e.g. the C handle table), so that no other thread holds
 /// one at the fork. Call [`after_fork_parent`] or [`after_fork_child`] after it, on the
@@ -61,8 +79,9 @@ pub fn before_fork(extra: Vec<ForkGuard>) {
     held.push(Box::new(
         RUNTIME.lock().unwrap_or_else(PoisonError::into_inner),
     ));
-    held.push(crate::tls::lock_for_fork());
-    held.push(crate::pool::lock_for_fork());
+    for take in FORK_LOCKS.iter().filter_map(OnceLock::get) {
+        held.push(take());
+    }
     FORK_GUARDS.with(|g| g.borrow_mut().push(held));
 }
 

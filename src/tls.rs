@@ -163,6 +163,7 @@ impl TlsConnector {
             return Ok(None);
         }
         let key = resolve(ssl)?;
+        crate::runtime::register_fork_lock(crate::runtime::ForkLock::TlsCache, lock_for_fork);
         let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(c) = cache.get(&key) {
             return Ok(Some(c.clone()));

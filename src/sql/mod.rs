@@ -89,6 +89,7 @@
 #![forbid(unsafe_code)]
 
 use crate::error::Error;
+pub use crate::error::{ParamError, ParamErrorKind};
 use std::fmt::Write as _;
 
 mod adapt;
@@ -211,60 +212,6 @@ pub enum Params<'a> {
     Positional(&'a [Value]),
     /// A mapping, for `%(name)s` placeholders (the last pair wins for a repeated key).
     Named(&'a [(String, Value)]),
-}
-
-/// The exception psycopg2 raises for an interpolation error (see the module docs); the C
-/// face reports every kind as `PGPOOL_INVALID_PARAMETER`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ParamErrorKind {
-    /// `ProgrammingError`.
-    Programming,
-    /// `KeyError`: the message is the missing key itself.
-    Key,
-    /// `IndexError`: more `%s` than values.
-    Index,
-    /// `TypeError`: fewer `%s` than values (psycopg2 never adapts the surplus ones).
-    SurplusValues,
-    /// `TypeError`, every other case.
-    Type,
-    /// `ValueError`.
-    Value,
-    /// `OverflowError`.
-    Overflow,
-    /// `RecursionError`.
-    Recursion,
-}
-
-impl ParamErrorKind {
-    /// The name of the Python exception class.
-    pub fn python_class(self) -> &'static str {
-        match self {
-            ParamErrorKind::Programming => "ProgrammingError",
-            ParamErrorKind::Key => "KeyError",
-            ParamErrorKind::Index => "IndexError",
-            ParamErrorKind::SurplusValues | ParamErrorKind::Type => "TypeError",
-            ParamErrorKind::Value => "ValueError",
-            ParamErrorKind::Overflow => "OverflowError",
-            ParamErrorKind::Recursion => "RecursionError",
-        }
-    }
-}
-
-/// An interpolation or adaptation error: which exception psycopg2 raises, and that
-/// exception's single argument. Displayed as `"<Class>: <argument>"` (the text the C face
-/// reports).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParamError {
-    /// The exception.
-    pub kind: ParamErrorKind,
-    /// Its argument (`str(exc)`; for `KeyError`, the key, unquoted).
-    pub message: String,
-}
-
-impl std::fmt::Display for ParamError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.kind.python_class(), self.message)
-    }
 }
 
 fn err(kind: ParamErrorKind, message: impl std::fmt::Display) -> Error {
