@@ -1,4 +1,4 @@
-//! Pool statistics (SPEC §3.7): counters kept with atomics, read as a plain snapshot.
+//! Pool statistics (README, "Python" and "C" list them): counters kept with atomics, read as a plain snapshot.
 #![forbid(unsafe_code)]
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,4 +1,4 @@
-//! Configuration: libpq DSNs and URIs, the environment (SPEC §2, every seed alias),
+//! Configuration: libpq DSNs and URIs, the environment (every alias the seed systems use; README, "Configuration"),
 //! validation. Passwords never appear in `Debug` output or errors.
 //!
 //! # Precedence
@@ -183,7 +183,7 @@ impl fmt::Debug for ConnectParams {
     }
 }
 
-/// Pool settings (SPEC §2). Build with [`PoolConfig::new`].
+/// Pool settings (README, "Configuration"). Build with [`PoolConfig::new`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct PoolConfig {
     /// The primary (or the multi-host list).

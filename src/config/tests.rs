@@ -1320,7 +1320,7 @@ fn duration_kinds_reject_nan_negatives_and_out_of_range() {
     );
 }
 
-/// The environment follows the same rules as the arguments (issue 13 item 13).
+/// The environment follows the same rules as the arguments.
 #[test]
 fn duration_variables_follow_the_kinds() {
     let vars = [

@@ -1,4 +1,4 @@
-//! The C ABI (`libpgpool.so`, `include/pgpool.h`, SPEC §4): `extern "C"` glue over the
+//! The C ABI (`libpgpool.so`, `include/pgpool.h`; README, "C"): `extern "C"` glue over the
 //! core, and nothing else: no pool logic lives here.
 //!
 //! Layout, after rustls-ffi: one module per C "class" ([`pool`], [`conn`], [`result`],

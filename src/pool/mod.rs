@@ -99,7 +99,7 @@ struct PoolInner {
     waiting: AtomicUsize,
     closed: AtomicBool,
     id: u64,
-    /// Sub-pools for `readonly` work (SPEC §6), tried round-robin.
+    /// Sub-pools for `readonly` work (replicas), tried round-robin.
     replicas: Vec<Pool>,
     rr: AtomicUsize,
     /// A replica whose connect failed is skipped until this coarse instant (ms ticks).

@@ -1,4 +1,4 @@
-//! The asyncio face's primitives (SPEC §3.8); the classes users see are Python
+//! The asyncio face's primitives; the classes users see are Python
 //! (`pgpool/_aio.py`) over these.
 //!
 //! Connections are blocking sockets driven by the thread that holds them (docs/DESIGN.md),

@@ -59,7 +59,7 @@ pub(crate) fn keywords(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Vec<(Stri
     Ok(kv)
 }
 
-/// A connection pool (SPEC §3.2). Subclassable from Python.
+/// A connection pool. Subclassable from Python.
 #[pyclass(frozen, subclass, weakref, module = "pgpool._pgpool", name = "Pool")]
 pub struct Pool {
     pub(crate) pool: pgpool::Pool,
@@ -551,7 +551,7 @@ impl Pool {
             .call1((slf, timeout, opts, dict_rows, factory))
     }
 
-    /// Gauges and counters (SPEC §3.7), `utilization` and the acquire-wait histogram
+    /// Gauges and counters, `utilization` and the acquire-wait histogram
     /// `wait_buckets`: `[(upper_bound_ms, cumulative_count), ..., (inf, total)]`.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         self.stats_dict(py)

@@ -1,4 +1,4 @@
-//! The core's `log` records → the Python logger `pgpool` (SPEC §3.7): failed connects,
+//! The core's `log` records → the Python logger `pgpool`: failed connects,
 //! recycling, dead connections, unreachable replicas, leak warnings.
 //!
 //! Records come from the callers' threads (inside core calls, GIL released) and from each
