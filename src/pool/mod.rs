@@ -24,6 +24,8 @@ mod checkout;
 mod maintenance;
 mod manager;
 mod pooled;
+#[cfg(test)]
+mod tests;
 
 use checkout::*;
 use maintenance::*;
