@@ -23,7 +23,7 @@ impl Connection {
         loop {
             let (tag, len) = self.next_message(None, None)?;
             if tag == b'G' {
-                self.rpos += 1 + len;
+                self.rb.take(len);
                 break;
             }
             if tag == b'H' {
@@ -93,20 +93,18 @@ impl Connection {
             match tag {
                 b'H' => {
                     saw_copy = true;
-                    self.rpos += 1 + len;
+                    self.rb.take(len);
                 }
                 b'd' => {
-                    let start = self.rpos + 5;
-                    let end = self.rpos + 1 + len;
+                    let at = self.rb.take(len);
                     if err.is_none() {
-                        if let Err(e) = sink(&self.rbuf[start..end]) {
+                        if let Err(e) = sink(self.rb.get(at)) {
                             err = Some(e);
                         }
                     }
-                    self.rpos = end;
                 }
                 b'G' => {
-                    self.rpos += 1 + len;
+                    self.rb.take(len);
                     frontend::copy_fail("the statement is a COPY FROM; use copy_from()/copy_expert() with a readable file", &mut self.wbuf)
                         .map_err(|e| io_err("encode", e))?;
                     self.flush()?;

@@ -29,6 +29,7 @@ use crate::sql::Quoting;
 
 mod begin;
 mod copy;
+mod frames;
 mod message;
 mod pipeline;
 mod query;
@@ -39,7 +40,10 @@ mod txn;
 
 pub use self::stream::CancelToken;
 #[allow(unused_imports)]
-use self::{begin::PendingBegin, message::*, pipeline::*, read::*, startup::*, stream::*, txn::*};
+use self::{
+    begin::PendingBegin, frames::ReadBuf, message::*, pipeline::*, read::*, startup::*, stream::*,
+    txn::*,
+};
 
 /// How often a blocked read wakes up to ask the interrupt hook.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
@@ -123,9 +127,8 @@ pub struct Notice {
 /// One connection to the server.
 pub struct Connection {
     stream: Stream,
-    rbuf: Vec<u8>,
-    rpos: usize,
-    rend: usize,
+    /// Received bytes, framed into messages ([`frames::ReadBuf`]).
+    rb: ReadBuf,
     wbuf: BytesMut,
     params: HashMap<String, String>,
     pid: i32,
@@ -397,10 +400,6 @@ impl Connection {
         if self.broken {
             return true;
         }
-        if self.rpos == self.rend {
-            self.rpos = 0;
-            self.rend = 0;
-        }
         let nb = |s: &Stream, on: bool| match s {
             Stream::Tcp(t) => t.set_nonblocking(on),
             Stream::Unix(u) => u.set_nonblocking(on),
@@ -410,7 +409,7 @@ impl Connection {
             self.broken = true;
             return true;
         }
-        let r = self.stream.read(&mut self.rbuf[self.rend..]);
+        let r = self.stream.read(self.rb.spare_mut());
         let _ = nb(&self.stream, false);
         match r {
             Ok(0) => {
@@ -421,7 +420,7 @@ impl Connection {
             // sends before closing, else a NOTIFY or a ParameterStatus. The bytes stay in
             // the buffer; a round trip reads them in order and tells which.
             Ok(n) => {
-                self.rend += n;
+                self.rb.filled(n);
                 self.ping().is_err()
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,

@@ -27,7 +27,7 @@ impl Connection {
         })
     }
 
-    /// Makes sure one whole message is buffered at `rpos`; returns its tag and length
+    /// Makes sure one whole message is buffered (reading the socket into the framing buffer as needed); returns its tag and length
     /// (the length field's value: body length + 4).
     pub(super) fn next_message(
         &mut self,
@@ -39,47 +39,25 @@ impl Connection {
         // When the wait started: read only when a read is needed (not once per message).
         let mut started: Option<Instant> = None;
         loop {
-            let avail = self.rend - self.rpos;
-            if avail >= 5 {
-                let b = &self.rbuf[self.rpos..];
-                let len = u32::from_be_bytes([b[1], b[2], b[3], b[4]]) as usize;
-                if len < 4 {
+            match self.rb.peek() {
+                Ok(Some(m)) => return Ok(m),
+                Ok(None) => {}
+                Err(e) => {
                     self.broken = true;
-                    return Err(Error::Connection(
-                        "protocol error: bad message length".into(),
-                    ));
+                    return Err(e);
                 }
-                if avail > len {
-                    return Ok((b[0], len));
-                }
-                // need more: make room
-                if self.rpos + 1 + len > self.rbuf.len() {
-                    self.rbuf.copy_within(self.rpos..self.rend, 0);
-                    self.rend -= self.rpos;
-                    self.rpos = 0;
-                    if 1 + len > self.rbuf.len() {
-                        self.rbuf.resize((1 + len).next_power_of_two(), 0);
-                    }
-                }
-            } else if self.rpos > 0 && self.rpos == self.rend {
-                self.rpos = 0;
-                self.rend = 0;
-            } else if self.rpos + 5 > self.rbuf.len() {
-                self.rbuf.copy_within(self.rpos..self.rend, 0);
-                self.rend -= self.rpos;
-                self.rpos = 0;
             }
             if self.read_deadline.is_some() && started.is_none() {
                 started = Some(Instant::now());
             }
-            match self.stream.read(&mut self.rbuf[self.rend..]) {
+            match self.stream.read(self.rb.spare_mut()) {
                 Ok(0) => {
                     self.broken = true;
                     return Err(Error::Connection(
                         "server closed the connection unexpectedly".into(),
                     ));
                 }
-                Ok(n) => self.rend += n,
+                Ok(n) => self.rb.filled(n),
                 // SO_RCVTIMEO expiry is EAGAIN (WouldBlock) on Linux: a poll tick. A
                 // TimedOut (ETIMEDOUT: keepalives / tcp_user_timeout gave up) is fatal.
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -147,12 +125,25 @@ impl Connection {
         intr: Option<Interrupt<'_>>,
     ) -> Result<Step> {
         let (tag, len) = self.next_message(intr, None)?;
-        let start = self.rpos + 5;
-        let end = self.rpos + 1 + len;
-        self.rpos = end;
+        let at = self.rb.take(len);
+        let step = self.handle_message(tag, at, cur, err);
+        // What the message called for (a CopyFail) goes out now.
+        self.flush()?;
+        step
+    }
+
+    /// Handles one message of a statement's answer (its body at `at` in the read
+    /// buffer): no I/O; a reply it calls for is queued in the write buffer.
+    fn handle_message(
+        &mut self,
+        tag: u8,
+        at: std::ops::Range<usize>,
+        cur: &mut QueryResult,
+        err: &mut Option<Error>,
+    ) -> Result<Step> {
         if tag == b'D' {
             if err.is_none() {
-                let body = &self.rbuf[start..end];
+                let body = self.rb.get(at);
                 if let Err(m) = cur.push_row(body) {
                     self.broken = true;
                     return Err(Error::Connection(format!("protocol error: {m}")));
@@ -160,7 +151,7 @@ impl Connection {
             }
             return Ok(Step::More);
         }
-        let body = &self.rbuf[start..end];
+        let body = self.rb.get(at);
         match tag {
             b'T' => {
                 let cols = parse_row_description(body, self.encoding)?;
@@ -233,7 +224,6 @@ impl Connection {
                 if self.extended {
                     frontend::sync(&mut self.wbuf);
                 }
-                self.flush()?;
                 if err.is_none() {
                     *err = Some(Error::Interface(
                         "can't execute COPY FROM: use the copy_from() method instead".into(),
@@ -274,16 +264,6 @@ impl Connection {
         }
     }
 
-    /// True when a whole message is already in the read buffer.
-    pub(super) fn message_buffered(&self) -> bool {
-        let avail = self.rend - self.rpos;
-        if avail < 5 {
-            return false;
-        }
-        let b = &self.rbuf[self.rpos..];
-        avail > u32::from_be_bytes([b[1], b[2], b[3], b[4]]) as usize
-    }
-
     pub(super) fn read_until_ready(
         &mut self,
         intr: Option<Interrupt<'_>>,
@@ -300,7 +280,7 @@ impl Connection {
         let started_in = self.encoding;
         loop {
             if let Some(f) = sink.as_mut() {
-                if cur.nrows() > sunk && err.is_none() && !self.message_buffered() {
+                if cur.nrows() > sunk && err.is_none() && !self.rb.has_message() {
                     f(&mut cur);
                     sunk = cur.nrows();
                 } else if cur.nrows() < sunk {

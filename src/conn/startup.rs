@@ -205,9 +205,7 @@ impl Connection {
         };
         let mut c = Connection {
             stream,
-            rbuf: vec![0; 64 * 1024],
-            rpos: 0,
-            rend: 0,
+            rb: ReadBuf::with_capacity(64 * 1024),
             wbuf: BytesMut::with_capacity(8 * 1024),
             params: HashMap::new(),
             pid: 0,
@@ -268,8 +266,8 @@ impl Connection {
         let mut scram: Option<ScramSha256> = None;
         loop {
             let (tag, len) = self.next_message(None, deadline)?;
-            let body = self.rbuf[self.rpos + 5..self.rpos + 1 + len].to_vec();
-            self.rpos += 1 + len;
+            let at = self.rb.take(len);
+            let body = self.rb.get(at).to_vec();
             match tag {
                 b'R' => {
                     let mut b = Body::new(&body);

@@ -450,28 +450,21 @@ pub(crate) fn _aio_exit(
     }
     Ok(spawn(bridge, fut, move |_flag| {
         let c = conn.get();
-        let never = || false;
         let (r, after) = if c.is_closed() {
+            // Broke or closed inside the block (the error was raised there): no
+            // transaction to end; a connection still held goes back (the pool discards a
+            // broken one).
+            let h = std::mem::replace(&mut c.state.lock().holder, Holder::Returned);
+            if let Holder::Pooled(pc) = h {
+                pc.release();
+            }
             (Ok(()), None)
         } else {
-            let (r, after) = c.locked_run(|st, intr| st.end_block(ok, Some(intr)), &never);
-            if after.broken() {
-                c.mark_closed(2);
+            match c.end_pooled_block(ok, &|| false) {
+                Some((r, after)) => (r, Some(after)),
+                None => (Ok(()), None),
             }
-            (r, Some(after))
         };
-        // psycopg2's putconn: the holder goes back, the object is closed (1) from now on.
-        let h = {
-            let mut st = c.state.lock();
-            st.in_tx = false;
-            std::mem::replace(&mut st.holder, Holder::Returned)
-        };
-        if !c.is_closed() {
-            c.mark_closed(1);
-        }
-        if let Holder::Pooled(pc) = h {
-            pc.release();
-        }
         fin(move |py, _cancelled| {
             if let Some(a) = after {
                 conn.get().apply_after(py, a)?;

@@ -480,6 +480,23 @@ impl Connection {
         Some((r, after, pc))
     }
 
+    /// The end of a pooled block without the GIL, shared by the sync and asyncio faces:
+    /// COMMIT (`commit`) or ROLLBACK with the session reset ([`State::end_block`]), the
+    /// connection straight back to the pool (the next waiter gets it at once), and the
+    /// object marked closed (2 when the connection broke, else 1: psycopg2's putconn).
+    /// `None` when the object holds no pooled connection (closed or returned inside the
+    /// block: nothing to end). The caller applies the [`After`] with the GIL.
+    pub(crate) fn end_pooled_block(
+        &self,
+        commit: bool,
+        intr: Interrupt<'_>,
+    ) -> Option<(pgpool::error::Result<()>, After)> {
+        let (r, after, pc) = self.finish_and_take(commit, intr)?;
+        pc.release();
+        self.mark_closed(if after.broken() { 2 } else { 1 });
+        Some((r, after))
+    }
+
     /// The Python half: marks a broken connection, appends the notices.
     pub(crate) fn apply_after(&self, py: Python<'_>, after: After) -> PyResult<()> {
         if after.broken && !self.is_closed() {

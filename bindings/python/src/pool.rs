@@ -353,21 +353,12 @@ fn exit_conn(pool: &Bound<'_, Pool>, conn: &Py<Connection>, ok: bool) -> PyResul
 fn finish_and_return(py: Python<'_>, c: &Connection, ok: bool) -> Option<PyResult<()>> {
     let (out, interrupted) = crate::exit::detach(py, || {
         let hook = SignalHook::new();
-        let out = c
-            .finish_and_take(ok, &|| hook.check())
-            .map(|(r, after, pc)| {
-                pc.release();
-                (r, after)
-            });
+        let out = c.end_pooled_block(ok, &|| hook.check());
         (out, hook.into_raised())
     });
     let (r, after) = out?;
-    // Returned: the Python object is closed for good (psycopg2's putconn marks it so).
     Some((|| {
         c.apply_after(py, after)?;
-        if !c.is_closed() {
-            c.mark_closed(1);
-        }
         if let Some(e) = interrupted {
             return Err(e);
         }
