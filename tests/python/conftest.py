@@ -73,6 +73,31 @@ CONFIG_ENV = (
 )
 
 
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Tests marked ``restarts_server`` (they stop or restart the throwaway server) run
+    after every other test, in their collected order."""
+    items.sort(key=lambda item: item.get_closest_marker("restarts_server") is not None)
+
+
+_server_restarted: list[str] = []
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test that does not restart the server never runs after one that does (an
+    ordering plugin or a hand-picked order would otherwise let it meet a restarting
+    server): the run fails instead."""
+    if item.get_closest_marker("restarts_server") is not None:
+        _server_restarted.append(item.nodeid)
+    elif _server_restarted:
+        pytest.fail(
+            f"{item.nodeid} runs after {_server_restarted[0]}, which restarts the "
+            "server: tests marked restarts_server must run last",
+            pytrace=False,
+        )
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     return [
         f"pgpool {pgpool.__version__}: DATABASE_URL={DATABASE_URL or '(unset)'} "

@@ -2,7 +2,7 @@
 
 Each drill is one test (or a few); the figures they measure (recovery times, errors
 seen, RSS) are printed with ``-s`` and collected in ``tests/DRILLS.md``. The drills that
-stop or restart the server live in ``test_zz_drills_restart.py`` so that they run last.
+stop or restart the server live in ``test_drills_restart.py``, marked ``restarts_server`` so that they run last.
 
 - killed backends under load (16 threads, ``pg_terminate_backend`` repeatedly)
 - network stalls through a pausable TCP proxy (connect_timeout, command_timeout,

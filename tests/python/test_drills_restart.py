@@ -1,6 +1,7 @@
-"""Drills that stop and restart the server (issue 6, SPEC §5): the database down when
-the pool starts, and ``pg_ctl restart -m fast`` under load. They run last (the file name
-sorts last) and always leave the server running and PgBouncer serving again.
+"""Drills that stop and restart the server: the database down when the pool starts, and
+``pg_ctl restart -m fast`` under load. Marked ``restarts_server``: conftest.py runs them
+after every other test (and fails a run that would not), and they always leave the
+server running and PgBouncer serving again.
 
 Needs ``PGPOOL_TEST_PGCTL`` (scripts/test-env exports it); skipped otherwise. Figures
 are printed with ``-s`` (see tests/DRILLS.md).
@@ -19,6 +20,8 @@ import pytest
 import pgpool
 
 PGCTL = os.environ.get("PGPOOL_TEST_PGCTL", "")
+
+pytestmark = pytest.mark.restarts_server
 
 
 def _pgctl(*args: str) -> None:
