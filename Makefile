@@ -27,7 +27,7 @@ TEST_THREADS ?= 2
 PYTEST_ARGS  ?=
 
 .PHONY: all bootstrap build build-rust build-python test test-suites test-rust \
-        test-python test-frameworks test-c check-header header demo demo-run lint clean distclean
+        test-python test-frameworks test-c check-header check-generated header demo demo-run lint clean distclean
 
 all: build
 
@@ -58,7 +58,7 @@ test: bootstrap build
 
 # Runs inside scripts/test-env (DATABASE_URL, PGBOUNCER_URL, PGPOOL_TEST_* are set).
 # Each suite runs only once it exists, so this target is valid at every stage.
-test-suites: test-rust test-c test-python test-frameworks check-header
+test-suites: test-rust test-c test-python test-frameworks check-header check-generated
 
 test-rust:
 	$(CARGO) test --release --workspace --exclude pgpool-python -- --test-threads=$(TEST_THREADS)
@@ -94,6 +94,11 @@ test-c:
 	else \
 	    echo "test-c: no tests/c/Makefile yet, skipped"; \
 	fi
+
+# --- check-generated: the SQLSTATE tables of python/pgpool/errors.py and errorcodes.py
+# must be what scripts/gen-errors makes of the installed PostgreSQL's errcodes.txt
+check-generated:
+	$(PYTHON) scripts/gen-errors --check
 
 # --- check-header: include/pgpool.h must be what the pinned cbindgen generates ---
 check-header:

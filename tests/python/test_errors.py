@@ -362,3 +362,31 @@ def test_password_not_in_errors(direct_dsn):
         )
     assert "s3cr3t-value" not in str(info.value)
     assert isinstance(info.value, pgpool.OperationalError)
+
+
+def test_generated_tables_are_current_and_the_check_can_fail(tmp_path) -> None:
+    """scripts/gen-errors --check passes on the committed tables and fails when
+    errcodes.txt has a SQLSTATE they lack."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    script = [sys.executable, str(root / "scripts" / "gen-errors"), "--check"]
+    ok = subprocess.run(script, capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    share = subprocess.run(
+        ["pg_config", "--sharedir"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    changed = tmp_path / "errcodes.txt"
+    text = (Path(share) / "errcodes.txt").read_text()
+    changed.write_text(
+        text + "\nSection: Class 2Q - Made Up\n"
+        "2Q000    E    ERRCODE_MADE_UP                       made_up\n"
+    )
+    env = dict(os.environ, PGPOOL_ERRCODES=str(changed))
+    stale = subprocess.run(script, capture_output=True, text=True, env=env)
+    assert stale.returncode == 1
+    assert "errors.py is not current" in stale.stdout
+    assert "errorcodes.py is not current" in stale.stdout
