@@ -38,7 +38,7 @@ use pyo3::prelude::*;
 use tokio::sync::Notify;
 
 use crate::adapt;
-use crate::conn::{map_err, map_err_q, Connection, Holder, State};
+use crate::conn::{map_err, map_err_q, ConnSlot, Connection, State};
 use crate::cursor::Cursor;
 use crate::errors::to_py;
 use crate::pool::{apply_opts, python_stack, secs, Pool, PyBlockOptions};
@@ -47,7 +47,8 @@ use crate::pool::{apply_opts, python_stack, secs, Pool, PyBlockOptions};
 /// awaiting Future was cancelled, there is nobody to give a result to (clean up only).
 type Finisher = Box<dyn FnOnce(Python<'_>, bool) -> PyResult<Py<PyAny>> + Send>;
 
-fn fin<F>(f: F) -> Finisher
+/// Boxes the Python half of a job (run later on the loop thread).
+fn on_loop<F>(f: F) -> Finisher
 where
     F: FnOnce(Python<'_>, bool) -> PyResult<Py<PyAny>> + Send + 'static,
 {
@@ -56,7 +57,7 @@ where
 
 struct Done {
     fut: Py<PyAny>,
-    fin: Finisher,
+    finish: Finisher,
 }
 
 struct Inner {
@@ -124,11 +125,11 @@ impl LoopBridge {
         // Every job is resolved even if one of them fails here; the first such error is
         // reported (to the loop's exception handler) afterwards.
         let mut first_err = None;
-        for Done { fut, fin } in done {
+        for Done { fut, finish } in done {
             let fut = fut.bind(py);
             let r = (|| -> PyResult<()> {
                 let cancelled = fut.call_method0("done")?.is_truthy()?;
-                let r = fin(py, cancelled);
+                let r = finish(py, cancelled);
                 if cancelled {
                     return Ok(());
                 }
@@ -177,9 +178,9 @@ where
     let c2 = ctl.clone();
     let inner = bridge.inner.clone();
     drop(pgpool::runtime::runtime().spawn_blocking(move || {
-        let fin = std::panic::catch_unwind(AssertUnwindSafe(|| work(&c2.flag)))
+        let finish = std::panic::catch_unwind(AssertUnwindSafe(|| work(&c2.flag)))
             .unwrap_or_else(|_| panicked());
-        inner.push(Done { fut, fin });
+        inner.push(Done { fut, finish });
     }));
     Job { ctl }
 }
@@ -194,15 +195,15 @@ where
     let task = work(ctl.clone());
     let inner = bridge.inner.clone();
     drop(pgpool::runtime::runtime().spawn(async move {
-        let fin = futures_catch(task).await;
-        inner.push(Done { fut, fin });
+        let finish = futures_catch(task).await;
+        inner.push(Done { fut, finish });
     }));
     Job { ctl }
 }
 
 /// The finisher of a job that panicked.
 fn panicked() -> Finisher {
-    fin(|_py, _| {
+    on_loop(|_py, _| {
         Err(PyRuntimeError::new_err(
             "pgpool: internal error (panic) in an asyncio operation",
         ))
@@ -224,7 +225,7 @@ async fn futures_catch<F: std::future::Future<Output = Finisher>>(f: F) -> Finis
 /// Gives a connection back to its pool off the loop (a reset may take a round trip).
 fn release_off_loop(st: State) {
     drop(pgpool::runtime::runtime().spawn_blocking(move || {
-        if let Holder::Pooled(pc) = st.holder {
+        if let ConnSlot::Pooled(pc) = st.holder {
             pc.release();
         }
     }));
@@ -267,7 +268,7 @@ pub(crate) fn _aio_checkout(
             pc.set_leak_context(move || s);
         }
         let facts = pool.get().facts_for(&pc);
-        let mut st = State::new(Holder::Pooled(pc));
+        let mut st = State::new(ConnSlot::Pooled(pc));
         let applied = if begin {
             apply_opts(&mut st, &o, &intr)
         } else {
@@ -275,12 +276,12 @@ pub(crate) fn _aio_checkout(
             Ok(())
         };
         if let Err(e) = applied {
-            if let Holder::Pooled(pc) = std::mem::replace(&mut st.holder, Holder::Closed) {
+            if let ConnSlot::Pooled(pc) = std::mem::replace(&mut st.holder, ConnSlot::Closed) {
                 pc.discard();
             }
-            return fin(move |py, _| Err(map_err(py, &e)));
+            return on_loop(move |py, _| Err(map_err(py, &e)));
         }
-        fin(move |py, cancelled| {
+        on_loop(move |py, cancelled| {
             if cancelled {
                 release_off_loop(st);
                 return Ok(py.None());
@@ -307,7 +308,7 @@ pub(crate) fn _aio_checkout(
             let intr = || flag.load(Ordering::Acquire);
             match core.get_interruptible(t, readonly, Some(&intr)) {
                 Ok(pc) => after_get(pc, flag),
-                Err(e) => fin(move |py, _| Err(to_py(py, &e))),
+                Err(e) => on_loop(move |py, _| Err(to_py(py, &e))),
             }
         }));
     }
@@ -315,7 +316,7 @@ pub(crate) fn _aio_checkout(
         let cancel = async { ctl.notify.notified().await };
         let pc = match core.get_async(t, cancel).await {
             Ok(pc) => pc,
-            Err(e) => return fin(move |py, _| Err(to_py(py, &e))),
+            Err(e) => return on_loop(move |py, _| Err(to_py(py, &e))),
         };
         if needs_io {
             let rt = pgpool::runtime::runtime();
@@ -349,7 +350,7 @@ pub(crate) fn _aio_execute(
             .locked_run(|st, intr| st.statement(&sql, intr, false, true), &|| {
                 flag.load(Ordering::Acquire)
             });
-        fin(move |py, _cancelled| {
+        on_loop(move |py, _cancelled| {
             conn.get().apply_after(py, after)?;
             let r = r.map_err(|e| map_err_q(py, &e, Some(&sql)))?;
             cursor.bind(py).borrow_mut().set_result(py, r)?;
@@ -389,7 +390,7 @@ pub(crate) fn _aio_executemany(
             },
             &|| flag.load(Ordering::Acquire),
         );
-        fin(move |py, _cancelled| {
+        on_loop(move |py, _cancelled| {
             conn.get().apply_after(py, after)?;
             let mut cur = cursor.bind(py).borrow_mut();
             match r {
@@ -422,7 +423,7 @@ pub(crate) fn _aio_finish(
             .locked_run(|st, intr| st.finish(commit, Some(intr)), &|| {
                 flag.load(Ordering::Acquire)
             });
-        fin(move |py, _cancelled| {
+        on_loop(move |py, _cancelled| {
             conn.get().apply_after(py, after)?;
             r.map_err(|e| map_err(py, &e))?;
             Ok(py.None())
@@ -454,8 +455,8 @@ pub(crate) fn _aio_exit(
             // Broke or closed inside the block (the error was raised there): no
             // transaction to end; a connection still held goes back (the pool discards a
             // broken one).
-            let h = std::mem::replace(&mut c.state.lock().holder, Holder::Returned);
-            if let Holder::Pooled(pc) = h {
+            let h = std::mem::replace(&mut c.state.lock().holder, ConnSlot::Returned);
+            if let ConnSlot::Pooled(pc) = h {
                 pc.release();
             }
             (Ok(()), None)
@@ -465,7 +466,7 @@ pub(crate) fn _aio_exit(
                 None => (Ok(()), None),
             }
         };
-        fin(move |py, _cancelled| {
+        on_loop(move |py, _cancelled| {
             if let Some(a) = after {
                 conn.get().apply_after(py, a)?;
             }
@@ -485,9 +486,9 @@ fn exit_quietly(conn: &Py<Connection>) -> bool {
         return false;
     };
     let quiet = match &st.holder {
-        Holder::Pooled(pc) => !pc.release_needs_io(),
-        Holder::Returned | Holder::Closed => true,
-        Holder::Plain(_) => false,
+        ConnSlot::Pooled(pc) => !pc.release_needs_io(),
+        ConnSlot::Returned | ConnSlot::Closed => true,
+        ConnSlot::Plain(_) => false,
     };
     if !quiet {
         return false;
@@ -495,12 +496,12 @@ fn exit_quietly(conn: &Py<Connection>) -> bool {
     // No round trip: at most a queued BEGIN to drop.
     let _ = st.finish(false, None);
     st.in_tx = false;
-    let h = std::mem::replace(&mut st.holder, Holder::Returned);
+    let h = std::mem::replace(&mut st.holder, ConnSlot::Returned);
     drop(st);
     if !c.is_closed() {
         c.mark_closed(1);
     }
-    if let Holder::Pooled(pc) = h {
+    if let ConnSlot::Pooled(pc) = h {
         pc.release();
     }
     true

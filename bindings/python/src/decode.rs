@@ -20,7 +20,7 @@ use crate::errors::parse_error;
 
 /// How the cells of one column are decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Dec {
+pub(crate) enum Decoder {
     /// A scalar.
     Scalar(Typecast),
     /// An array whose elements are cast with the given caster.
@@ -28,10 +28,10 @@ pub(crate) enum Dec {
 }
 
 /// psycopg2's caster for a column of type `oid`.
-pub(crate) fn decoder(oid: u32) -> Dec {
+pub(crate) fn decoder(oid: u32) -> Decoder {
     match types::array_typecast(oid) {
-        Some(t) => Dec::Array(t),
-        None => Dec::Scalar(types::typecast(oid)),
+        Some(t) => Decoder::Array(t),
+        None => Decoder::Scalar(types::typecast(oid)),
     }
 }
 
@@ -102,10 +102,6 @@ fn text<'py>(py: Python<'py>, s: &[u8]) -> PyResult<Bound<'py, PyAny>> {
     }
 }
 
-fn pe(py: Python<'_>, e: ParseError) -> PyErr {
-    parse_error(py, &e)
-}
-
 fn time_obj<'py>(py: Python<'py>, t: &Time, offset: Option<i32>) -> PyResult<Bound<'py, PyAny>> {
     let tzinfo = match offset {
         Some(o) => Some(tz(py, o)?),
@@ -146,24 +142,24 @@ pub(crate) fn scalar<'py>(py: Python<'py>, tc: Typecast, s: &[u8]) -> PyResult<B
         Typecast::Int => match types::parse_i64(s) {
             Ok(i) => Ok(i.into_pyobject(py)?.into_any()),
             Err(e) if e.is_out_of_range() => py.get_type::<PyInt>().call1((text(py, s)?,)),
-            Err(e) => Err(pe(py, e)),
+            Err(e) => Err(parse_error(py, &e)),
         },
         Typecast::Float => {
-            let f = types::parse_f64(s).map_err(|e| pe(py, e))?;
+            let f = types::parse_f64(s).map_err(|e| parse_error(py, &e))?;
             Ok(PyFloat::new(py, f).into_any())
         }
         Typecast::Decimal => DECIMAL
             .import(py, "decimal", "Decimal")?
             .call1((text(py, s)?,)),
         Typecast::Bool => {
-            let b = types::parse_bool(s).map_err(|e| pe(py, e))?;
+            let b = types::parse_bool(s).map_err(|e| parse_error(py, &e))?;
             Ok(PyBool::new(py, b).to_owned().into_any())
         }
         Typecast::Bytea => {
-            let v = types::decode_bytea(s).map_err(|e| pe(py, e))?;
+            let v = types::decode_bytea(s).map_err(|e| parse_error(py, &e))?;
             Ok(PyMemoryView::from(&PyBytes::new(py, &v))?.into_any())
         }
-        Typecast::Date => match types::parse_date(s).map_err(|e| pe(py, e))? {
+        Typecast::Date => match types::parse_date(s).map_err(|e| parse_error(py, &e))? {
             DateValue::Date(d) => {
                 let year = d.year;
                 Ok(PyDate::new(py, year, d.month, d.day)?.into_any())
@@ -172,12 +168,12 @@ pub(crate) fn scalar<'py>(py: Python<'py>, tc: Typecast, s: &[u8]) -> PyResult<B
             DateValue::NegInfinity => cached(py, &DATE_MIN, || dt_attr(py, "date", "min")),
         },
         Typecast::Time => {
-            let t = types::parse_time(s).map_err(|e| pe(py, e))?;
+            let t = types::parse_time(s).map_err(|e| parse_error(py, &e))?;
             time_obj(py, &t, t.offset_secs)
         }
         Typecast::Timestamp | Typecast::TimestampTz => {
             let aware = tc == Typecast::TimestampTz;
-            match types::parse_timestamp(s).map_err(|e| pe(py, e))? {
+            match types::parse_timestamp(s).map_err(|e| parse_error(py, &e))? {
                 TimestampValue::Timestamp(ts) => {
                     let tzinfo = match ts.offset_secs {
                         Some(o) => Some(tz(py, o)?),
@@ -210,7 +206,7 @@ pub(crate) fn scalar<'py>(py: Python<'py>, tc: Typecast, s: &[u8]) -> PyResult<B
             }
         }
         Typecast::Interval => {
-            let iv = types::parse_interval(s).map_err(|e| pe(py, e))?;
+            let iv = types::parse_interval(s).map_err(|e| parse_error(py, &e))?;
             let (days, secs, us) = iv.to_timedelta_parts();
             let days32 = i32::try_from(days)
                 .ok()
@@ -234,7 +230,7 @@ fn range<'py>(py: Python<'py>, kind: RangeKind, s: &[u8]) -> PyResult<Bound<'py,
         // No range classes in this build of the package: the text, as for unknown types.
         return text(py, s);
     };
-    match types::parse_range(s).map_err(|e| pe(py, e))? {
+    match types::parse_range(s).map_err(|e| parse_error(py, &e))? {
         RangeValue::Empty => {
             let kw = pyo3::types::PyDict::new(py);
             kw.set_item("empty", true)?;
@@ -295,7 +291,7 @@ pub(crate) fn array<'py>(py: Python<'py>, tc: Typecast, s: &[u8]) -> PyResult<Bo
     });
     match r {
         Ok(()) => Ok(done.unwrap_or_else(|| PyList::empty(py)).into_any()),
-        Err(ArrErr::Parse(e)) => Err(pe(py, e)),
+        Err(ArrErr::Parse(e)) => Err(parse_error(py, &e)),
         Err(ArrErr::Py(e)) => Err(e),
     }
 }
@@ -304,14 +300,14 @@ pub(crate) fn array<'py>(py: Python<'py>, tc: Typecast, s: &[u8]) -> PyResult<Bo
 #[inline]
 pub(crate) fn cell<'py>(
     py: Python<'py>,
-    dec: Dec,
+    dec: Decoder,
     s: Option<&[u8]>,
 ) -> PyResult<Bound<'py, PyAny>> {
     match s {
         None => Ok(py.None().into_bound(py)),
         Some(s) => match dec {
-            Dec::Scalar(tc) => scalar(py, tc, s),
-            Dec::Array(tc) => array(py, tc, s),
+            Decoder::Scalar(tc) => scalar(py, tc, s),
+            Decoder::Array(tc) => array(py, tc, s),
         },
     }
 }

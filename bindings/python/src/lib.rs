@@ -17,7 +17,7 @@ mod exit;
 mod pool;
 mod pylog;
 
-use conn::{Connection, Facts, Holder};
+use conn::{ConnSlot, Connection, PublicParams};
 use errors::to_py;
 
 /// `connect(dsn=None, *, cursor_factory=None, **kwargs)`: one unpooled connection
@@ -59,10 +59,10 @@ fn connect(
     let c = py
         .detach(move || pgpool::Connection::connect_checked(&params))
         .map_err(|e| to_py(py, &e))?;
-    let facts = std::sync::Arc::new(Facts::new(&cfg.connect, dsn.as_deref()));
+    let facts = std::sync::Arc::new(PublicParams::new(&cfg.connect, dsn.as_deref()));
     let conn = Py::new(
         py,
-        Connection::new(py, Holder::Plain(Box::new(c)), None, facts)?,
+        Connection::new(py, ConnSlot::Plain(Box::new(c)), None, facts)?,
     )?;
     if let Some(f) = cursor_factory.filter(|f| !f.is_none()) {
         conn.bind(py).setattr("cursor_factory", f)?;

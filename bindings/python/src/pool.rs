@@ -13,7 +13,7 @@ use pgpool::stats::WAIT_BUCKETS_MS;
 use pgpool::transaction::{BlockOptions, Characteristics};
 use pgpool::PoolConfig;
 
-use crate::conn::{map_err, Connection, Facts, Holder, SignalHook, State};
+use crate::conn::{map_err, ConnSlot, Connection, PublicParams, SignalHook, State};
 use crate::cursor::{Cursor, RowMode};
 use crate::errors::{client_error, to_py, Kind};
 
@@ -63,9 +63,9 @@ pub(crate) fn keywords(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Vec<(Stri
 #[pyclass(frozen, subclass, weakref, module = "pgpool._pgpool", name = "Pool")]
 pub struct Pool {
     pub(crate) pool: pgpool::Pool,
-    pub(crate) facts: Arc<Facts>,
+    pub(crate) facts: Arc<PublicParams>,
     /// The replicas' facts (`conn.dsn`, `conn.info` of a connection routed to one).
-    replica_facts: Vec<Arc<Facts>>,
+    replica_facts: Vec<Arc<PublicParams>>,
 }
 
 static FORMAT_STACK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -89,7 +89,7 @@ pub(crate) fn python_stack(py: Python<'_>) -> String {
 
 impl Pool {
     /// The facts of the server `pc` is connected to: the primary's or a replica's.
-    pub(crate) fn facts_for(&self, pc: &pgpool::PooledConnection) -> Arc<Facts> {
+    pub(crate) fn facts_for(&self, pc: &pgpool::PooledConnection) -> Arc<PublicParams> {
         match self.pool.replica_of(pc) {
             Some(i) => self.replica_facts.get(i).unwrap_or(&self.facts).clone(),
             None => self.facts.clone(),
@@ -136,7 +136,7 @@ impl Pool {
         let facts = me.facts_for(&pc);
         let c = Connection::new(
             py,
-            Holder::Pooled(pc),
+            ConnSlot::Pooled(pc),
             Some(slf.clone().into_any().unbind()),
             facts,
         )?;
@@ -167,8 +167,8 @@ impl Pool {
                 "can't return the connection: it does not belong to this pool",
             ));
         }
-        match c.take_holder(py, Holder::Returned) {
-            Holder::Pooled(pc) => {
+        match c.take_holder(py, ConnSlot::Returned) {
+            ConnSlot::Pooled(pc) => {
                 if !close && !pc.release_needs_io() {
                     // Nothing to roll back or reset: no I/O, so no need to release the GIL.
                     pc.release();
@@ -183,16 +183,16 @@ impl Pool {
                 }
                 Ok(())
             }
-            Holder::Returned => Err(client_error(
+            ConnSlot::Returned => Err(client_error(
                 py,
                 Kind::Programming,
                 "can't return the connection: it was already returned to the pool",
             )),
             // Closed by the user: its slot was freed then.
-            Holder::Closed => Ok(()),
-            Holder::Plain(p) => {
+            ConnSlot::Closed => Ok(()),
+            ConnSlot::Plain(p) => {
                 // Cannot happen (pooled connections hold a PooledConnection); put it back.
-                let _ = c.take_holder(py, Holder::Plain(p));
+                let _ = c.take_holder(py, ConnSlot::Plain(p));
                 Err(client_error(
                     py,
                     Kind::Programming,
@@ -407,7 +407,7 @@ impl Pool {
             keywords: keywords(conn_kwargs)?,
         };
         let cfg = PoolConfig::new(dsn.as_deref(), &o).map_err(|e| to_py(py, &e))?;
-        let facts = Arc::new(Facts::new(&cfg.connect, dsn.as_deref()));
+        let facts = Arc::new(PublicParams::new(&cfg.connect, dsn.as_deref()));
         let replica_facts = cfg
             .replicas
             .iter()
@@ -415,7 +415,7 @@ impl Pool {
             .map(|(i, p)| {
                 let given =
                     (o.replicas.len() == cfg.replicas.len()).then(|| o.replicas[i].as_str());
-                Arc::new(Facts::new(p, given))
+                Arc::new(PublicParams::new(p, given))
             })
             .collect();
         let pool = pgpool::Pool::new(cfg).map_err(|e| to_py(py, &e))?;

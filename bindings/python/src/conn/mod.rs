@@ -18,189 +18,16 @@ use pgpool::{Interrupt, PooledConnection, QueryResult, TxStatus};
 use crate::cursor::{Cursor, RowMode};
 use crate::errors::{client_error, to_py, to_py_q, Kind};
 
-/// What the Python object holds.
-pub(crate) enum Holder {
-    /// Boxed: a core connection is several hundred bytes, the other variants are small.
-    Plain(Box<pgpool::Connection>),
-    Pooled(PooledConnection),
-    /// Given back to its pool (`putconn`, end of a `with pool.connection()` block).
-    Returned,
-    /// `close()`d.
-    Closed,
-}
+mod args;
+mod facts;
+mod signal;
+mod state;
 
-/// psycopg2's session characteristics and transaction flag.
-pub(crate) struct State {
-    pub(crate) holder: Holder,
-    pub(crate) autocommit: bool,
-    /// The characteristics of the transactions it starts (`None`s: the server's
-    /// defaults).
-    pub(crate) chars: Characteristics,
-    /// psycopg2's `CONN_STATUS_BEGIN`: a transaction was started (its BEGIN may still be
-    /// queued in the core, to ride with the next statement).
-    pub(crate) in_tx: bool,
-    /// Inside `with conn:` (psycopg2 2.9 starts a transaction there even in autocommit).
-    pub(crate) entered: bool,
-    /// psycopg2's `conn->mark`: counts the transactions ended, so that a named cursor
-    /// (a server cursor without HOLD) knows when its transaction is gone.
-    pub(crate) mark: u64,
-}
-
-impl State {
-    pub(crate) fn new(holder: Holder) -> State {
-        State {
-            holder,
-            autocommit: false,
-            chars: Characteristics::default(),
-            in_tx: false,
-            entered: false,
-            mark: 0,
-        }
-    }
-
-    pub(crate) fn conn_mut(&mut self) -> pgpool::error::Result<&mut pgpool::Connection> {
-        match &mut self.holder {
-            Holder::Plain(c) => Ok(&mut **c),
-            Holder::Pooled(c) => Ok(c),
-            Holder::Returned | Holder::Closed => {
-                Err(pgpool::Error::Interface("connection already closed".into()))
-            }
-        }
-    }
-
-    fn conn_ref(&self) -> Option<&pgpool::Connection> {
-        match &self.holder {
-            Holder::Plain(c) => Some(&**c),
-            Holder::Pooled(c) => Some(c),
-            _ => None,
-        }
-    }
-
-    /// The notices of the last call, and whether the connection broke during it.
-    pub(crate) fn take_after(&mut self) -> After {
-        let (notices, broken) = match &mut self.holder {
-            Holder::Plain(c) => (c.take_notices(), c.is_broken()),
-            Holder::Pooled(c) => (c.take_notices(), c.is_broken()),
-            _ => (Vec::new(), false),
-        };
-        if broken {
-            self.in_tx = false;
-        }
-        After { notices, broken }
-    }
-
-    /// Queues the BEGIN of a new transaction when the next statement needs one
-    /// (psycopg2's `pq_begin_locked`). It goes out in the statement's own write.
-    pub(crate) fn prepare_begin(&mut self) -> pgpool::error::Result<()> {
-        if self.in_tx || (self.autocommit && !self.entered) {
-            return Ok(());
-        }
-        let chars = self.chars;
-        self.conn_mut()?.begin(&chars);
-        self.in_tx = true;
-        Ok(())
-    }
-
-    /// One statement, simple protocol (a pending BEGIN rides along). `decode_early`:
-    /// the rows of a large result are decoded as they arrive (takes the GIL meanwhile;
-    /// not on the asyncio face's runtime threads). `begin`: start a transaction first
-    /// when none is open (psycopg2's `no_begin` is the opposite: a named cursor's CLOSE,
-    /// and FETCH/MOVE on a WITH HOLD cursor, run in the transaction if there is one,
-    /// else on their own).
-    pub(crate) fn statement(
-        &mut self,
-        sql: &str,
-        intr: Interrupt<'_>,
-        decode_early: bool,
-        begin: bool,
-    ) -> pgpool::error::Result<QueryResult> {
-        if begin {
-            self.prepare_begin()?;
-        }
-        let sink: Option<pgpool::conn::RowSink<'_>> = if decode_early {
-            Some(&mut crate::cursor::predecode)
-        } else {
-            None
-        };
-        self.conn_mut()?.simple_query_with(sql, Some(intr), sink)
-    }
-
-    /// COMMIT or ROLLBACK the transaction psycopg2 thinks is open; no round trip when its
-    /// BEGIN was never sent.
-    pub(crate) fn finish(
-        &mut self,
-        commit: bool,
-        intr: Option<Interrupt<'_>>,
-    ) -> pgpool::error::Result<()> {
-        if !self.in_tx {
-            return Ok(());
-        }
-        self.end(commit, false, intr)
-    }
-
-    /// The end of a pooled block: COMMIT (`commit`) or ROLLBACK of the transaction
-    /// psycopg2 thinks is open (any other is rolled back), with the session reset in the
-    /// same message (the core's `Connection::end_transaction`).
-    pub(crate) fn end_block(
-        &mut self,
-        commit: bool,
-        intr: Option<Interrupt<'_>>,
-    ) -> pgpool::error::Result<()> {
-        self.end(commit && self.in_tx, true, intr)
-    }
-
-    fn end(
-        &mut self,
-        commit: bool,
-        block_end: bool,
-        intr: Option<Interrupt<'_>>,
-    ) -> pgpool::error::Result<()> {
-        if std::mem::replace(&mut self.in_tx, false) {
-            self.mark += 1;
-        }
-        let how = if commit {
-            pgpool::conn::TxEnd::Commit
-        } else {
-            pgpool::conn::TxEnd::Rollback
-        };
-        self.conn_mut()?
-            .end_transaction(how, block_end, intr)
-            .map(|_| ())
-    }
-}
-
-/// Connection facts for `info`, `dsn` and `repr` (never the password).
-pub(crate) struct Facts {
-    pub(crate) dsn: String,
-    pub(crate) host: String,
-    pub(crate) port: u16,
-    pub(crate) user: String,
-    pub(crate) dbname: String,
-}
-
-impl Facts {
-    pub(crate) fn new(p: &ConnectParams, dsn: Option<&str>) -> Facts {
-        let host = match p.hosts.first() {
-            Some(Host::Tcp(h)) => h.clone(),
-            Some(Host::Unix(d)) => d.display().to_string(),
-            None => String::new(),
-        };
-        Facts {
-            dsn: match dsn {
-                Some(d) if !d.trim().is_empty() => pgpool::config::redact_dsn(d),
-                _ => p.describe(),
-            },
-            host,
-            port: p
-                .ports
-                .first()
-                .copied()
-                .unwrap_or(pgpool::config::DEFAULT_PORT),
-            user: p.user.clone(),
-            dbname: p.dbname.clone(),
-        }
-    }
-}
+use args::parse_onoff;
+pub(crate) use args::{map_err, map_err_q, parse_isolevel, tx_status_code};
+pub(crate) use facts::{ConnectionInfo, PublicParams};
+pub(crate) use signal::{is_main_thread, set_main_thread, SignalHook};
+pub(crate) use state::{CallOutcome, ConnSlot, State};
 
 /// A DB-API 2.0 connection with psycopg2's semantics.
 #[pyclass(frozen, weakref, module = "pgpool._pgpool", name = "Connection")]
@@ -217,94 +44,19 @@ pub struct Connection {
     /// see a notice; a list per checkout is not free).
     notices: pyo3::sync::PyOnceLock<Py<PyList>>,
     cursor_factory: Mutex<Option<Py<PyAny>>>,
-    facts: std::sync::Arc<Facts>,
+    facts: std::sync::Arc<PublicParams>,
     /// Typecasters registered for this connection (`register_type(t, conn)`).
     casters: Mutex<std::collections::HashMap<u32, Py<PyAny>>>,
     /// `casters` is not empty (checked per statement without taking its lock).
     any_caster: std::sync::atomic::AtomicBool,
 }
 
-thread_local! {
-    /// This thread is Python's main thread (the one that runs signal handlers).
-    static IS_MAIN_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Whether `IS_MAIN_THREAD` was set on the main thread (the module was imported there,
-/// or this is a forked child). If not, every thread checks for signals.
-static MAIN_THREAD_KNOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// True on Python's main thread (as far as the module knows: see `set_main_thread`).
-pub(crate) fn is_main_thread() -> bool {
-    IS_MAIN_THREAD.with(|m| m.get())
-}
-
-/// Records the calling thread as Python's main thread (at import when it is, and in a
-/// forked child, whose only thread is the main one).
-pub(crate) fn set_main_thread() {
-    IS_MAIN_THREAD.with(|m| m.set(true));
-    MAIN_THREAD_KNOWN.store(true, Ordering::Release);
-}
-
-/// The core's [`Interrupt`] hook for a wait with the GIL released (a statement, a pool
-/// checkout): each call (every 100 ms) takes the GIL and runs Python's signal handlers.
-/// The exception one raises (KeyboardInterrupt on Ctrl-C) is kept, to be raised once the
-/// core call has returned; the hook then says stop. Python runs signal handlers on its
-/// main thread only: on other threads the hook does nothing (and takes no GIL).
-pub(crate) struct SignalHook {
-    raised: RefCell<Option<PyErr>>,
-    active: bool,
-}
-
-impl SignalHook {
-    pub(crate) fn new() -> SignalHook {
-        SignalHook {
-            raised: RefCell::new(None),
-            active: !MAIN_THREAD_KNOWN.load(Ordering::Acquire) || IS_MAIN_THREAD.with(|m| m.get()),
-        }
-    }
-
-    /// True when a signal handler raised: the core should stop waiting.
-    pub(crate) fn check(&self) -> bool {
-        if !self.active {
-            return false;
-        }
-        Python::attach(|py| match py.check_signals() {
-            Ok(()) => false,
-            Err(e) => {
-                let mut s = self.raised.borrow_mut();
-                if s.is_none() {
-                    *s = Some(e);
-                }
-                true
-            }
-        })
-    }
-
-    /// The exception a signal handler raised, if any.
-    pub(crate) fn into_raised(self) -> Option<PyErr> {
-        self.raised.into_inner()
-    }
-}
-
-/// What one call under the connection lock produced, besides its own result.
-pub(crate) struct After {
-    notices: Vec<Notice>,
-    broken: bool,
-}
-
-impl After {
-    /// The connection was lost during the call.
-    pub(crate) fn broken(&self) -> bool {
-        self.broken
-    }
-}
-
 impl Connection {
     pub(crate) fn new(
         py: Python<'_>,
-        holder: Holder,
+        holder: ConnSlot,
         pool: Option<Py<PyAny>>,
-        facts: std::sync::Arc<Facts>,
+        facts: std::sync::Arc<PublicParams>,
     ) -> PyResult<Connection> {
         Self::from_state(py, State::new(holder), pool, facts)
     }
@@ -315,11 +67,11 @@ impl Connection {
         py: Python<'_>,
         state: State,
         pool: Option<Py<PyAny>>,
-        facts: std::sync::Arc<Facts>,
+        facts: std::sync::Arc<PublicParams>,
     ) -> PyResult<Connection> {
         let (cancel, pid, server_version) = match &state.holder {
-            Holder::Plain(c) => (c.cancel_token(), c.backend_pid(), c.server_version()),
-            Holder::Pooled(c) => (c.cancel_token(), c.backend_pid(), c.server_version()),
+            ConnSlot::Plain(c) => (c.cancel_token(), c.backend_pid(), c.server_version()),
+            ConnSlot::Pooled(c) => (c.cancel_token(), c.backend_pid(), c.server_version()),
             _ => {
                 return Err(client_error(
                     py,
@@ -448,7 +200,7 @@ impl Connection {
     /// The GIL-free half of [`with_state`](Self::with_state), shared with the asyncio
     /// face (which calls it on a runtime blocking thread): runs `f` on the locked state
     /// and collects the notices and whether the connection broke.
-    pub(crate) fn locked_run<T, F>(&self, f: F, intr: Interrupt<'_>) -> (T, After)
+    pub(crate) fn locked_run<T, F>(&self, f: F, intr: Interrupt<'_>) -> (T, CallOutcome)
     where
         F: FnOnce(&mut State, Interrupt<'_>) -> T,
     {
@@ -465,14 +217,14 @@ impl Connection {
         &self,
         commit: bool,
         intr: Interrupt<'_>,
-    ) -> Option<(pgpool::error::Result<()>, After, PooledConnection)> {
+    ) -> Option<(pgpool::error::Result<()>, CallOutcome, PooledConnection)> {
         let mut st = self.state.lock();
-        if !matches!(st.holder, Holder::Pooled(_)) {
+        if !matches!(st.holder, ConnSlot::Pooled(_)) {
             return None;
         }
         let r = st.end_block(commit, Some(intr));
         let after = st.take_after();
-        let Holder::Pooled(pc) = std::mem::replace(&mut st.holder, Holder::Returned) else {
+        let ConnSlot::Pooled(pc) = std::mem::replace(&mut st.holder, ConnSlot::Returned) else {
             unreachable!("checked above");
         };
         st.in_tx = false;
@@ -490,7 +242,7 @@ impl Connection {
         &self,
         commit: bool,
         intr: Interrupt<'_>,
-    ) -> Option<(pgpool::error::Result<()>, After)> {
+    ) -> Option<(pgpool::error::Result<()>, CallOutcome)> {
         let (r, after, pc) = self.finish_and_take(commit, intr)?;
         pc.release();
         self.mark_closed(if after.broken() { 2 } else { 1 });
@@ -498,7 +250,7 @@ impl Connection {
     }
 
     /// The Python half: marks a broken connection, appends the notices.
-    pub(crate) fn apply_after(&self, py: Python<'_>, after: After) -> PyResult<()> {
+    pub(crate) fn apply_after(&self, py: Python<'_>, after: CallOutcome) -> PyResult<()> {
         if after.broken && !self.is_closed() {
             self.mark_closed(2);
         }
@@ -585,7 +337,7 @@ impl Connection {
     }
 
     /// Takes the core connection out (for `putconn`), leaving `Returned`.
-    pub(crate) fn take_holder(&self, py: Python<'_>, to: Holder) -> Holder {
+    pub(crate) fn take_holder(&self, py: Python<'_>, to: ConnSlot) -> ConnSlot {
         let h = self.locked(py, |st| {
             st.in_tx = false;
             std::mem::replace(&mut st.holder, to)
@@ -622,71 +374,10 @@ impl Drop for Connection {
     /// A connection dropped without `putconn()`/`close()` goes back to its pool (rolled
     /// back, reset) or is closed; that may take a round trip, so not with the GIL held.
     fn drop(&mut self) {
-        let h = std::mem::replace(&mut self.state.get_mut().holder, Holder::Closed);
-        if matches!(h, Holder::Plain(_) | Holder::Pooled(_)) {
+        let h = std::mem::replace(&mut self.state.get_mut().holder, ConnSlot::Closed);
+        if matches!(h, ConnSlot::Plain(_) | ConnSlot::Pooled(_)) {
             Python::attach(|py| crate::exit::detach(py, move || drop(h)));
         }
-    }
-}
-
-/// Core error → Python, with psycopg2's class for COPY misuse through `execute`.
-pub(crate) fn map_err(py: Python<'_>, e: &pgpool::Error) -> PyErr {
-    map_err_q(py, e, None)
-}
-
-/// [`map_err`] for an error of statement `query`.
-pub(crate) fn map_err_q(py: Python<'_>, e: &pgpool::Error, query: Option<&str>) -> PyErr {
-    if let pgpool::Error::Interface(m) = e {
-        if m.starts_with("can't execute COPY") {
-            return client_error(py, Kind::Programming, m);
-        }
-    }
-    to_py_q(py, e, query)
-}
-
-pub(crate) fn parse_isolevel(v: &Bound<'_, PyAny>) -> PyResult<Option<Isolation>> {
-    if v.is_none() {
-        return Ok(None);
-    }
-    if let Ok(i) = v.extract::<i64>() {
-        return match Isolation::from_number(i) {
-            Some(l) => Ok(Some(l)),
-            None => Err(PyValueError::new_err(
-                "isolation_level must be between 1 and 4",
-            )),
-        };
-    }
-    let s: String = match v.extract::<String>() {
-        Ok(s) => s,
-        Err(_) => v.str()?.extract()?,
-    };
-    Isolation::parse(&s)
-        .ok_or_else(|| PyValueError::new_err(format!("bad value for isolation_level: '{s}'")))
-}
-
-fn parse_onoff(v: &Bound<'_, PyAny>) -> PyResult<Option<bool>> {
-    if v.is_none() {
-        return Ok(None);
-    }
-    if let Ok(s) = v.cast::<PyString>() {
-        let s: String = s.extract()?;
-        if s.eq_ignore_ascii_case("default") {
-            return Ok(None);
-        }
-        return Err(PyValueError::new_err(format!(
-            "the only string accepted is 'default'; got {s}"
-        )));
-    }
-    Ok(Some(v.is_truthy()?))
-}
-
-/// psycopg2.extensions' TRANSACTION_STATUS_* values.
-pub(crate) fn tx_status_code(s: TxStatus) -> i32 {
-    match s {
-        TxStatus::Idle => 0,
-        TxStatus::InTransaction => 2,
-        TxStatus::InError => 3,
-        TxStatus::Unknown => 4,
     }
 }
 
@@ -755,10 +446,10 @@ impl Connection {
         if self.closed.load(Ordering::Acquire) == 1 {
             return;
         }
-        let h = self.take_holder(py, Holder::Closed);
+        let h = self.take_holder(py, ConnSlot::Closed);
         crate::exit::detach(py, move || match h {
-            Holder::Plain(c) => c.close(),
-            Holder::Pooled(c) => c.discard(),
+            ConnSlot::Plain(c) => c.close(),
+            ConnSlot::Pooled(c) => c.discard(),
             _ => {}
         });
     }
@@ -1042,74 +733,5 @@ impl Connection {
             self.facts.dsn,
             self.closed()
         )
-    }
-}
-
-/// psycopg2's `conn.info` (a subset of `ConnectionInfo`).
-#[pyclass(frozen, module = "pgpool._pgpool", name = "ConnectionInfo")]
-pub struct ConnectionInfo {
-    conn: Py<Connection>,
-}
-
-#[pymethods]
-impl ConnectionInfo {
-    #[getter]
-    fn transaction_status(&self, py: Python<'_>) -> i32 {
-        self.conn.get().get_transaction_status(py)
-    }
-
-    #[getter]
-    fn backend_pid(&self) -> i32 {
-        self.conn.get().pid
-    }
-
-    #[getter]
-    fn server_version(&self) -> i32 {
-        self.conn.get().server_version
-    }
-
-    #[getter]
-    fn protocol_version(&self) -> i32 {
-        3
-    }
-
-    /// `CONNECTION_OK` (0) or `CONNECTION_BAD` (1).
-    #[getter]
-    fn status(&self) -> i32 {
-        i32::from(self.conn.get().closed() != 0)
-    }
-
-    #[getter]
-    fn dbname(&self) -> String {
-        self.conn.get().facts.dbname.clone()
-    }
-
-    #[getter]
-    fn user(&self) -> String {
-        self.conn.get().facts.user.clone()
-    }
-
-    #[getter]
-    fn host(&self) -> String {
-        self.conn.get().facts.host.clone()
-    }
-
-    #[getter]
-    fn port(&self) -> u16 {
-        self.conn.get().facts.port
-    }
-
-    #[getter]
-    fn ssl_in_use(&self) -> bool {
-        false
-    }
-
-    fn parameter_status(&self, py: Python<'_>, name: &str) -> Option<String> {
-        self.conn.get().get_parameter_status(py, name)
-    }
-
-    #[getter]
-    fn dsn_parameters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        self.conn.get().get_dsn_parameters(py)
     }
 }

@@ -15,8 +15,19 @@ use pgpool::{QueryResult, TxStatus};
 
 use crate::adapt;
 use crate::conn::{map_err, Connection};
-use crate::decode::{self, Dec};
+use crate::decode::{self, Decoder};
 use crate::errors::{client_error, Kind};
+
+mod column;
+mod copy;
+mod exec;
+mod named;
+mod rows;
+
+pub use column::Column;
+use copy::*;
+pub(crate) use rows::predecode;
+use rows::*;
 
 /// How rows are returned.
 pub(crate) enum RowMode {
@@ -76,7 +87,7 @@ impl RowMode {
 /// A result set being fetched.
 struct Rows {
     r: QueryResult,
-    decs: Vec<Dec>,
+    decs: Vec<Decoder>,
     /// The value tuples of the first rows, decoded while the result arrived; each is
     /// handed out once (a row fetched again, after `scroll`, is decoded again).
     pre: Vec<Option<Py<PyTuple>>>,
@@ -188,7 +199,7 @@ impl Cursor {
         &self,
         py: Python<'_>,
         row: usize,
-    ) -> (Vec<Option<Vec<u8>>>, Vec<Dec>, Vec<Option<Py<PyAny>>>) {
+    ) -> (Vec<Option<Vec<u8>>>, Vec<Decoder>, Vec<Option<Py<PyAny>>>) {
         let rs = self.rows.as_ref().expect("checked");
         let cells = (0..rs.decs.len())
             .map(|c| rs.r.get(row, c).map(<[u8]>::to_vec))
@@ -225,96 +236,6 @@ impl Cursor {
         self.mark = mark;
     }
 
-    /// psycopg2's `EXC_IF_NO_MARK`: a cursor without HOLD ends with its transaction.
-    fn check_mark(&self, py: Python<'_>, conn: &Py<Connection>) -> PyResult<()> {
-        if !self.withhold && self.mark != conn.get().mark(py) {
-            return Err(client_error(
-                py,
-                Kind::Programming,
-                "named cursor isn't valid anymore",
-            ));
-        }
-        Ok(())
-    }
-
-    fn cursor_name(&self) -> &str {
-        self.name.as_deref().unwrap_or_default()
-    }
-
-    /// `execute` on a named cursor: `DECLARE "name" [NO] SCROLL CURSOR WITH[OUT] HOLD
-    /// FOR <query>`, as psycopg2 sends it.
-    fn execute_named(
-        slf: &Bound<'_, Self>,
-        query: &Bound<'_, PyAny>,
-        vars: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<()> {
-        let py = slf.py();
-        let (conn, head) = {
-            let me = slf.borrow();
-            let c = me.open_conn(py)?;
-            if me.declared {
-                return Err(client_error(
-                    py,
-                    Kind::Programming,
-                    "can't call .execute() on named cursors more than once",
-                ));
-            }
-            if !me.withhold && c.get().autocommit(py) {
-                return Err(client_error(
-                    py,
-                    Kind::Programming,
-                    "can't use a named cursor outside of transactions",
-                ));
-            }
-            me.check_mark(py, &c)?;
-            let head = statements::declare_cursor(me.cursor_name(), me.scrollable, me.withhold);
-            (c, head)
-        };
-        let sql = head
-            + &adapt::render(py, &adapt::query_text(query, slf.as_any())?, vars, |q| {
-                conn.get().quoting_for(py, q)
-            })?;
-        {
-            let mut me = slf.borrow_mut();
-            me.reset();
-            me.query = Some(PyBytes::new(py, sql.as_bytes()).unbind());
-        }
-        let r = conn.get().execute(py, &sql)?;
-        let mark = conn.get().mark(py);
-        let mut me = slf.borrow_mut();
-        me.set_result(py, r)?;
-        me.declared = true;
-        me.mark = mark;
-        Ok(())
-    }
-
-    /// A statement on a named cursor's connection (`FETCH`, `MOVE`, `CLOSE`) once the
-    /// cursor is checked; its result becomes the cursor's (the query stays the DECLARE).
-    fn named_command(
-        slf: &Bound<'_, Self>,
-        begin: bool,
-        sql: impl FnOnce(&str) -> String,
-    ) -> PyResult<()> {
-        let py = slf.py();
-        let (conn, sql, begin) = {
-            let me = slf.borrow();
-            let c = me.open_conn(py)?;
-            me.check_mark(py, &c)?;
-            // A WITH HOLD cursor outlives transactions: no BEGIN for it (psycopg2).
-            (c, sql(me.cursor_name()), begin && !me.withhold)
-        };
-        let r = conn.get().execute_opt(py, &sql, begin)?;
-        let mut me = slf.borrow_mut();
-        me.reset();
-        me.set_result(py, r)
-    }
-
-    /// `FETCH FORWARD <count> FROM "name"` into the cursor (psycopg2 fetches this way
-    /// for every fetch call on a named cursor).
-    fn named_fetch(slf: &Bound<'_, Self>, count: FetchCount) -> PyResult<()> {
-        Self::named_command(slf, true, |n| statements::fetch_cursor(n, count))
-    }
-
     fn scroll_buffered(&mut self, py: Python<'_>, value: i64, mode: &str) -> PyResult<()> {
         if self.closed {
             return Err(client_error(py, Kind::Interface, "cursor already closed"));
@@ -342,10 +263,6 @@ impl Cursor {
         }
         self.rownumber = new as usize;
         Ok(())
-    }
-
-    fn is_named(slf: &Bound<'_, Self>) -> bool {
-        slf.borrow().name.is_some()
     }
 
     /// The next row of the buffered result, `None` at its end.
@@ -402,17 +319,6 @@ impl Cursor {
         }
         if self.rows.is_none() {
             return Err(client_error(py, Kind::Programming, "no results to fetch"));
-        }
-        Ok(())
-    }
-
-    fn check_named(&self, py: Python<'_>) -> PyResult<()> {
-        if self.name.is_some() {
-            return Err(client_error(
-                py,
-                Kind::NotSupported,
-                "server-side (named) cursors are not supported on the asyncio face",
-            ));
         }
         Ok(())
     }
@@ -522,225 +428,6 @@ impl Cursor {
     }
 }
 
-fn decoders(r: &QueryResult) -> Vec<Dec> {
-    r.columns
-        .iter()
-        .map(|c| decode::decoder(c.type_oid))
-        .collect()
-}
-
-/// Row `row` of `r` decoded, as a tuple of its values.
-fn row_tuple<'py>(
-    py: Python<'py>,
-    r: &QueryResult,
-    decs: &[Dec],
-    row: usize,
-) -> PyResult<Bound<'py, PyTuple>> {
-    let mut v = Vec::with_capacity(decs.len());
-    for (c, dec) in decs.iter().enumerate() {
-        v.push(decode::cell(py, *dec, r.get(row, c))?);
-    }
-    PyTuple::new(py, v)
-}
-
-/// Rows decoded while the result arrives (the [`pgpool::conn::RowSink`] of `execute`).
-pub(crate) struct Predecoded {
-    rows: Vec<Py<PyTuple>>,
-    decs: Vec<Dec>,
-    /// No more eager decoding for this result: a cell failed to decode (fetching that
-    /// row raises, as psycopg2 does, from the lazy path) or the cap was reached.
-    stopped: bool,
-}
-
-/// Eager decoding stops after this many cells (about 50 MB of Python objects): beyond,
-/// rows are decoded when fetched, so that iterating a huge result does not hold all of
-/// it as objects at once.
-const EAGER_CELLS: usize = 1 << 20;
-
-fn take_predecoded(r: &mut QueryResult) -> Option<Predecoded> {
-    r.extra
-        .0
-        .take()
-        .and_then(|b| b.downcast::<Predecoded>().ok())
-        .map(|b| *b)
-}
-
-/// The row sink of `execute`: while the server is still sending a large result, decode
-/// the rows received so far (taking the GIL), so that building the Python objects
-/// overlaps with the server producing the rest instead of following it. Decoding is a
-/// pure function of the column type and the text (the casters are fixed at execute
-/// time, as psycopg2's are), so doing it early changes nothing but when.
-pub(crate) fn predecode(r: &mut QueryResult) {
-    if !r.has_rows {
-        return;
-    }
-    let mut pre = take_predecoded(r).unwrap_or_else(|| Predecoded {
-        rows: Vec::new(),
-        decs: decoders(r),
-        stopped: false,
-    });
-    let n = r.nrows();
-    if !pre.stopped && pre.rows.len() < n {
-        crate::exit::attach(|py| {
-            let ncols = pre.decs.len().max(1);
-            for i in pre.rows.len()..n {
-                if (i + 1) * ncols > EAGER_CELLS {
-                    pre.stopped = true;
-                    break;
-                }
-                match row_tuple(py, r, &pre.decs, i) {
-                    Ok(t) => pre.rows.push(t.unbind()),
-                    Err(_) => {
-                        pre.stopped = true;
-                        break;
-                    }
-                }
-            }
-        });
-    }
-    r.extra.0 = Some(Box::new(pre));
-}
-
-static NAMEDTUPLE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-
-/// psycopg2's NamedTupleCursor field names: punctuation → `_`, a leading `_` or digit
-/// gets an `f` prefix.
-fn nt_field(name: &str) -> String {
-    const PUNCT: &str = " !\"#$%&'()*+,-./:;<=>?@[\\]^`{|}~";
-    let mut s: String = name
-        .chars()
-        .map(|c| if PUNCT.contains(c) { '_' } else { c })
-        .collect();
-    if s.starts_with('_') || s.starts_with(|c: char| c.is_ascii_digit()) {
-        s.insert(0, 'f');
-    }
-    s
-}
-
-/// Builds row `i` (the borrow of the cursor is released before calling Python row
-/// factories, which may read the cursor).
-fn make_row<'py>(slf: &Bound<'py, Cursor>, i: usize) -> PyResult<Bound<'py, PyAny>> {
-    let py = slf.py();
-    let mut me = slf.borrow_mut();
-    let vals = if me.has_custom() {
-        let (cells, decs, custom) = me.raw_row(py, i);
-        drop(me);
-        let v = custom_row(slf.as_any(), &cells, &decs, &custom)?;
-        me = slf.borrow_mut();
-        if me.rows.is_none() {
-            // A typecaster ran another statement on this cursor meanwhile.
-            return Err(client_error(py, Kind::Programming, "no results to fetch"));
-        }
-        v
-    } else {
-        me.values(py, i)?
-    };
-    match &me.mode {
-        RowMode::Tuple => Ok(vals.into_any()),
-        RowMode::Dict(factory) => {
-            let factory = factory.as_ref().map(|f| f.clone_ref(py));
-            let names = column_names(py, &mut me)?;
-            drop(me);
-            let d = PyDict::new(py);
-            for (k, v) in names.iter().zip(vals.iter()) {
-                d.set_item(k, v)?;
-            }
-            match factory {
-                Some(f) => f.bind(py).call1((d,)),
-                None => Ok(d.into_any()),
-            }
-        }
-        RowMode::NamedTuple => {
-            let rs = me.rows.as_mut().expect("checked");
-            let cls = match &rs.nt {
-                Some(c) => c.bind(py).clone(),
-                None => {
-                    let fields: Vec<String> =
-                        rs.r.columns.iter().map(|c| nt_field(&c.name)).collect();
-                    let nt = NAMEDTUPLE.import(py, "collections", "namedtuple")?;
-                    let kw = PyDict::new(py);
-                    kw.set_item("module", "pgpool.extras")?;
-                    let cls = nt.call(("Record", fields), Some(&kw))?;
-                    rs.nt = Some(cls.clone().unbind());
-                    cls
-                }
-            };
-            drop(me);
-            cls.call1(vals)
-        }
-        RowMode::DictRow(f) => {
-            let f = f.clone_ref(py);
-            drop(me);
-            f.bind(py).call1((slf, vals))
-        }
-    }
-}
-
-/// A row with user typecasters: `caster(text or None, cursor)` for their columns.
-fn custom_row<'py>(
-    cursor: &Bound<'py, PyAny>,
-    cells: &[Option<Vec<u8>>],
-    decs: &[Dec],
-    custom: &[Option<Py<PyAny>>],
-) -> PyResult<Bound<'py, PyTuple>> {
-    let py = cursor.py();
-    let mut v = Vec::with_capacity(cells.len());
-    for (c, cell) in cells.iter().enumerate() {
-        v.push(match custom.get(c).and_then(Option::as_ref) {
-            Some(f) => {
-                let text = cell.as_deref().map(String::from_utf8_lossy);
-                f.bind(py).call1((text, cursor))?
-            }
-            None => decode::cell(py, decs[c], cell.as_deref())?,
-        });
-    }
-    PyTuple::new(py, v)
-}
-
-fn column_names<'py>(py: Python<'py>, me: &mut Cursor) -> PyResult<Bound<'py, PyTuple>> {
-    let rs = me.rows.as_mut().expect("checked");
-    if let Some(n) = &rs.names {
-        return Ok(n.bind(py).clone());
-    }
-    let t = PyTuple::new(
-        py,
-        rs.r.columns.iter().map(|c| PyString::intern(py, &c.name)),
-    )?;
-    rs.names = Some(t.clone().unbind());
-    Ok(t)
-}
-
-/// psycopg2's `copy_from` / `copy_to` statement for the cursor's connection.
-fn copy_table_sql(
-    slf: &Bound<'_, Cursor>,
-    dir: CopyDirection,
-    table: &str,
-    sep: &str,
-    null: &str,
-    columns: Option<&Bound<'_, PyAny>>,
-) -> PyResult<String> {
-    let py = slf.py();
-    let conn = slf.borrow().open_conn(py)?;
-    let q = conn.get().quoting(py);
-    statements::copy_table(dir, table, &copy_columns(columns)?, sep, null, q)
-        .map_err(|e| map_err(py, &e))
-}
-
-fn copy_columns(columns: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
-    let Some(cols) = columns.filter(|c| !c.is_none()) else {
-        return Ok(Vec::new());
-    };
-    let mut names = Vec::new();
-    for c in cols.try_iter()? {
-        let c = c?;
-        names.push(match c.cast::<PyBytes>() {
-            Ok(b) => String::from_utf8_lossy(b.as_bytes()).into_owned(),
-            Err(_) => c.extract()?,
-        });
-    }
-    Ok(names)
-}
-
 #[pymethods]
 impl Cursor {
     /// `Cursor(conn, name=None, *, row_mode="tuple", row_factory=None)`. Construction is
@@ -830,52 +517,7 @@ impl Cursor {
         query: &Bound<'_, PyAny>,
         vars_list: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let py = slf.py();
-        let conn = Cursor::prepare_executemany(slf)?;
-        let qtext = adapt::query_text(query, slf.as_any())?;
-        let it: Py<PyIterator> = vars_list.try_iter()?.unbind();
-        slf.borrow_mut().reset();
-        let quoting = conn.get().quoting_for_batch(py);
-        let (total, last, gen_err) = conn.get().with_state(py, |st, intr| {
-            let stash: RefCell<Option<PyErr>> = RefCell::new(None);
-            let last: RefCell<Option<String>> = RefCell::new(None);
-            let r = (|| {
-                st.prepare_begin()?;
-                let c = st.conn_mut()?;
-                let mut gen = std::iter::from_fn(|| {
-                    crate::exit::attach(|py| {
-                        let item = it.bind(py).clone().next()?;
-                        let rendered =
-                            item.and_then(|v| adapt::render(py, &qtext, Some(&v), |_| quoting));
-                        Some(match rendered {
-                            Ok(s) => {
-                                *last.borrow_mut() = Some(s.clone());
-                                Ok(s)
-                            }
-                            Err(e) => {
-                                *stash.borrow_mut() = Some(e);
-                                Err(pgpool::Error::InvalidParameter(
-                                    "executemany: parameter error".into(),
-                                ))
-                            }
-                        })
-                    })
-                });
-                c.pipeline(&mut gen, Some(intr))
-            })();
-            (r, last.into_inner(), stash.into_inner())
-        })?;
-        if let Some(e) = gen_err {
-            slf.borrow_mut().finish_executemany(py, last.as_deref(), -1);
-            return Err(e);
-        }
-        let total = total.map_err(|e| {
-            slf.borrow_mut().finish_executemany(py, last.as_deref(), -1);
-            map_err(py, &e)
-        })?;
-        slf.borrow_mut()
-            .finish_executemany(py, last.as_deref(), total as i64);
-        Ok(())
+        Self::run_executemany(slf, query, vars_list)
     }
 
     /// The statement `execute` would send, as bytes.
@@ -900,54 +542,7 @@ impl Cursor {
         procname: &str,
         parameters: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        let py = slf.py();
-        {
-            let me = slf.borrow();
-            me.open_conn(py)?;
-            if me.name.is_some() {
-                return Err(client_error(
-                    py,
-                    Kind::Programming,
-                    "can't call .callproc() on named cursors",
-                ));
-            }
-        }
-        let params = parameters.filter(|p| !p.is_none());
-        let n = match params {
-            Some(p) => p.len()?,
-            None => 0,
-        };
-        let using_dict = n > 0 && params.is_some_and(|p| p.is_instance_of::<PyDict>());
-        let (sql, vals): (String, Bound<'_, PyAny>) = if using_dict {
-            let d = params.expect("checked").cast::<PyDict>()?;
-            let mut keys = Vec::new();
-            for k in d.keys() {
-                keys.push(k.extract::<String>()?);
-            }
-            (
-                statements::callproc(procname, 0, &keys),
-                d.values().into_any(),
-            )
-        } else {
-            let vals = match params {
-                Some(p) => p.clone(),
-                None => py.None().into_bound(py),
-            };
-            (statements::callproc(procname, n, &[]), vals)
-        };
-        let q = PyString::new(py, &sql);
-        Self::execute(
-            slf,
-            q.as_any(),
-            if vals.is_none() { None } else { Some(&vals) },
-        )?;
-        if using_dict {
-            Ok(py.None())
-        } else {
-            Ok(params
-                .map(|p| p.clone().unbind())
-                .unwrap_or_else(|| py.None()))
-        }
+        Self::run_callproc(slf, procname, parameters)
     }
 
     fn fetchone(slf: &Bound<'_, Self>) -> PyResult<Option<Py<PyAny>>> {
@@ -1275,261 +870,5 @@ impl Cursor {
             slf.as_ptr(),
             i32::from(me.closed())
         )
-    }
-}
-
-static TEXT_IO: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-
-/// What psycopg2 raises when `file.read()` fails during COPY FROM: the server's answer to
-/// the CopyFail, a QueryCanceled.
-fn read_failed(py: Python<'_>, msg: &str) -> PyErr {
-    let e = pgpool::DbError {
-        severity: "ERROR".into(),
-        severity_nonlocalized: Some("ERROR".into()),
-        code: "57014".into(),
-        message: format!("COPY from stdin failed: {msg}"),
-        ..Default::default()
-    };
-    crate::errors::server_error(py, &e, None)
-}
-
-fn copy(
-    slf: &Bound<'_, Cursor>,
-    py: Python<'_>,
-    sql: String,
-    file: &Bound<'_, PyAny>,
-    size: isize,
-) -> PyResult<()> {
-    // Named cursors too: psycopg2 runs COPY on their connection like any cursor's.
-    let conn = slf.borrow().open_conn(py)?;
-    {
-        let mut me = slf.borrow_mut();
-        me.reset();
-        me.query = Some(PyBytes::new(py, sql.as_bytes()).unbind());
-    }
-    let standard = conn.get().quoting(py) != Quoting::Escape;
-    let dir = statements::copy_direction(&sql, standard);
-    if dir == CopyDirection::Neither {
-        let r = conn.get().execute(py, &sql)?;
-        return slf.borrow_mut().set_result(py, r);
-    }
-    let text_file = file.is_instance(TEXT_IO.import(py, "io", "TextIOBase")?)?;
-    let file: Py<PyAny> = file.clone().unbind();
-    let (r, user_err) = conn.get().with_state(py, |st, _intr| {
-        let stash: RefCell<Option<PyErr>> = RefCell::new(None);
-        let r = (|| {
-            st.prepare_begin()?;
-            let c = st.conn_mut()?;
-            // str data goes in the session's client encoding, as psycopg2 sends it
-            let enc = c.client_encoding();
-            if dir == CopyDirection::In {
-                let mut next = || -> pgpool::error::Result<Option<Vec<u8>>> {
-                    crate::exit::attach(|py| {
-                        let got = file.bind(py).call_method1("read", (size,)).and_then(
-                            |d| -> PyResult<Vec<u8>> {
-                                if let Ok(b) = d.cast::<PyBytes>() {
-                                    Ok(b.as_bytes().to_vec())
-                                } else if let Ok(s) = d.cast::<PyString>() {
-                                    let s = s.extract::<String>()?;
-                                    enc.encode(&s)
-                                        .map(|b| b.into_owned())
-                                        .map_err(|e| crate::errors::to_py(py, &e))
-                                } else {
-                                    Ok(d.call_method0("__bytes__")?
-                                        .cast::<PyBytes>()?
-                                        .as_bytes()
-                                        .to_vec())
-                                }
-                            },
-                        );
-                        match got {
-                            Ok(v) if v.is_empty() => Ok(None),
-                            Ok(v) => Ok(Some(v)),
-                            Err(e) => {
-                                // psycopg2's CopyFail text; the server answers 57014.
-                                let name = e
-                                    .get_type(py)
-                                    .name()
-                                    .map(|n| n.to_string())
-                                    .unwrap_or_default();
-                                let msg = format!("error in .read() call: {name} {}", e.value(py));
-                                *stash.borrow_mut() = Some(read_failed(py, &msg));
-                                Err(pgpool::Error::Interface(msg))
-                            }
-                        }
-                    })
-                };
-                c.copy_in(&sql, &mut next)
-            } else {
-                let mut sink = |data: &[u8]| -> pgpool::error::Result<()> {
-                    crate::exit::attach(|py| {
-                        let arg: PyResult<Bound<'_, PyAny>> = if text_file {
-                            enc.decode(data)
-                                .map(|s| PyString::new(py, &s).into_any())
-                                .map_err(|e| crate::errors::to_py(py, &e))
-                        } else {
-                            Ok(PyBytes::new(py, data).into_any())
-                        };
-                        match arg.and_then(|a| file.bind(py).call_method1("write", (a,))) {
-                            Ok(_) => Ok(()),
-                            Err(e) => {
-                                let msg = e.to_string();
-                                *stash.borrow_mut() = Some(e);
-                                Err(pgpool::Error::Interface(format!(
-                                    "error in file.write(): {msg}"
-                                )))
-                            }
-                        }
-                    })
-                };
-                c.copy_out(&sql, &mut sink)
-            }
-        })();
-        (r, stash.into_inner())
-    })?;
-    if let Some(e) = user_err {
-        return Err(e);
-    }
-    let r = r.map_err(|e| map_err(py, &e))?;
-    let mut me = slf.borrow_mut();
-    // psycopg2 reads the status of the COPY_IN/COPY_OUT result: empty.
-    me.status = Some(String::new());
-    me.rowcount = r.rows_affected().map(|n| n as i64).unwrap_or(-1);
-    Ok(())
-}
-
-/// One item of `cursor.description`: psycopg2's `Column`, a 7-item sequence with names.
-#[pyclass(frozen, sequence, module = "pgpool._pgpool", name = "Column")]
-pub struct Column {
-    #[pyo3(get)]
-    name: String,
-    #[pyo3(get)]
-    type_code: u32,
-    #[pyo3(get)]
-    internal_size: Option<i32>,
-    #[pyo3(get)]
-    precision: Option<i32>,
-    #[pyo3(get)]
-    scale: Option<i32>,
-    #[pyo3(get)]
-    table_oid: Option<u32>,
-    #[pyo3(get)]
-    table_column: Option<i16>,
-}
-
-impl Column {
-    /// psycopg2's `_make_column`: sizes from `typlen`/`typmod`, precision and scale for
-    /// numeric only.
-    fn from_core(c: &pgpool::Column) -> Column {
-        const NUMERIC: u32 = 1700;
-        let mut fmod = c.type_modifier;
-        if fmod > 0 {
-            fmod -= 4;
-        }
-        let internal_size = if c.type_size == -1 {
-            if c.type_oid == NUMERIC {
-                fmod >> 16
-            } else {
-                fmod
-            }
-        } else {
-            i32::from(c.type_size)
-        };
-        let (precision, scale) = if c.type_oid == NUMERIC {
-            (Some((fmod >> 16) & 0xFFFF), Some(fmod & 0xFFFF))
-        } else {
-            (None, None)
-        };
-        Column {
-            name: c.name.clone(),
-            type_code: c.type_oid,
-            internal_size: Some(internal_size),
-            precision,
-            scale,
-            table_oid: (c.table_oid != 0).then_some(c.table_oid),
-            table_column: (c.column_id > 0).then_some(c.column_id),
-        }
-    }
-
-    fn items<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        let none = py.None().into_bound(py);
-        PyTuple::new(
-            py,
-            [
-                self.name.clone().into_pyobject(py)?.into_any(),
-                self.type_code.into_pyobject(py)?.into_any(),
-                none.clone(),
-                self.internal_size.into_pyobject(py)?,
-                self.precision.into_pyobject(py)?,
-                self.scale.into_pyobject(py)?,
-                none,
-            ],
-        )
-    }
-}
-
-#[pymethods]
-impl Column {
-    #[getter]
-    fn display_size(&self) -> Option<i32> {
-        None
-    }
-
-    #[getter]
-    fn null_ok(&self) -> Option<bool> {
-        None
-    }
-
-    fn __len__(&self) -> usize {
-        7
-    }
-
-    fn __getitem__<'py>(
-        &self,
-        py: Python<'py>,
-        idx: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let t = self.items(py)?;
-        if let Ok(s) = idx.cast::<PySlice>() {
-            return t.as_any().get_item(s);
-        }
-        let i: isize = idx.extract()?;
-        let j = if i < 0 { i + 7 } else { i };
-        if !(0..7).contains(&j) {
-            return Err(PyIndexError::new_err("tuple index out of range"));
-        }
-        t.get_item(j as usize)
-    }
-
-    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyIterator>> {
-        self.items(py)?.try_iter()
-    }
-
-    fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let mine = self.items(py)?;
-        if let Ok(o) = other.cast::<Column>() {
-            return mine.eq(o.get().items(py)?);
-        }
-        if other.is_instance_of::<PyTuple>() {
-            return mine.eq(other);
-        }
-        Ok(false)
-    }
-
-    fn __hash__(&self, py: Python<'_>) -> PyResult<isize> {
-        self.items(py)?.hash()
-    }
-
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        let name = PyString::new(py, &self.name).repr()?;
-        Ok(format!("Column(name={name}, type_code={})", self.type_code))
-    }
-
-    fn __reduce__<'py>(
-        slf: &Bound<'py, Self>,
-    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
-        let py = slf.py();
-        let t = slf.get().items(py)?;
-        Ok((py.get_type::<PyTuple>().into_any(), PyTuple::new(py, [t])?))
     }
 }

@@ -1,0 +1,169 @@
+//! psycopg2's transaction state of a connection (autocommit, characteristics, the
+//! transaction flag and mark) over the core connection it holds; no PyO3 types.
+
+#[allow(unused_imports)]
+use super::*;
+
+/// What the Python object holds.
+pub(crate) enum ConnSlot {
+    /// Boxed: a core connection is several hundred bytes, the other variants are small.
+    Plain(Box<pgpool::Connection>),
+    Pooled(PooledConnection),
+    /// Given back to its pool (`putconn`, end of a `with pool.connection()` block).
+    Returned,
+    /// `close()`d.
+    Closed,
+}
+
+/// psycopg2's session characteristics and transaction flag.
+pub(crate) struct State {
+    pub(crate) holder: ConnSlot,
+    pub(crate) autocommit: bool,
+    /// The characteristics of the transactions it starts (`None`s: the server's
+    /// defaults).
+    pub(crate) chars: Characteristics,
+    /// psycopg2's `CONN_STATUS_BEGIN`: a transaction was started (its BEGIN may still be
+    /// queued in the core, to ride with the next statement).
+    pub(crate) in_tx: bool,
+    /// Inside `with conn:` (psycopg2 2.9 starts a transaction there even in autocommit).
+    pub(crate) entered: bool,
+    /// psycopg2's `conn->mark`: counts the transactions ended, so that a named cursor
+    /// (a server cursor without HOLD) knows when its transaction is gone.
+    pub(crate) mark: u64,
+}
+
+impl State {
+    pub(crate) fn new(holder: ConnSlot) -> State {
+        State {
+            holder,
+            autocommit: false,
+            chars: Characteristics::default(),
+            in_tx: false,
+            entered: false,
+            mark: 0,
+        }
+    }
+
+    pub(crate) fn conn_mut(&mut self) -> pgpool::error::Result<&mut pgpool::Connection> {
+        match &mut self.holder {
+            ConnSlot::Plain(c) => Ok(&mut **c),
+            ConnSlot::Pooled(c) => Ok(c),
+            ConnSlot::Returned | ConnSlot::Closed => {
+                Err(pgpool::Error::Interface("connection already closed".into()))
+            }
+        }
+    }
+
+    pub(super) fn conn_ref(&self) -> Option<&pgpool::Connection> {
+        match &self.holder {
+            ConnSlot::Plain(c) => Some(&**c),
+            ConnSlot::Pooled(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The notices of the last call, and whether the connection broke during it.
+    pub(crate) fn take_after(&mut self) -> CallOutcome {
+        let (notices, broken) = match &mut self.holder {
+            ConnSlot::Plain(c) => (c.take_notices(), c.is_broken()),
+            ConnSlot::Pooled(c) => (c.take_notices(), c.is_broken()),
+            _ => (Vec::new(), false),
+        };
+        if broken {
+            self.in_tx = false;
+        }
+        CallOutcome { notices, broken }
+    }
+
+    /// Queues the BEGIN of a new transaction when the next statement needs one
+    /// (psycopg2's `pq_begin_locked`). It goes out in the statement's own write.
+    pub(crate) fn prepare_begin(&mut self) -> pgpool::error::Result<()> {
+        if self.in_tx || (self.autocommit && !self.entered) {
+            return Ok(());
+        }
+        let chars = self.chars;
+        self.conn_mut()?.begin(&chars);
+        self.in_tx = true;
+        Ok(())
+    }
+
+    /// One statement, simple protocol (a pending BEGIN rides along). `decode_early`:
+    /// the rows of a large result are decoded as they arrive (takes the GIL meanwhile;
+    /// not on the asyncio face's runtime threads). `begin`: start a transaction first
+    /// when none is open (psycopg2's `no_begin` is the opposite: a named cursor's CLOSE,
+    /// and FETCH/MOVE on a WITH HOLD cursor, run in the transaction if there is one,
+    /// else on their own).
+    pub(crate) fn statement(
+        &mut self,
+        sql: &str,
+        intr: Interrupt<'_>,
+        decode_early: bool,
+        begin: bool,
+    ) -> pgpool::error::Result<QueryResult> {
+        if begin {
+            self.prepare_begin()?;
+        }
+        let sink: Option<pgpool::conn::RowSink<'_>> = if decode_early {
+            Some(&mut crate::cursor::predecode)
+        } else {
+            None
+        };
+        self.conn_mut()?.simple_query_with(sql, Some(intr), sink)
+    }
+
+    /// COMMIT or ROLLBACK the transaction psycopg2 thinks is open; no round trip when its
+    /// BEGIN was never sent.
+    pub(crate) fn finish(
+        &mut self,
+        commit: bool,
+        intr: Option<Interrupt<'_>>,
+    ) -> pgpool::error::Result<()> {
+        if !self.in_tx {
+            return Ok(());
+        }
+        self.end(commit, false, intr)
+    }
+
+    /// The end of a pooled block: COMMIT (`commit`) or ROLLBACK of the transaction
+    /// psycopg2 thinks is open (any other is rolled back), with the session reset in the
+    /// same message (the core's `Connection::end_transaction`).
+    pub(crate) fn end_block(
+        &mut self,
+        commit: bool,
+        intr: Option<Interrupt<'_>>,
+    ) -> pgpool::error::Result<()> {
+        self.end(commit && self.in_tx, true, intr)
+    }
+
+    pub(super) fn end(
+        &mut self,
+        commit: bool,
+        block_end: bool,
+        intr: Option<Interrupt<'_>>,
+    ) -> pgpool::error::Result<()> {
+        if std::mem::replace(&mut self.in_tx, false) {
+            self.mark += 1;
+        }
+        let how = if commit {
+            pgpool::conn::TxEnd::Commit
+        } else {
+            pgpool::conn::TxEnd::Rollback
+        };
+        self.conn_mut()?
+            .end_transaction(how, block_end, intr)
+            .map(|_| ())
+    }
+}
+
+/// What one call under the connection lock produced, besides its own result.
+pub(crate) struct CallOutcome {
+    pub(super) notices: Vec<Notice>,
+    pub(super) broken: bool,
+}
+
+impl CallOutcome {
+    /// The connection was lost during the call.
+    pub(crate) fn broken(&self) -> bool {
+        self.broken
+    }
+}
