@@ -701,6 +701,22 @@ impl Pool {
     }
 }
 
+/// `__exit__` of `pool.cursor()` and `pool.connection()`: the block's connection (if it
+/// was entered) committed, or rolled back when the block raised, and returned. Never
+/// swallows the block's exception.
+fn exit_block(
+    py: Python<'_>,
+    pool: Py<Pool>,
+    conn: Option<Py<Connection>>,
+    exc_type: Option<&Bound<'_, PyAny>>,
+) -> PyResult<bool> {
+    if let Some(conn) = conn {
+        let ok = exc_type.is_none_or(|t| t.is_none());
+        exit_conn(pool.bind(py), &conn, ok)?;
+    }
+    Ok(false)
+}
+
 /// What `pool.cursor()` returns: a context manager yielding a cursor.
 #[pyclass(module = "pgpool._pgpool", name = "PoolCursor")]
 pub struct PoolCursor {
@@ -775,11 +791,7 @@ impl PoolCursor {
             me.cursor = None;
             (me.pool.clone_ref(py), me.conn.take())
         };
-        if let Some(conn) = conn {
-            let ok = exc_type.is_none_or(|t| t.is_none());
-            exit_conn(pool.bind(py), &conn, ok)?;
-        }
-        Ok(false)
+        exit_block(py, pool, conn, exc_type)
     }
 }
 
@@ -824,10 +836,6 @@ impl PoolConnection {
             let mut me = slf.borrow_mut();
             (me.pool.clone_ref(py), me.conn.take())
         };
-        if let Some(conn) = conn {
-            let ok = exc_type.is_none_or(|t| t.is_none());
-            exit_conn(pool.bind(py), &conn, ok)?;
-        }
-        Ok(false)
+        exit_block(py, pool, conn, exc_type)
     }
 }
