@@ -1,4 +1,4 @@
-# pgpool: build, test, demo. The two commands of SPEC §8:
+# pgpool: build, test, demo. The two commands (README):
 #
 #   make demo    build, start a throwaway PostgreSQL (unless DATABASE_URL is set) and
 #                PgBouncer, run the drop-in smoke tests

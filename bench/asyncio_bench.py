@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""asyncio throughput (issue 9): pgpool's ``cursor_async()`` beside psycopg_pool's
+"""asyncio throughput: pgpool's ``cursor_async()`` beside psycopg_pool's
 ``AsyncConnectionPool`` and asyncpg's pool, on the same server, in one run.
 
     bench/asyncio_bench.py [--tasks 100] [--pool 10] [--seconds 2] [--rounds 5]

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""pgpool's benchmark (issue 5): pgpool beside psycopg2 ``ThreadedConnectionPool``,
+"""pgpool's benchmark: pgpool beside psycopg2 ``ThreadedConnectionPool``,
 psycopg_pool ``ConnectionPool`` and SQLAlchemy ``QueuePool`` (psycopg2 driver), on the
 same server, in one run.
 
@@ -8,7 +8,7 @@ same server, in one run.
 Run it through ``make bench`` / ``make bench-quick`` (a throwaway PostgreSQL from
 scripts/test-env), or with ``DATABASE_URL`` (or ``BENCH_URL``) pointing at a server.
 
-Honesty rules (kept from ../shared/bench/poolbench.py):
+Honesty rules:
 - every contender runs against the same server in the same run;
 - rounds are interleaved: for each workload every contender's pool is opened and warmed
   up, then each round runs every contender once, in an order that rotates from round to
@@ -29,7 +29,7 @@ Honesty rules (kept from ../shared/bench/poolbench.py):
   with ``engine.raw_connection()`` (as seed 002's services use QueuePool), pgpool with
   ``get_cursor()`` (module level) and ``Pool.cursor()``.
 
-Workloads (the targets of issue 5):
+Workloads (and their targets):
   a  get_cursor() + SELECT %s + fetchone() + commit, 1 thread          ops/s
   b  the same in autocommit (pgpool: get_cursor(autocommit=True))      ops/s
   c  the same with 64 threads on 10 connections, all running until a deadline
@@ -125,7 +125,7 @@ def main() -> int:
         sizes["rounds"] = args.rounds
     if sizes["rounds"] < 3:
         log(
-            "poolbench: fewer than 3 rounds: figures are not medians of 3 (issue 5 asks for >= 3)"
+            "poolbench: fewer than 3 rounds: figures are not medians of 3 (the method asks for >= 3)"
         )
     args.rounds = sizes["rounds"]
     wls = set(w for w in args.workloads.split(",") if w)

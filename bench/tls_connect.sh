@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What TLS adds to the cost of opening a connection (issue 8): runs
+# What TLS adds to the cost of opening a connection: runs
 # examples/tls_connect_cost.rs (pgpool's Connection::connect, until ReadyForQuery) against
 # the harness's TLS server and prints a Markdown table: median and p90 per connection
 # kind, and the median's difference from plain text (`sslmode=disable`).

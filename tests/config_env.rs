@@ -1,4 +1,4 @@
-//! Configuration from the environment only (SPEC §2), against the real server. One test
+//! Configuration from the environment only, against the real server. One test
 //! per binary: it sets process environment variables.
 mod common;
 

@@ -1,4 +1,4 @@
-//! Regressions found by the reliability drills (issue 6; tests/DRILLS.md).
+//! Regressions found by the reliability drills (tests/DRILLS.md).
 mod common;
 
 use std::net::TcpListener;

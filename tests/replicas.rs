@@ -1,5 +1,5 @@
 //! Read/write split over a real streaming replica, and failover of a multi-host DSN
-//! (SPEC §6). One test function: it builds a standby from the throwaway primary, then
+//!. One test function: it builds a standby from the throwaway primary, then
 //! stops the primary and promotes the standby, so nothing may run beside it.
 mod common;
 

@@ -1,5 +1,5 @@
 /*
- * cbench.c: the C baseline of issue 5. One `SELECT $1` with one text parameter, in a
+ * cbench.c: the C baseline of make bench. One `SELECT $1` with one text parameter, in a
  * loop on one connection, through
  *
  *   libpq          PQexecParams on a PGconn (the floor: what a C program pays today);

@@ -1,4 +1,4 @@
-"""The asyncio face (SPEC §3.8): ``pool.connection_async()``, ``pool.cursor_async()``.
+"""The asyncio face: ``pool.connection_async()``, ``pool.cursor_async()``.
 
 These classes are thin: every operation is the sync face's own code (``Cursor``,
 ``Connection``, the pool's checkout), whose blocking part — the wait for a connection, a

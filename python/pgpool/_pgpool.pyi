@@ -296,7 +296,7 @@ class PoolConnection:
 
 @disjoint_base
 class Pool:
-    """A connection pool (SPEC §3.2). Settings left None come from the DSN, then the
+    """A connection pool. Settings left None come from the DSN, then the
     environment, then the defaults."""
 
     def __new__(

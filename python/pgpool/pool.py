@@ -14,7 +14,7 @@ Code written for psycopg2's pools runs unchanged with only the import line chang
         pool.putconn(conn)
     pool.closeall()
 
-Differences a user welcomes (SPEC §3.6):
+Differences a user welcomes:
 
 - ``getconn()`` on an exhausted pool waits for a connection, up to the pool timeout
   (``PGPOOL_TIMEOUT``, 30 s, or ``timeout=`` here), instead of failing at once; then it

@@ -1,4 +1,4 @@
-/* Hostile input through the C entry points (issue 6, drill 9), run under AddressSanitizer
+/* Hostile input through the C entry points (drill 9 of tests/DRILLS.md), run under AddressSanitizer
  * + UBSan by `make -C tests/c` (target `fuzz`), against $DATABASE_URL:
  *
  *   - a 10 MB parameter and a 10 MB statement round-trip exactly;

@@ -62,7 +62,7 @@ void test_options_init(void) {
     pgpool_options_init_sized((pgpool_options *)(void *)&o, 2); /* too small: ignored */
 }
 
-/* The struct as SPEC §4 first defined it (no max_waiting): what a program compiled against
+/* The struct as the first release defined it (no max_waiting): what a program compiled against
  * that header passes. */
 struct options_v1 {
     uint32_t struct_size;

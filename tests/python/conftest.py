@@ -31,7 +31,7 @@ if signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, None):
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 PGBOUNCER_URL = os.environ.get("PGBOUNCER_URL", "")
 
-# Every variable pgpool's configuration reads (SPEC §2); cleared by `clean_env`.
+# Every variable pgpool's configuration reads; cleared by `clean_env`.
 CONFIG_ENV = (
     "DATABASE_URL",
     "PGHOST",

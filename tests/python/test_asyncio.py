@@ -1,4 +1,4 @@
-"""The asyncio face (SPEC §3.8, issue 9): ``pool.connection_async()``,
+"""The asyncio face: ``pool.connection_async()``,
 ``pool.cursor_async()``, ``pgpool.get_cursor_async()``.
 
 Plain asyncio: each test runs its coroutine with ``asyncio.run``. Parity tests compare

@@ -1,5 +1,5 @@
 """Cursor behaviour against psycopg2: description, rowcount, statusmessage, fetching,
-callproc, executemany, the extras cursors and helpers, COPY (SPEC §3.3)."""
+callproc, executemany, the extras cursors and helpers, COPY."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The module-level default pool: lazy creation from the environment, configure(),
-close_pool(), fork safety, thread safety (SPEC §2, §3.1, §5)."""
+close_pool(), fork safety, thread safety."""
 
 from __future__ import annotations
 

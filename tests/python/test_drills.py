@@ -1,4 +1,4 @@
-"""Reliability and security drills (issue 6, SPEC §5), against the real server.
+"""Reliability and security drills, against the real server.
 
 Each drill is one test (or a few); the figures they measure (recovery times, errors
 seen, RSS) are printed with ``-s`` and collected in ``tests/DRILLS.md``. The drills that

@@ -1,4 +1,4 @@
-"""Duration settings (issue 13, items 7, 8 and 13): one rule for every face.
+"""Duration settings: one rule for every face.
 
 - ``timeout`` (the pool's and every per-call one): 0 to 100 years; NaN, infinity, a
   negative number or anything longer raises ``ProgrammingError`` naming the setting —

@@ -1,5 +1,5 @@
 """Exceptions: the class psycopg2 raises for each SQLSTATE, with the same ``pgcode``,
-``pgerror``, message and ``diag`` (SPEC §3.5)."""
+``pgerror``, message and ``diag``."""
 
 from __future__ import annotations
 

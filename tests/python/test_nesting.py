@@ -1,4 +1,4 @@
-"""Deeply nested input never crashes the process (issue 13, item 4).
+"""Deeply nested input never crashes the process.
 
 A nested list parameter 10,000 deep in the main thread, or 400 deep in a thread with a
 256 KB stack, used to overflow the stack in the adapter's recursion (a segfault). Lists and

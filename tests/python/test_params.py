@@ -1,5 +1,5 @@
 """Parameters: psycopg2's pyformat binding, byte for byte (``mogrify``), and hostile
-values that must never change the statement (SPEC §3.4)."""
+values that must never change the statement."""
 
 from __future__ import annotations
 

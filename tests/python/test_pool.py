@@ -1,5 +1,5 @@
 """pgpool.Pool: checkout and return, limits, errors, stats, session hygiene
-(SPEC §3.2, §3.7, §5)."""
+."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Pool features of the Python face (SPEC §3.7, §5, §6): Ctrl-C while waiting for a
+"""Pool features of the Python face: Ctrl-C while waiting for a
 connection, ``readonly`` routing to replicas with fallback to the primary, leak warnings
 with the acquiring stack on the logger ``pgpool``, silence by default, the Prometheus
 exposition, and connections dropped without being returned."""
@@ -137,7 +137,7 @@ def test_ctrl_c_while_waiting_for_a_replica(
 
 
 # ---------------------------------------------------------------------------
-# readonly routing (SPEC §6)
+# readonly routing
 
 
 def test_readonly_without_replicas_uses_the_primary(dsn: str, admin: object) -> None:
@@ -226,7 +226,7 @@ def test_module_level_get_cursor_readonly(
 
 
 # ---------------------------------------------------------------------------
-# leaks and logging (SPEC §3.7)
+# leaks and logging
 
 
 def _hold_a_connection_for_a_while(pool: pgpool.Pool) -> pgpool.Connection:

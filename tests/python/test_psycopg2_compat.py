@@ -1,5 +1,5 @@
 """psycopg2 pool code runs unchanged on pgpool, except for its import lines
-(SPEC §3.6): tests/python/apps/inventory.py is run as written (psycopg2) and with its
+: tests/python/apps/inventory.py is run as written (psycopg2) and with its
 imports pointed at pgpool, and the two transcripts must be equal."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Regression tests for the defects adversarial testing found (issue 13, items 1, 2, 6,
-9, 10, 12 and 11): each failed before its fix. tests/DRILLS.md states the guarantee each
+"""Regression tests for the defects adversarial testing found (tests/DRILLS.md,
+"Adversarial review"): each failed before its fix. tests/DRILLS.md states the guarantee each
 gives. Most run directly and through PgBouncer in transaction mode (``dsn``); the
 session-leak tests also through a PgBouncer pool of one server connection
 (``PGBOUNCER_ONE_URL``), where consecutive clients share the server connection."""

@@ -1,4 +1,4 @@
-"""The five seed systems (../shared/seeds), each used the way its documentation uses its
+"""The five seed systems (README, "Migrating"), each used the way its documentation uses its
 own pool today: its environment variables, its function names, its deployment."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""SQLAlchemy's ``postgresql+pgpool://`` dialect (issue 16 item 1): the engine's pool is
+"""SQLAlchemy's ``postgresql+pgpool://`` dialect: the engine's pool is
 pgpool's pool, with SQLAlchemy's settings, figures and events; results as the psycopg2
 dialect gives them on the same server. Runs with the SQLAlchemy of the venv (2.1) and,
 in ``make test``, again with SQLAlchemy 2.0 first on the path (``.tools/py``)."""

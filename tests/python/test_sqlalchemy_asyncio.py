@@ -1,4 +1,4 @@
-"""``create_async_engine("postgresql+pgpool://...")`` (issue 16 item 2): the dialect's
+"""``create_async_engine("postgresql+pgpool://...")``: the dialect's
 asyncio variant on pgpool's asyncio face — AsyncSession, ``engine.begin()``, streaming,
 cancellation, one pool shared with sync engines and C; seed 003's engines (a primary and
 a replica, PgBouncer in transaction mode) with only the URL scheme changed."""

@@ -1,5 +1,5 @@
 """Threads: the GIL is released around every wait, 16 threads make progress at once
-(SPEC §5, issue §4)."""
+."""
 
 from __future__ import annotations
 

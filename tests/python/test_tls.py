@@ -1,4 +1,4 @@
-"""TLS from Python, with libpq's sslmode semantics (issue 8), against the harness's TLS
+"""TLS from Python, with libpq's sslmode semantics, against the harness's TLS
 server (``PGPOOL_TEST_TLS_URL``, certificates in ``PGPOOL_TEST_TLS_DIR``) and the main
 server, which has no TLS. Through ``pgpool.Pool``, ``pgpool.connect`` and the default
 pool configured from the environment (``PGSSLMODE``/``PGSSLROOTCERT``, in a subprocess).

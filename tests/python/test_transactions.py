@@ -1,5 +1,5 @@
 """Transaction semantics of Connection, get_cursor() and Pool.connection(), checked
-against psycopg2 where psycopg2 has the same call (SPEC §3.1, §3.3)."""
+against psycopg2 where psycopg2 has the same call."""
 
 from __future__ import annotations
 
@@ -386,7 +386,7 @@ def test_commit_inside_pool_cursor_block(pool, admin, table):
 
 def test_ctrl_c_cancels_the_query(conn):
     """SIGINT during a long statement cancels it on the server; the connection stays
-    usable (SPEC §5)."""
+    usable."""
     import os
     import signal
 

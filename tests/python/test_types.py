@@ -1,4 +1,4 @@
-"""Result types: pgpool returns exactly what psycopg2 returns by default (SPEC §3.4).
+"""Result types: pgpool returns exactly what psycopg2 returns by default.
 
 Every case runs the same statement through pgpool and psycopg2 on the same server and
 compares type and value (see ``_helpers.same``), plus the column's type OID.

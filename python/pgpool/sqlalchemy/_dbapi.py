@@ -6,8 +6,8 @@ below psycopg2 2.7 (2.0 in ``__init__``, 2.1 through ``minimum_dbapi_version``),
 pgpool's own version is 0.x. The version reported here is the psycopg2 release whose
 behaviour pgpool reproduces, with pgpool's own after it.
 
-Workaround until ``pgpool.psycopg2`` (issue 15: a psycopg2-compatible facade with
-psycopg2's version string) is on main; then this module can be that facade.
+Workaround until ``pgpool.psycopg2`` (a psycopg2-compatible facade with
+psycopg2's version string) is available; then this module can be that facade.
 """
 
 from __future__ import annotations
