@@ -315,6 +315,8 @@ class Pool:
         command_timeout: Optional[float] = None,
         name: Optional[str] = None,
         replicas: Optional[Sequence[str]] = None,
+        replica_min_size: Optional[int] = None,
+        replica_max_size: Optional[int] = None,
         **conn_kwargs: Any,
     ) -> Self: ...
     def __init__(self, *_args: Any, **_kwargs: Any) -> None: ...

@@ -50,6 +50,8 @@ _POOL_KWARGS = (
     "leak_threshold",
     "name",
     "replicas",
+    "replica_min_size",
+    "replica_max_size",
 )
 
 
@@ -59,7 +61,8 @@ class AbstractConnectionPool:
     ``args``/``kwargs`` are what ``psycopg2.connect()`` takes: a DSN and/or libpq
     keywords (``host``, ``port``, ``dbname`` or ``database``, ``user``, ``password``,
     ...). pgpool's pool settings (``timeout``, ``max_lifetime``, ``max_idle``,
-    ``pre_ping``, ``max_waiting``, ``leak_threshold``, ``name``, ``replicas``) may be
+    ``pre_ping``, ``max_waiting``, ``leak_threshold``, ``name``, ``replicas``,
+    ``replica_min_size``, ``replica_max_size``) may be
     given as keywords too.
     """
 

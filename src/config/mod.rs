@@ -199,6 +199,10 @@ pub struct PoolConfig {
     pub lazy_min: bool,
     /// Connections at most.
     pub max_size: usize,
+    /// `min_size` of each replica's pool (`None`: the primary's).
+    pub replica_min_size: Option<usize>,
+    /// `max_size` of each replica's pool (`None`: the primary's).
+    pub replica_max_size: Option<usize>,
     /// Acquire timeout.
     pub timeout: Duration,
     /// Replace connections older than this (minus up to 5% jitter); `None`: never.
@@ -233,6 +237,10 @@ pub struct PoolOverrides {
     pub lazy_min: Option<bool>,
     /// `max_size`
     pub max_size: Option<usize>,
+    /// `replica_min_size`
+    pub replica_min_size: Option<usize>,
+    /// `replica_max_size`
+    pub replica_max_size: Option<usize>,
     /// `timeout`
     pub timeout: Option<Duration>,
     /// `max_lifetime` (`Some(None)`: never)

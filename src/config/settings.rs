@@ -124,6 +124,36 @@ pub(super) fn rename_dsn_setting(e: Error, to: &str) -> Error {
     }
 }
 
+/// Replica URLs from the environment when no `replicas` argument is given, in order.
+pub(super) const REPLICA_URL_VARS: &[&str] = &["REPLICA_DATABASE_URL", "DATABASE_REPLICA_URL"];
+
+/// Seed 003's PgBouncer switch: with `USE_PGBOUNCER` true, the primary and the replicas
+/// are reached through `PGBOUNCER_HOST` (default `localhost`) and `PGBOUNCER_PORT`
+/// (default 6432) instead of their own host and port; user, password and database stay
+/// the DSN's (PgBouncer's `[databases]` maps them). `None` when the switch is off.
+pub(super) fn pgbouncer_route(
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<(String, u16)>> {
+    let on = match env_value(env, "USE_PGBOUNCER") {
+        Some(v) => parse_bool("USE_PGBOUNCER", &v)?,
+        None => false,
+    };
+    if !on {
+        return Ok(None);
+    }
+    let host = env_value(env, "PGBOUNCER_HOST").unwrap_or_else(|| "localhost".into());
+    let port = match env_value(env, "PGBOUNCER_PORT") {
+        Some(v) => v
+            .trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| Error::config("PGBOUNCER_PORT", format!("invalid port \"{v}\"")))?,
+        None => 6432,
+    };
+    Ok(Some((host, port)))
+}
+
 /// The process environment, as the closure the `with_env` functions take.
 pub(super) fn process_env(name: &str) -> Option<String> {
     std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
@@ -179,6 +209,12 @@ impl PoolConfig {
     /// | `min_size` | `PGPOOL_MIN_SIZE`, `PG_POOL_MIN`, `POSTGRES_POOL_MIN_SIZE`, `DB_POOL_SIZE` | 1 |
     /// | `lazy_min` | `PGPOOL_LAZY_MIN` | off (`min_size` opened at creation) |
     /// | `max_size` | `PGPOOL_MAX_SIZE`, `PG_POOL_MAX`, `POSTGRES_POOL_MAX_SIZE`, `DB_POOL_SIZE`+`DB_MAX_OVERFLOW` | 10, or `min_size` if larger |
+    /// | `replicas` | `REPLICA_DATABASE_URL`, `DATABASE_REPLICA_URL` (one URL) | none |
+    /// | `replica_min_size` / `replica_max_size` | `PGPOOL_REPLICA_MIN_SIZE` / `PGPOOL_REPLICA_MAX_SIZE` | the primary's |
+    ///
+    /// With `USE_PGBOUNCER` true (seed 003), every host is replaced by `PGBOUNCER_HOST`
+    /// (default `localhost`) and `PGBOUNCER_PORT` (default 6432).
+    ///
     /// | `timeout` (s) | `PGPOOL_TIMEOUT`, `POSTGRES_POOL_TIMEOUT` | 30 |
     /// | `max_lifetime` (s) | `PGPOOL_MAX_LIFETIME`, `DB_POOL_RECYCLE` | 3600 |
     /// | `max_idle` (s) | `PGPOOL_MAX_IDLE` | 600 |
@@ -222,17 +258,32 @@ impl PoolConfig {
             };
             (k, v.clone())
         }));
-        let connect = ConnectParams::from_keywords(&kv, env)?;
-        let replicas = overrides
+        let mut connect = ConnectParams::from_keywords(&kv, env)?;
+        // Replica DSNs: the arguments, else the environment (seed 003's variable).
+        let mut replica_dsns: Vec<(String, String)> = overrides
             .replicas
             .iter()
             .enumerate()
-            .map(|(i, r)| {
-                let kv =
-                    parse_dsn(r).map_err(|e| rename_dsn_setting(e, &format!("replicas[{i}]")))?;
+            .map(|(i, r)| (format!("replicas[{i}]"), r.clone()))
+            .collect();
+        if replica_dsns.is_empty() {
+            if let Some((var, v)) = env_first(env, REPLICA_URL_VARS) {
+                replica_dsns.push((var.to_string(), v));
+            }
+        }
+        let mut replicas = replica_dsns
+            .iter()
+            .map(|(setting, r)| {
+                let kv = parse_dsn(r).map_err(|e| rename_dsn_setting(e, setting))?;
                 ConnectParams::from_keywords(&kv, env)
             })
             .collect::<Result<Vec<_>>>()?;
+        if let Some((host, port)) = pgbouncer_route(env)? {
+            for p in std::iter::once(&mut connect).chain(replicas.iter_mut()) {
+                p.hosts = vec![Host::Tcp(host.clone())];
+                p.ports = vec![port];
+            }
+        }
 
         // Sizes.
         let (min_size, min_source) = match overrides.min_size {
@@ -261,6 +312,33 @@ impl PoolConfig {
                 format!(
                     "min_size {min_size} is greater than max_size {max_size} (from {max_source})"
                 ),
+            ));
+        }
+        let replica_min_size = match overrides.replica_min_size {
+            Some(v) => Some(v),
+            None => match env_first(env, &["PGPOOL_REPLICA_MIN_SIZE"]) {
+                Some((var, v)) => Some(parse_count(var, &v)?),
+                None => None,
+            },
+        };
+        let replica_max_size = match overrides.replica_max_size {
+            Some(v) => Some(v),
+            None => match env_first(env, &["PGPOOL_REPLICA_MAX_SIZE"]) {
+                Some((var, v)) => Some(parse_count(var, &v)?),
+                None => None,
+            },
+        };
+        let (rmin, rmax) = (
+            replica_min_size.unwrap_or(min_size),
+            replica_max_size.unwrap_or(max_size),
+        );
+        if (replica_min_size.is_some() || replica_max_size.is_some()) && rmax < 1 {
+            return Err(Error::config("replica_max_size", "must be at least 1"));
+        }
+        if (replica_min_size.is_some() || replica_max_size.is_some()) && rmin > rmax {
+            return Err(Error::config(
+                "replica_min_size",
+                format!("replica min_size {rmin} is greater than replica max_size {rmax}"),
             ));
         }
 
@@ -329,6 +407,8 @@ impl PoolConfig {
             min_size,
             lazy_min,
             max_size,
+            replica_min_size,
+            replica_max_size,
             timeout,
             max_lifetime,
             max_idle,

@@ -1890,3 +1890,118 @@ fn uri_password_decode_errors_do_not_quote_it() {
     assert!(m.contains("in the password"), "{m}");
     assert_no_secret(&m);
 }
+
+#[test]
+fn use_pgbouncer_routes_primary_and_replicas_through_pgbouncer() {
+    // Seed 003's switch, off by default.
+    let url = "postgresql://app:pw@db.internal:5432/soulsense";
+    let replica = "postgresql://app:pw@replica.internal:5433/soulsense";
+    let vars = [("DATABASE_URL", url), ("REPLICA_DATABASE_URL", replica)];
+    let c = pool_env(&vars);
+    assert_eq!(c.connect.hosts, [tcp("db.internal")]);
+    assert_eq!(c.replicas.len(), 1);
+    assert_eq!(c.replicas[0].hosts, [tcp("replica.internal")]);
+
+    let mut on = vars.to_vec();
+    on.extend([("USE_PGBOUNCER", "true"), ("PGBOUNCER_HOST", "pgbouncer")]);
+    let c = pool_env(&on);
+    for p in std::iter::once(&c.connect).chain(&c.replicas) {
+        assert_eq!(p.hosts, [tcp("pgbouncer")]);
+        assert_eq!(p.ports, [6432]);
+        assert_eq!(p.dbname, "soulsense");
+        assert_eq!(p.user, "app");
+    }
+    on.push(("PGBOUNCER_PORT", "7432"));
+    assert_eq!(pool_env(&on).connect.ports, [7432]);
+    let c = pool_env(&[("DATABASE_URL", url), ("USE_PGBOUNCER", "1")]);
+    assert_eq!(
+        (c.connect.hosts.clone(), c.connect.ports.clone()),
+        (vec![tcp("localhost")], vec![6432])
+    );
+    assert_setting(
+        pool(
+            None,
+            &PoolOverrides::default(),
+            &[("USE_PGBOUNCER", "maybe")],
+        ),
+        "USE_PGBOUNCER",
+    );
+    assert_setting(
+        pool(
+            None,
+            &PoolOverrides::default(),
+            &[("USE_PGBOUNCER", "true"), ("PGBOUNCER_PORT", "0")],
+        ),
+        "PGBOUNCER_PORT",
+    );
+    // The second name of the replica variable; an argument wins over both.
+    let c = pool_env(&[("DATABASE_REPLICA_URL", replica)]);
+    assert_eq!(c.replicas[0].hosts, [tcp("replica.internal")]);
+    let o = PoolOverrides {
+        replicas: vec!["host=other".into()],
+        ..Default::default()
+    };
+    let c = pool(None, &o, &[("REPLICA_DATABASE_URL", replica)]).unwrap();
+    assert_eq!(c.replicas.len(), 1);
+    assert_eq!(c.replicas[0].hosts, [tcp("other")]);
+    assert_setting(
+        pool(
+            None,
+            &PoolOverrides::default(),
+            &[("REPLICA_DATABASE_URL", "postgresql://%zz")],
+        ),
+        "REPLICA_DATABASE_URL",
+    );
+}
+
+#[test]
+fn replica_sizes_of_their_own() {
+    // Seed 003: primary 20 + 10, replica 30 + 15.
+    let vars = [
+        ("DB_POOL_SIZE", "20"),
+        ("DB_MAX_OVERFLOW", "10"),
+        ("PGPOOL_REPLICA_MIN_SIZE", "30"),
+        ("PGPOOL_REPLICA_MAX_SIZE", "45"),
+    ];
+    let c = pool_env(&vars);
+    assert_eq!((c.min_size, c.max_size), (20, 30));
+    assert_eq!(
+        (c.replica_min_size, c.replica_max_size),
+        (Some(30), Some(45))
+    );
+    let c = pool_env(&[]);
+    assert_eq!((c.replica_min_size, c.replica_max_size), (None, None));
+    let o = PoolOverrides {
+        replica_max_size: Some(5),
+        ..Default::default()
+    };
+    let c = pool(None, &o, &[("PGPOOL_REPLICA_MAX_SIZE", "45")]).unwrap();
+    assert_eq!(c.replica_max_size, Some(5), "the argument wins");
+    assert_setting(
+        pool(
+            None,
+            &PoolOverrides::default(),
+            &[("PGPOOL_REPLICA_MAX_SIZE", "0")],
+        ),
+        "replica_max_size",
+    );
+    assert_setting(
+        pool(
+            None,
+            &PoolOverrides::default(),
+            &[
+                ("PGPOOL_REPLICA_MIN_SIZE", "8"),
+                ("PGPOOL_REPLICA_MAX_SIZE", "4"),
+            ],
+        ),
+        "replica_min_size",
+    );
+    assert_setting(
+        pool(
+            None,
+            &PoolOverrides::default(),
+            &[("PGPOOL_REPLICA_MIN_SIZE", "x")],
+        ),
+        "PGPOOL_REPLICA_MIN_SIZE",
+    );
+}

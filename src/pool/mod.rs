@@ -169,6 +169,8 @@ impl Pool {
             let mut rc = config.clone();
             rc.connect = r.clone();
             rc.replicas = Vec::new();
+            rc.min_size = config.replica_min_size.unwrap_or(config.min_size);
+            rc.max_size = config.replica_max_size.unwrap_or(config.max_size);
             rc.name = Some(format!(
                 "{}-replica{i}",
                 config.name.as_deref().unwrap_or("pgpool")

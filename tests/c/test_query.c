@@ -429,7 +429,7 @@ static void *leak_client_b(void *arg) {
                     "SELECT current_user = session_user AND "
                     "current_setting('search_path') NOT LIKE 'pgpool_c_leak%'",
                     0, NULL);
-        b->blocks++;
+        __sync_fetch_and_add(&b->blocks, 1);
         b->leaked += strcmp(v, "t") != 0;
         free(v);
         pgpool_release(c);
@@ -466,7 +466,9 @@ void test_session_reset_through_pgbouncer(void) {
     if (!EXPECT_OK(pgpool_pool_new(url, &o, &b.pool, &err))) goto out;
     if (pthread_create(&th, NULL, leak_client_b, &b) != 0) goto out;
     started = 1;
-    for (i = 0; i < 30; i++) {
+    /* At least 30 blocks of A, and on until B has run 10 of its own between them (under
+       valgrind, which runs one thread at a time, B may get few turns in 30). */
+    for (i = 0; i < 30 || (__sync_fetch_and_add(&b.blocks, 0) < 10 && i < 5000); i++) {
         if (!EXPECT_OK(pgpool_acquire(a, -1, &c, &err))) break;
         EXPECT_OK(pgpool_begin(c, &err));
         pgpool_result_free(t_exec(c, "SET ROLE pgpool_c_other"));

@@ -525,3 +525,66 @@ def test_getconn_readonly(direct_dsn: str) -> None:
             assert c.readonly is None
         finally:
             p.putconn(c)
+
+
+# ---------------------------------------------------------------------------
+# seed 003's environment: USE_PGBOUNCER, a replica URL, replica sizes
+
+
+def test_use_pgbouncer_routes_the_pool_through_pgbouncer(
+    clean_env: pytest.MonkeyPatch,
+) -> None:
+    """With ``USE_PGBOUNCER=true`` the pool reaches the database through
+    ``PGBOUNCER_HOST``:``PGBOUNCER_PORT``, whatever host and port ``DATABASE_URL``
+    names: here a port nothing listens on, so only the rewrite can connect."""
+    import os
+    import urllib.parse
+
+    PGBOUNCER_URL = os.environ.get("PGBOUNCER_URL", "")
+    if not PGBOUNCER_URL:
+        pytest.skip("needs PgBouncer")
+    bouncer = urllib.parse.urlsplit(PGBOUNCER_URL)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    unreachable = bouncer._replace(
+        netloc=bouncer.netloc.replace(f":{bouncer.port}", f":{closed}")
+    ).geturl()
+    clean_env.setenv("DATABASE_URL", unreachable)
+    clean_env.setenv("REPLICA_DATABASE_URL", unreachable)
+    with pgpool.Pool(min_size=0, max_size=1, timeout=1) as pool:
+        with pytest.raises(pgpool.PoolTimeout, match="refused"):
+            pool.getconn()
+    clean_env.setenv("USE_PGBOUNCER", "true")
+    clean_env.setenv("PGBOUNCER_HOST", bouncer.hostname or "localhost")
+    clean_env.setenv("PGBOUNCER_PORT", str(bouncer.port))
+    with pgpool.Pool(min_size=0, max_size=1, timeout=10) as pool:
+        with pool.cursor() as cur:
+            cur.execute("SELECT 1")
+            assert cur.fetchone() == (1,)
+        # The replica URL from the environment is routed the same way.
+        with pool.cursor(readonly=True) as cur:
+            cur.execute("SHOW transaction_read_only")
+            assert cur.fetchone() == ("on",)
+        assert "pool=" in pool.prometheus()
+
+
+def test_replica_pools_have_sizes_of_their_own(direct_dsn: str, admin: object) -> None:
+    replica = _with_app_name(direct_dsn, "pgpool_replica")
+    with pgpool.Pool(
+        direct_dsn,
+        min_size=0,
+        max_size=2,
+        name="sized",
+        replicas=[replica],
+        replica_min_size=1,
+        replica_max_size=5,
+    ) as pool:
+        text = pool.prometheus()
+        assert 'pgpool_pool_max{pool="sized"} 2' in text, text
+        assert 'pgpool_pool_max{pool="sized-replica0"} 5' in text, text
+        assert 'pgpool_pool_min{pool="sized-replica0"} 1' in text, text
+    with pytest.raises(pgpool.ProgrammingError, match="replica_min_size"):
+        pgpool.Pool(
+            direct_dsn, replicas=[replica], replica_min_size=6, replica_max_size=5
+        )

@@ -369,7 +369,7 @@ fn finish_and_return(py: Python<'_>, c: &Connection, ok: bool) -> Option<PyResul
 #[pymethods]
 impl Pool {
     #[new]
-    #[pyo3(signature = (dsn=None, *, min_size=None, lazy_min=None, max_size=None, timeout=None, max_lifetime=None, max_idle=None, pre_ping=None, max_waiting=None, leak_threshold=None, command_timeout=None, name=None, replicas=None, **conn_kwargs))]
+    #[pyo3(signature = (dsn=None, *, min_size=None, lazy_min=None, max_size=None, timeout=None, max_lifetime=None, max_idle=None, pre_ping=None, max_waiting=None, leak_threshold=None, command_timeout=None, name=None, replicas=None, replica_min_size=None, replica_max_size=None, **conn_kwargs))]
     #[allow(clippy::too_many_arguments)]
     fn py_new(
         py: Python<'_>,
@@ -386,12 +386,16 @@ impl Pool {
         command_timeout: Option<f64>,
         name: Option<String>,
         replicas: Option<Vec<String>>,
+        replica_min_size: Option<i64>,
+        replica_max_size: Option<i64>,
         conn_kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
         let o = PoolOverrides {
             min_size: size(py, "min_size", min_size)?,
             lazy_min,
             max_size: size(py, "max_size", max_size)?,
+            replica_min_size: size(py, "replica_min_size", replica_min_size)?,
+            replica_max_size: size(py, "replica_max_size", replica_max_size)?,
             timeout: match timeout {
                 Some(t) => Some(secs(py, "timeout", t)?),
                 None => None,
