@@ -268,6 +268,16 @@ typedef struct pgpool_stats {
      Connections found dead (server restarts, killed backends, network errors).
      */
     uint64_t connections_lost;
+    /*
+     How long the oldest caller waiting in `pgpool_acquire` now has waited, in
+     milliseconds (0 when nobody waits): PgBouncer's `maxwait`. Appended later than the
+     fields above: a caller compiled against an older header does not get it.
+     */
+    uint64_t oldest_wait_ms;
+    /*
+     The longest wait since the pool was created, in milliseconds (a high-water mark).
+     */
+    uint64_t wait_high_water_ms;
 } pgpool_stats;
 
 /*

@@ -30,8 +30,12 @@ pub struct Stats {
     pub requests_timeouts: u64,
     /// Checkouts rejected by `max_waiting`.
     pub requests_rejected: u64,
-    /// The longest wait, ms.
+    /// The longest wait since the pool was created, ms: a high-water mark that never
+    /// goes down (also as `wait_high_water_ms`). For alerting use `oldest_wait_ms`.
     pub max_wait_ms: u64,
+    /// How long the oldest client waiting now has waited, ms (0 when nobody waits):
+    /// PgBouncer's `maxwait`.
+    pub oldest_wait_ms: u64,
     /// Total time connections were held, ms.
     pub usage_ms: u64,
     /// Connections opened.
@@ -144,6 +148,18 @@ impl Stats {
                 "gauge",
                 "Clients waiting for a connection.",
                 self.requests_waiting as f64,
+            ),
+            (
+                "pgpool_oldest_wait_seconds",
+                "gauge",
+                "How long the oldest client waiting now has waited (PgBouncer's maxwait).",
+                self.oldest_wait_ms as f64 / 1000.0,
+            ),
+            (
+                "pgpool_wait_high_water_seconds",
+                "gauge",
+                "The longest wait for a connection since the pool was created.",
+                self.max_wait_ms as f64 / 1000.0,
             ),
             (
                 "pgpool_pool_min",

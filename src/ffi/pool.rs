@@ -396,6 +396,12 @@ pub struct pgpool_stats {
     pub connections_created: u64,
     /// Connections found dead (server restarts, killed backends, network errors).
     pub connections_lost: u64,
+    /// How long the oldest caller waiting in `pgpool_acquire` now has waited, in
+    /// milliseconds (0 when nobody waits): PgBouncer's `maxwait`. Appended later than the
+    /// fields above: a caller compiled against an older header does not get it.
+    pub oldest_wait_ms: u64,
+    /// The longest wait since the pool was created, in milliseconds (a high-water mark).
+    pub wait_high_water_ms: u64,
 }
 
 fn u32_sat(v: usize) -> u32 {
@@ -432,6 +438,8 @@ pub extern "C" fn pgpool_pool_stats_sized(
                 wait_us_total: s.requests_wait_us,
                 connections_created: s.connections_num,
                 connections_lost: s.connections_lost,
+                oldest_wait_ms: s.oldest_wait_ms,
+                wait_high_water_ms: s.max_wait_ms,
             };
             let n = size.min(size_of::<pgpool_stats>());
             // SAFETY: the caller owns `size` writable bytes at `out`.

@@ -176,6 +176,19 @@ impl Pool {
             return Err(Error::TooManyRequests { max_waiting });
         }
         Counters::inc(&c.requests_queued);
+        // Listed among the waiters until this checkout ends, however it ends.
+        let gen = self.current();
+        let ticket = self.inner.next_waiter.fetch_add(1, Ordering::Relaxed);
+        gen.waiters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(ticket, start);
+        let _listed = scopeguard(|| {
+            gen.waiters
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&ticket);
+        });
         // Bounded (config::MAX_DURATION, 100 years): `start + timeout` cannot overflow.
         let timeout = timeout.min(crate::config::MAX_DURATION);
         let deadline = start + timeout;

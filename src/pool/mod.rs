@@ -70,6 +70,9 @@ struct GenState {
     // process-global table, and in a forked child the parent's parked maintenance
     // threads (which do not exist there) stay in it; notifying could then spin.
     stop: (std::sync::Mutex<bool>, std::sync::Condvar),
+    /// The clients waiting for a connection now: arrival ticket -> when they asked (for
+    /// `oldest_wait_ms`). Per generation: a forked child starts with nobody waiting.
+    waiters: std::sync::Mutex<std::collections::BTreeMap<u64, Instant>>,
 }
 
 impl GenState {
@@ -99,6 +102,8 @@ struct PoolInner {
     min_size: AtomicUsize,
     max_size: AtomicUsize,
     waiting: AtomicUsize,
+    /// Arrival tickets of queued checkouts (see `GenState::waiters`).
+    next_waiter: AtomicU64,
     closed: AtomicBool,
     id: u64,
     /// Sub-pools for `readonly` work (replicas), tried round-robin.
@@ -189,10 +194,12 @@ impl Pool {
                 gen: runtime::check_fork(),
                 dp,
                 stop: (std::sync::Mutex::new(false), std::sync::Condvar::new()),
+                waiters: Default::default(),
             })),
             config,
             shared,
             waiting: AtomicUsize::new(0),
+            next_waiter: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             id: NEXT_POOL_ID.fetch_add(1, Ordering::Relaxed),
         });
@@ -274,6 +281,7 @@ impl Pool {
                 self.inner.config.timeout,
             ),
             stop: (std::sync::Mutex::new(false), std::sync::Condvar::new()),
+            waiters: Default::default(),
         });
         // Readers of the parent's that held the lock at the fork never release it here;
         // readers of ours release it at once, so try a little before giving up.
@@ -333,6 +341,14 @@ impl Pool {
             pool_available: st.available,
             in_use: st.size - st.available,
             requests_waiting: self.inner.waiting.load(Ordering::Relaxed),
+            oldest_wait_ms: self
+                .current()
+                .waiters
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .values()
+                .next()
+                .map_or(0, |t| t.elapsed().as_millis() as u64),
             ..Default::default()
         };
         self.inner.shared.counters.fill(&mut s);

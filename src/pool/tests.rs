@@ -383,3 +383,27 @@ fn a_broken_connection_is_not_reused() {
     drop(p.get(None).unwrap());
     assert_eq!(server.accepted(), 2);
 }
+
+#[test]
+fn oldest_wait_is_the_age_of_the_oldest_waiter_now() {
+    let server = FakeServer::start();
+    let p = pool(&server, sizes(0, 1));
+    assert_eq!(p.stats().oldest_wait_ms, 0);
+    let held = p.get(None).unwrap();
+    let p2 = p.clone();
+    let waiter = thread::spawn(move || p2.get(Some(Duration::from_secs(30))).map(drop));
+    assert!(eventually(|| p.stats().requests_waiting == 1));
+    thread::sleep(Duration::from_millis(200));
+    let s = p.stats();
+    assert!(s.oldest_wait_ms >= 200, "{}", s.oldest_wait_ms);
+    drop(held);
+    waiter.join().unwrap().unwrap();
+    let s = p.stats();
+    assert_eq!(s.oldest_wait_ms, 0, "nobody waits now");
+    assert!(s.max_wait_ms >= 200, "the high-water mark stays");
+    // A waiter that times out leaves the list too.
+    let held = p.get(None).unwrap();
+    assert!(p.get(Some(Duration::from_millis(50))).is_err());
+    assert_eq!(p.stats().oldest_wait_ms, 0);
+    drop(held);
+}

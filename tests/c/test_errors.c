@@ -94,6 +94,9 @@ void test_pool_exhausted(void) {
     EXPECT_OK(pgpool_pool_stats(pool, &st));
     CHECK_U64(st.timeouts, 3);
     CHECK_U64(st.in_use, 2);
+    /* Nobody waits now; the longest wait (the 300 ms default) stays as the high-water mark. */
+    CHECK_U64(st.oldest_wait_ms, 0);
+    CHECK(st.wait_high_water_ms >= 290);
     CHECK(st.wait_us_total >= 490000);
     /* A released connection goes to the next caller. */
     pgpool_release(b);

@@ -342,3 +342,45 @@ def test_concurrent_checkouts_respect_max_size(dsn):
         assert max(peak) <= 3
         assert p.stats()["pool_size"] <= 3
         assert p.stats()["requests_num"] >= 40
+
+
+def test_oldest_wait_is_the_age_of_the_oldest_waiter_now(dsn, admin):
+    """``oldest_wait_ms`` (PgBouncer's ``maxwait``) is how long the client waiting now has
+    waited, and drops to 0 once nobody waits; ``max_wait_ms`` / ``wait_high_water_ms``
+    keep the longest wait ever."""
+    import threading
+    import time
+
+    with pgpool.Pool(dsn, min_size=0, max_size=1, name="waits") as p:
+        assert p.stats()["oldest_wait_ms"] == 0
+        held = p.getconn()
+        got = threading.Event()
+
+        def waiter():
+            c = p.getconn(timeout=30)
+            got.set()
+            p.putconn(c)
+
+        t = threading.Thread(target=waiter)
+        t.start()
+        deadline = time.monotonic() + 10
+        while p.stats()["requests_waiting"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert p.stats()["requests_waiting"] == 1
+        time.sleep(0.3)
+        s = p.stats()
+        assert s["oldest_wait_ms"] >= 300, s
+        gauge = [
+            line
+            for line in p.prometheus().splitlines()
+            if line.startswith('pgpool_oldest_wait_seconds{pool="waits"}')
+        ]
+        assert len(gauge) == 1 and float(gauge[0].split()[-1]) >= 0.3, gauge
+        p.putconn(held)
+        assert got.wait(10)
+        t.join()
+        s = p.stats()
+        assert s["oldest_wait_ms"] == 0
+        assert s["max_wait_ms"] >= 300
+        assert s["wait_high_water_ms"] == s["max_wait_ms"]
+        assert 'pgpool_oldest_wait_seconds{pool="waits"} 0\n' in p.prometheus()

@@ -217,6 +217,8 @@ impl Pool {
         d.set_item("requests_timeouts", s.requests_timeouts)?;
         d.set_item("requests_rejected", s.requests_rejected)?;
         d.set_item("max_wait_ms", s.max_wait_ms)?;
+        d.set_item("wait_high_water_ms", s.max_wait_ms)?;
+        d.set_item("oldest_wait_ms", s.oldest_wait_ms)?;
         d.set_item("usage_ms", s.usage_ms)?;
         d.set_item("connections_num", s.connections_num)?;
         d.set_item("connections_errors", s.connections_errors)?;
