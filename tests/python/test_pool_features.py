@@ -415,6 +415,8 @@ def test_prometheus_exposition_parses(dsn: str, admin: object) -> None:
         "pgpool_pool_idle": "gauge",
         "pgpool_pool_in_use": "gauge",
         "pgpool_requests_waiting": "gauge",
+        "pgpool_oldest_wait_seconds": "gauge",
+        "pgpool_wait_high_water_seconds": "gauge",
         "pgpool_pool_min": "gauge",
         "pgpool_pool_max": "gauge",
         "pgpool_utilization": "gauge",
@@ -451,6 +453,9 @@ def test_prometheus_exposition_parses(dsn: str, admin: object) -> None:
     assert value("pgpool_pool_size") == 2
     assert value("pgpool_pool_max") == 2
     assert value("pgpool_utilization") == 1.0
+    # Nobody waits when the text is taken; the 0.05 s timeout is the high-water mark.
+    assert value("pgpool_oldest_wait_seconds") == 0
+    assert value("pgpool_wait_high_water_seconds") >= 0.04
     assert value("pgpool_requests", "pgpool_requests_total") == 4
     assert value("pgpool_requests_timeouts", "pgpool_requests_timeouts_total") == 1
     assert value("pgpool_connections_created", "pgpool_connections_created_total") == 2
