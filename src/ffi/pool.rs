@@ -273,6 +273,9 @@ pub extern "C" fn pgpool_pool_new(
                 None => PoolOverrides::default(),
             };
             let mut config = PoolConfig::new(dsn, &ov)?;
+            // The C API has no readonly checkout: replicas from the environment
+            // (`REPLICA_DATABASE_URL`) would only hold connections nobody uses.
+            config.replicas.clear();
             if let Some(raw) = &raw {
                 // 0: no limit.
                 if let Some(t) =

@@ -106,6 +106,7 @@ char *t_value(pgpool_conn *c, const char *sql, size_t nparams, const char *const
     X(fork_under_threads)                                                     \
     X(server_restart)                                                         \
     X(prometheus)                                                             \
+    X(no_replica_pools_in_c)                                                  \
     X(log_callback)                                                           \
     X(tls_sslmodes)                                                           \
     X(tls_verify_full_host_mismatch)                                          \

@@ -42,6 +42,22 @@ static double metric(const char *text, const char *prefix, int *bad_lines) {
     return found;
 }
 
+/* REPLICA_DATABASE_URL (read by the core's configuration) opens no replica pool in C:
+ * the C API has no readonly checkout, so its connections would never be used. */
+void test_no_replica_pools_in_c(void) {
+    pgpool_error *err = NULL;
+    const pgpool_pool *pool = NULL;
+    char *text = NULL;
+    setenv("REPLICA_DATABASE_URL", t_dburl(), 1);
+    if (EXPECT_OK(pgpool_pool_new(t_dburl(), NULL, &pool, &err))) {
+        EXPECT_OK(pgpool_pool_prometheus(pool, &text, NULL));
+        CHECK(text != NULL && strstr(text, "replica") == NULL);
+        pgpool_string_free(text);
+        pgpool_pool_free(pool);
+    }
+    unsetenv("REPLICA_DATABASE_URL");
+}
+
 void test_prometheus(void) {
     pgpool_error *err = NULL;
     const pgpool_pool *pool = t_pool(1, 3, 10000);
