@@ -2,10 +2,12 @@
 //! holds them. See `docs/DESIGN.md`.
 #![warn(missing_docs, unreachable_pub)]
 
+mod atfork;
 pub mod config;
 pub mod conn;
 pub mod encoding;
 pub mod error;
+pub mod handles;
 pub mod lexer;
 pub mod pool;
 pub mod result;

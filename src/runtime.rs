@@ -4,14 +4,15 @@
 //! After `fork()` the child has none of the parent's threads: the parent's runtime is
 //! leaked (dropping it would wait for threads that do not exist) and a new one is built on
 //! first use. Faces call [`note_fork`] from their after-fork hook (Python's
-//! `os.register_at_fork`, C's `pthread_atfork`); the pid is compared as well, so a fork
-//! nobody reported is still noticed wherever the pool is about to wait or connect.
+//! `os.register_at_fork`, C's `pthread_atfork` hooks in `atfork`); the pid is compared as
+//! well, so a fork nobody reported is still noticed wherever the pool is about to wait or
+//! connect.
 //!
 //! # Locks across `fork()`
 //! The child gets every lock as the parent's threads left it at the instant of the fork:
 //! taken by a thread that does not exist there, or half-way through an update. So:
 //! - the core's process-wide locks the child needs (this runtime slot, the TLS connector
-//!   cache, the pools' fork-local table) are `std` mutexes that [`before_fork`] takes and
+//!   cache, the pools' fork-local table, the handle table, the C face's log sink) are `std` mutexes that [`before_fork`] takes and
 //!   [`after_fork_parent`] / [`after_fork_child`] release (faces call them from their
 //!   prepare/parent/child hooks), so no other thread holds them at the fork; `std`'s
 //!   futex locks keep no waiter list in the process (unlike parking_lot's global parking
@@ -48,29 +49,36 @@ thread_local! {
 pub type ForkGuard = Box<dyn Any>;
 
 /// The process-wide locks of other core modules that [`before_fork`] takes after the
-/// runtime's own, in this order. Each module registers its lock the first time it uses
-/// it ([`register_fork_lock`]), so this module imports none of them.
+/// runtime's own, in this order (leaf locks last). Each module registers its lock the
+/// first time it uses it ([`register_fork_lock`]), so this module imports none of them.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum ForkLock {
     /// The TLS connector cache (`tls`).
     TlsCache = 0,
     /// The pools' fork-local table (`pool`).
     PoolTable = 1,
+    /// The table of handles lent to foreign code (`handles`).
+    Handles = 2,
+    /// The C face's log sink (`ffi::logging`).
+    LogSink = 3,
 }
 
-static FORK_LOCKS: [OnceLock<fn() -> ForkGuard>; 2] = [const { OnceLock::new() }; 2];
+/// Per [`ForkLock`]: how to take it, and what to do in the child once it is released.
+type ForkEntry = (fn() -> ForkGuard, Option<fn()>);
 
-/// Registers `take`, which takes the lock `which` for a fork (a no-op once registered).
-pub(crate) fn register_fork_lock(which: ForkLock, take: fn() -> ForkGuard) {
-    let _ = FORK_LOCKS[which as usize].set(take);
+static FORK_LOCKS: [OnceLock<ForkEntry>; 4] = [const { OnceLock::new() }; 4];
+
+/// Registers `take`, which takes the lock `which` for a fork, and `in_child`, run in a
+/// forked child after every lock is released (a no-op once registered).
+pub(crate) fn register_fork_lock(which: ForkLock, take: fn() -> ForkGuard, in_child: Option<fn()>) {
+    let _ = FORK_LOCKS[which as usize].set((take, in_child));
 }
 
-/// The `fork()` prepare hook: takes the core's process-wide locks (and the `extra`
-/// guards a face took before, e.g. the C handle table), so that no other thread holds
-/// one at the fork. Call [`after_fork_parent`] or [`after_fork_child`] after it, on the
-/// same thread.
-pub fn before_fork(extra: Vec<ForkGuard>) {
-    let mut held = extra;
+/// The `fork()` prepare hook: takes the core's process-wide locks, so that no other
+/// thread holds one at the fork. Call [`after_fork_parent`] or [`after_fork_child`] after
+/// it, on the same thread.
+pub fn before_fork() {
+    let mut held: Vec<ForkGuard> = Vec::new();
     if FORK_GUARDS.with(|g| !g.borrow().is_empty()) {
         // Nested (the other face's hook): the core's locks are ours already.
         FORK_GUARDS.with(|g| g.borrow_mut().push(held));
@@ -79,7 +87,7 @@ pub fn before_fork(extra: Vec<ForkGuard>) {
     held.push(Box::new(
         RUNTIME.lock().unwrap_or_else(PoisonError::into_inner),
     ));
-    for take in FORK_LOCKS.iter().filter_map(OnceLock::get) {
+    for (take, _) in FORK_LOCKS.iter().filter_map(OnceLock::get) {
         held.push(take());
     }
     FORK_GUARDS.with(|g| g.borrow_mut().push(held));
@@ -104,6 +112,11 @@ pub fn after_fork_parent() {
 pub fn after_fork_child() {
     note_fork();
     release_fork_guards();
+    if FORK_GUARDS.with(|g| g.borrow().is_empty()) {
+        for in_child in FORK_LOCKS.iter().filter_map(|e| e.get()?.1) {
+            in_child();
+        }
+    }
 }
 
 /// Tells the core that this process is a freshly forked child.

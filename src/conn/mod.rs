@@ -27,6 +27,7 @@ use crate::result::QueryResult;
 use crate::session::Dirty;
 use crate::sql::Quoting;
 
+mod auth;
 mod begin;
 mod copy;
 mod frames;

@@ -9,22 +9,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::BytesMut;
-use postgres_protocol::authentication::sasl::{self, ChannelBinding, ScramSha256};
-use postgres_protocol::message::frontend;
 
 use crate::config::{ConnectParams, Host, SslMode, TargetSessionAttrs};
 use crate::encoding::Encoding;
 use crate::error::{Error, Result};
 use crate::session::Dirty;
 
-pub(super) fn password(p: &ConnectParams) -> Result<&str> {
-    p.password.as_deref().ok_or_else(|| {
-        Error::Connection(
-            "the server requested password-based authentication, but no password was provided"
-                .into(),
-        )
-    })
-}
+use super::auth::{Event, Startup, Transport};
 
 impl Connection {
     /// Opens a connection: every host in turn (libpq multi-host), startup, authentication,
@@ -244,139 +235,32 @@ impl Connection {
         Ok(c)
     }
 
+    /// The startup exchange ([`Startup`]) over this connection's socket.
     pub(super) fn startup(&mut self, p: &ConnectParams, deadline: Option<Instant>) -> Result<()> {
-        let mut params: Vec<(&str, &str)> = vec![
-            ("user", p.user.as_str()),
-            ("database", p.dbname.as_str()),
-            (
-                "client_encoding",
-                p.client_encoding.unwrap_or(Encoding::UTF8).name,
-            ),
-            ("DateStyle", "ISO"),
-        ];
-        if let Some(a) = &p.application_name {
-            params.push(("application_name", a));
-        }
-        if let Some(o) = &p.options {
-            params.push(("options", o));
-        }
-        frontend::startup_message(params.iter().copied(), &mut self.wbuf)
-            .map_err(|e| io_err("startup", e))?;
+        let transport = match &self.stream {
+            Stream::Tls(t) => Transport::Tls(crate::tls::server_end_point(t)),
+            _ => Transport::Plain,
+        };
+        let mut machine = Startup::start(p, transport, &mut self.wbuf)?;
         self.flush()?;
-        let mut scram: Option<ScramSha256> = None;
         loop {
             let (tag, len) = self.next_message(None, deadline)?;
             let at = self.rb.take(len);
-            let body = self.rb.get(at).to_vec();
-            match tag {
-                b'R' => {
-                    let mut b = Body::new(&body);
-                    match b.i32()? {
-                        0 => {}
-                        3 => {
-                            let pw = password(p)?;
-                            frontend::password_message(pw.as_bytes(), &mut self.wbuf)
-                                .map_err(|e| io_err("auth", e))?;
-                            self.flush()?;
-                        }
-                        5 => {
-                            let salt = b.rest();
-                            if salt.len() < 4 {
-                                return Err(short());
-                            }
-                            let pw = password(p)?;
-                            let h = postgres_protocol::authentication::md5_hash(
-                                p.user.as_bytes(),
-                                pw.as_bytes(),
-                                [salt[0], salt[1], salt[2], salt[3]],
-                            );
-                            frontend::password_message(h.as_bytes(), &mut self.wbuf)
-                                .map_err(|e| io_err("auth", e))?;
-                            self.flush()?;
-                        }
-                        10 => {
-                            let mut mechs = Vec::new();
-                            while let Ok(m) = b.cstr() {
-                                if m.is_empty() {
-                                    break;
-                                }
-                                mechs.push(m.to_string());
-                            }
-                            let plus = mechs.iter().any(|m| m == sasl::SCRAM_SHA_256_PLUS);
-                            if !plus && !mechs.iter().any(|m| m == sasl::SCRAM_SHA_256) {
-                                return Err(Error::Connection(format!(
-                                    "unsupported SASL mechanisms {mechs:?}"
-                                )));
-                            }
-                            let pw = password(p)?;
-                            // libpq's channel_binding=prefer: SCRAM-SHA-256-PLUS with
-                            // tls-server-end-point over TLS when the server offers it.
-                            let (mech, cb) = match &self.stream {
-                                Stream::Tls(t) => match crate::tls::server_end_point(t) {
-                                    Some(h) if plus => (
-                                        sasl::SCRAM_SHA_256_PLUS,
-                                        ChannelBinding::tls_server_end_point(h),
-                                    ),
-                                    // The server would bind but we cannot: say so ('n').
-                                    _ if plus => {
-                                        (sasl::SCRAM_SHA_256, ChannelBinding::unsupported())
-                                    }
-                                    // We could bind, the server does not offer it ('y').
-                                    _ => (sasl::SCRAM_SHA_256, ChannelBinding::unrequested()),
-                                },
-                                _ => (sasl::SCRAM_SHA_256, ChannelBinding::unsupported()),
-                            };
-                            let s = ScramSha256::new(pw.as_bytes(), cb);
-                            frontend::sasl_initial_response(mech, s.message(), &mut self.wbuf)
-                                .map_err(|e| io_err("auth", e))?;
-                            self.flush()?;
-                            scram = Some(s);
-                        }
-                        11 => {
-                            let s = scram.as_mut().ok_or_else(short)?;
-                            s.update(b.rest()).map_err(|e| io_err("SCRAM", e))?;
-                            frontend::sasl_response(s.message(), &mut self.wbuf)
-                                .map_err(|e| io_err("auth", e))?;
-                            self.flush()?;
-                        }
-                        12 => {
-                            let s = scram.as_mut().ok_or_else(short)?;
-                            s.finish(b.rest()).map_err(|e| io_err("SCRAM", e))?;
-                        }
-                        other => {
-                            return Err(Error::Connection(format!(
-                                "unsupported authentication method {other}"
-                            )))
-                        }
-                    }
-                }
-                b'S' => {
-                    let mut b = Body::new(&body);
-                    let k = self.encoding.decode_lossy(b.cbytes()?);
-                    let v = self.encoding.decode_lossy(b.cbytes()?);
+            let event = machine.handle(tag, self.rb.get(at), self.encoding, &mut self.wbuf)?;
+            match event {
+                Event::Continue => {}
+                Event::Parameter(k, v) => {
+                    let (k, v) = (self.encoding.decode_lossy(k), self.encoding.decode_lossy(v));
                     self.note_parameter(k, v);
                 }
-                b'K' => {
-                    let mut b = Body::new(&body);
-                    self.pid = b.i32()?;
-                    self.secret = b.i32()?;
-                }
-                b'Z' => {
-                    self.tx = tx_from(body.first().copied().unwrap_or(b'I'));
+                Event::BackendKey { pid, secret } => (self.pid, self.secret) = (pid, secret),
+                Event::Ready(tx) => {
+                    self.tx = tx;
                     return Ok(());
                 }
-                b'E' => {
-                    let e = parse_error_fields(&body, self.encoding);
-                    return Err(Error::Db(Arc::new(e)));
-                }
-                b'N' => {}
-                b'v' => {} // NegotiateProtocolVersion: we ask for nothing optional
-                _ => {
-                    return Err(Error::Connection(format!(
-                        "unexpected message '{}' during startup",
-                        tag as char
-                    )))
-                }
+            }
+            if !self.wbuf.is_empty() {
+                self.flush()?;
             }
         }
     }

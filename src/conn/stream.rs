@@ -44,12 +44,9 @@ impl Read for Stream {
         match self {
             Stream::Tcp(s) => s.read(buf),
             Stream::Unix(s) => s.read(buf),
-            // A timed-out read (WouldBlock) leaves a partial record buffered in rustls; the
-            // next read carries on. EOF without close_notify reads as EOF, like plain TCP.
-            Stream::Tls(s) => match s.read(buf) {
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
-                r => r,
-            },
+            // A timed-out read (WouldBlock) leaves a partial record in the TLS session;
+            // the next read carries on.
+            Stream::Tls(s) => s.read(buf),
         }
     }
 }
@@ -59,12 +56,8 @@ impl Write for Stream {
         match self {
             Stream::Tcp(s) => s.write(buf),
             Stream::Unix(s) => s.write(buf),
-            // rustls's write() keeps socket errors for later: flush to see them now.
-            Stream::Tls(s) => {
-                let n = s.write(buf)?;
-                s.flush()?;
-                Ok(n)
-            }
+            // Encrypted and written whole (socket errors show now).
+            Stream::Tls(s) => s.write(buf),
         }
     }
     fn flush(&mut self) -> io::Result<()> {

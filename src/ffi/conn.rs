@@ -3,11 +3,12 @@
 use std::ffi::{c_char, CStr};
 
 use crate::conn::TxEnd;
+use crate::handles::{self, Kind};
 use crate::pool::PooledConnection;
 use crate::result::QueryResult;
 
+use super::args::str_arg;
 use super::error::{finish, pgpool_code, pgpool_error, Failure, FfiResult};
-use super::handle::{self, str_arg, Kind};
 use super::panic::ffi_boundary;
 use super::result::{self as ffi_result, pgpool_result};
 
@@ -20,7 +21,7 @@ pub struct pgpool_conn {
 /// Boxes a checked-out connection into a live handle.
 pub(crate) fn into_handle(conn: PooledConnection) -> *mut pgpool_conn {
     let p = Box::into_raw(Box::new(conn)) as *mut pgpool_conn;
-    handle::register(p as usize, Kind::Conn);
+    handles::register(p as usize, Kind::Conn);
     p
 }
 
@@ -29,7 +30,7 @@ fn conn_arg<'a>(conn: *mut pgpool_conn) -> Result<&'a mut PooledConnection, Fail
     if conn.is_null() {
         return Err(Failure::null("conn"));
     }
-    if !handle::is_live(conn as usize, Kind::Conn) {
+    if !handles::is_live(conn as usize, Kind::Conn) {
         return Err(Failure::invalid(
             "`conn` is not a checked-out connection (already released?)",
         ));
@@ -48,7 +49,7 @@ fn conn_arg<'a>(conn: *mut pgpool_conn) -> Result<&'a mut PooledConnection, Fail
 #[unsafe(no_mangle)]
 pub extern "C" fn pgpool_release(conn: *mut pgpool_conn) {
     ffi_boundary! {
-        if conn.is_null() || !handle::unregister(conn as usize, Kind::Conn) {
+        if conn.is_null() || !handles::unregister(conn as usize, Kind::Conn) {
             return;
         }
         // SAFETY: it was live, and is ours now that it is unregistered.

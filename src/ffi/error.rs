@@ -5,8 +5,9 @@ use std::ffi::{c_char, CString};
 
 use crate::error::Error;
 
-use super::handle::{self, Kind};
-use super::panic::ffi_boundary;
+use crate::handles::{self, Kind};
+
+use super::panic::{ffi_boundary, PanicDefault};
 
 /// The result of a fallible call: `PGPOOL_OK` (0) or an error code. Codes come in bands:
 /// 1xx the caller's arguments or configuration, 2xx the pool, 3xx the server or the
@@ -88,6 +89,12 @@ impl pgpool_code {
     }
 }
 
+impl PanicDefault for pgpool_code {
+    fn panic_default() -> Self {
+        PGPOOL_PANIC
+    }
+}
+
 /// A failed call's details, kept until the caller frees it.
 #[derive(Debug)]
 pub(crate) struct Failure {
@@ -163,7 +170,7 @@ pub(crate) fn finish(r: FfiResult, err: *mut *mut pgpool_error) -> pgpool_code {
                     sqlstate: to_cstring(f.sqlstate),
                 });
                 let p = Box::into_raw(boxed) as *mut pgpool_error;
-                handle::register(p as usize, Kind::Error);
+                handles::register(p as usize, Kind::Error);
                 // SAFETY: the caller passes either NULL or a writable `pgpool_error *`.
                 unsafe { *err = p };
             }
@@ -243,7 +250,7 @@ pub extern "C" fn pgpool_error_code(e: *const pgpool_error) -> pgpool_code {
 #[unsafe(no_mangle)]
 pub extern "C" fn pgpool_error_free(e: *mut pgpool_error) {
     ffi_boundary! {
-        if e.is_null() || !handle::unregister(e as usize, Kind::Error) {
+        if e.is_null() || !handles::unregister(e as usize, Kind::Error) {
             return;
         }
         // SAFETY: it was live (registered by `finish`), and is no longer registered.
@@ -274,5 +281,19 @@ mod tests {
             assert_eq!(pgpool_code::from_u32(c as u32), Some(c));
         }
         assert_eq!(pgpool_code::from_u32(12345), None);
+    }
+
+    fn panics_with_code() -> pgpool_code {
+        ffi_boundary! {
+            if std::hint::black_box(true) {
+                panic!("boom (expected by the test)");
+            }
+            PGPOOL_OK
+        }
+    }
+
+    #[test]
+    fn a_panic_is_pgpool_panic() {
+        assert_eq!(panics_with_code(), PGPOOL_PANIC);
     }
 }

@@ -61,7 +61,7 @@ struct Sink {
 }
 
 /// The current sink; locked only to clone or replace the `Arc`. `std`'s mutex, for the
-/// same reason as the handle table's (`handle::LIVE`): it is safe across `fork()`.
+/// same reason as the handle table's (`crate::handles`): it is safe across `fork()`.
 static SINK: Mutex<Option<Arc<Sink>>> = Mutex::new(None);
 
 fn sink() -> MutexGuard<'static, Option<Arc<Sink>>> {
@@ -184,6 +184,11 @@ fn install() -> Result<(), Failure> {
 /// Swaps the sink and waits until no call of the previous callback is running (other
 /// than the one this thread may be inside of).
 fn set(new: Option<Arc<Sink>>) {
+    crate::runtime::register_fork_lock(
+        crate::runtime::ForkLock::LogSink,
+        lock_for_fork,
+        Some(after_fork_child),
+    );
     let max = new
         .as_ref()
         .map_or(LevelFilter::Off, |s| s.core_max.max(s.other_max));
@@ -202,16 +207,16 @@ fn set(new: Option<Arc<Sink>>) {
     }
 }
 
-/// Takes the sink's lock for `fork()` (the `pthread_atfork` prepare handler); released
-/// by `runtime::after_fork_parent` / `after_fork_child`.
-pub(crate) fn lock_for_fork() -> crate::runtime::ForkGuard {
+/// Takes the sink's lock for `fork()` (registered with `runtime`); released by
+/// `runtime::after_fork_parent` / `after_fork_child`.
+fn lock_for_fork() -> crate::runtime::ForkGuard {
     Box::new(sink())
 }
 
 /// In a forked child (after the locks are released): forgets the callback calls that
 /// were in progress on threads that do not exist there, so replacing the callback does
 /// not wait for them.
-pub(crate) fn after_fork_child() {
+fn after_fork_child() {
     let guard = sink();
     if let Some(s) = guard.as_ref() {
         let own = usize::from(CALLING.with(|c| c.get()) == Arc::as_ptr(s) as usize);

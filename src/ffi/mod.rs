@@ -2,8 +2,9 @@
 //! core, and nothing else: no pool logic lives here.
 //!
 //! Layout, after rustls-ffi: one module per C "class" ([`pool`], [`conn`], [`result`],
-//! [`error`], [`string`], [`logging`]) plus the panic boundary ([`panic`]) and the handle
-//! table ([`handle`]).
+//! [`error`], [`string`], [`logging`]) plus the panic boundary ([`panic`]) and argument
+//! checks ([`args`]). The table of live handles is the core's (`crate::handles`), shared
+//! with the Python face's pools lent to C.
 //!
 //! Conventions every function follows:
 //! - its body is one `ffi_boundary! { ... }`: a panic becomes `PGPOOL_PANIC` (or NULL, 0)
@@ -34,7 +35,7 @@ pub mod string;
 
 pub mod logging;
 
-mod handle;
+mod args;
 mod panic;
 
 // What the header promises about threads, checked: a pool is shared between threads, a

@@ -3,15 +3,16 @@
 
 use std::ffi::c_char;
 use std::mem::{offset_of, size_of};
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{self, PoolConfig, PoolOverrides};
+use crate::handles::{self, Kind};
 use crate::pool::Pool;
 
+use super::args::{out_arg, str_arg};
 use super::conn::pgpool_conn;
 use super::error::{finish, pgpool_code, pgpool_error, Failure, FfiResult};
-use super::handle::{self, out_arg, str_arg, Kind};
 use super::panic::ffi_boundary;
 
 /// A connection pool. Thread-safe: share one `const pgpool_pool *` between all threads.
@@ -187,51 +188,6 @@ pub extern "C" fn pgpool_options_init_sized(opts: *mut pgpool_options, size: usi
     }
 }
 
-static FORK_HANDLERS: Once = Once::new();
-
-extern "C" fn before_fork() {
-    ffi_boundary! {
-        // Every lock the child's first calls may take (see `runtime`): this library's
-        // (the log sink, the handle table), then the core's.
-        crate::runtime::before_fork(vec![
-            super::logging::lock_for_fork(),
-            handle::lock_for_fork(),
-        ]);
-    }
-}
-
-extern "C" fn after_fork_parent() {
-    ffi_boundary! {
-        crate::runtime::after_fork_parent();
-    }
-}
-
-extern "C" fn after_fork_child() {
-    ffi_boundary! {
-        crate::runtime::after_fork_child();
-        super::logging::after_fork_child();
-    }
-}
-
-/// Registers the `fork()` handlers once per process: the child rebuilds the runtime and
-/// never touches the parent's connections (see `runtime`).
-fn install_fork_handlers() {
-    FORK_HANDLERS.call_once(|| {
-        // SAFETY: plain function pointers that live as long as the process (the library
-        // is linked with -z nodelete, so it is never unloaded).
-        let rc = unsafe {
-            libc::pthread_atfork(
-                Some(before_fork),
-                Some(after_fork_parent),
-                Some(after_fork_child),
-            )
-        };
-        if rc != 0 {
-            log::warn!("pthread_atfork failed ({rc}): fork detection falls back to pid checks");
-        }
-    });
-}
-
 /// Creates a pool and writes it to `*out`.
 ///
 /// `conninfo` is a libpq connection string (`host=... port=... dbname=... user=...
@@ -284,10 +240,7 @@ pub extern "C" fn pgpool_pool_new(
                     config.connect.connect_timeout = t;
                 }
             }
-            install_fork_handlers();
-            let pool = Pool::new(config)?;
-            let p = Arc::into_raw(Arc::new(pool));
-            handle::register(p as usize, Kind::Pool);
+            let p = handles::export_pool(Pool::new(config)?);
             // SAFETY: `out` is a writable pointer, by contract.
             unsafe { *out = p as *const pgpool_pool };
             Ok(())
@@ -301,7 +254,7 @@ fn pool_arg(pool: *const pgpool_pool) -> Result<Arc<Pool>, Failure> {
     if pool.is_null() {
         return Err(Failure::null("pool"));
     }
-    handle::pool_ref(pool as *const Pool)
+    handles::pool_ref(pool as *const Pool)
         .ok_or_else(|| Failure::invalid("`pool` is not a live pool (already freed?)"))
 }
 
@@ -327,7 +280,7 @@ pub extern "C" fn pgpool_pool_close(pool: *const pgpool_pool) -> pgpool_code {
 #[unsafe(no_mangle)]
 pub extern "C" fn pgpool_pool_free(pool: *const pgpool_pool) {
     ffi_boundary! {
-        if pool.is_null() || !handle::unregister(pool as usize, Kind::Pool) {
+        if pool.is_null() || !handles::unregister(pool as usize, Kind::Pool) {
             return;
         }
         // SAFETY: registered pools come from `Arc::into_raw`; unregistering it handed us
@@ -501,18 +454,6 @@ pub extern "C" fn pgpool_version() -> *const c_char {
     ffi_boundary! {
         concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr() as *const c_char
     }
-}
-
-/// Hands a pool the Rust side already holds (the Python face's `Pool`) to C code in the
-/// same process: a new counted reference as a `pgpool_pool *` (an address), to be freed
-/// with `pgpool_pool_free` exactly once. C calls through it share the pool's limits, FIFO
-/// queue and stats with Python threads and asyncio. The C functions must be those of the
-/// same library copy (the Python extension exports the `pgpool_*` symbols too).
-pub fn pool_to_c(pool: &Pool) -> usize {
-    install_fork_handlers();
-    let p = Arc::into_raw(Arc::new(pool.clone()));
-    handle::register(p as usize, Kind::Pool);
-    p as usize
 }
 
 #[cfg(test)]

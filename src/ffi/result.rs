@@ -2,9 +2,9 @@
 
 use std::ffi::{c_char, CString};
 
+use crate::handles::{self, Kind};
 use crate::result::QueryResult;
 
-use super::handle::{self, Kind};
 use super::panic::ffi_boundary;
 
 /// The outcome of one statement: its columns and rows, in the server's text form.
@@ -27,7 +27,7 @@ pub(crate) fn into_handle(res: QueryResult) -> *mut pgpool_result {
         .map(|c| CString::new(c.name.replace('\0', "")).expect("NULs removed"))
         .collect();
     let p = Box::into_raw(Box::new(ResultData { res, colnames })) as *mut pgpool_result;
-    handle::register(p as usize, Kind::Result);
+    handles::register(p as usize, Kind::Result);
     p
 }
 
@@ -109,7 +109,7 @@ pub extern "C" fn pgpool_result_affected(r: *const pgpool_result) -> u64 {
 #[unsafe(no_mangle)]
 pub extern "C" fn pgpool_result_free(r: *mut pgpool_result) {
     ffi_boundary! {
-        if r.is_null() || !handle::unregister(r as usize, Kind::Result) {
+        if r.is_null() || !handles::unregister(r as usize, Kind::Result) {
             return;
         }
         // SAFETY: it was live, and is ours now that it is unregistered.

@@ -3,7 +3,8 @@
 
 use std::ffi::{c_char, CString};
 
-use super::handle::{self, Kind};
+use crate::handles::{self, Kind};
+
 use super::panic::ffi_boundary;
 
 /// Turns `s` into a NUL-terminated string owned by the caller (NUL bytes inside are
@@ -16,7 +17,7 @@ pub(crate) fn into_handle(s: String) -> (*mut c_char, usize) {
     });
     let len = c.as_bytes().len();
     let p = c.into_raw();
-    handle::register(p as usize, Kind::String);
+    handles::register(p as usize, Kind::String);
     (p, len)
 }
 
@@ -29,7 +30,7 @@ pub(crate) fn into_handle(s: String) -> (*mut c_char, usize) {
 #[unsafe(no_mangle)]
 pub extern "C" fn pgpool_string_free(s: *mut c_char) {
     ffi_boundary! {
-        if s.is_null() || !handle::unregister(s as usize, Kind::String) {
+        if s.is_null() || !handles::unregister(s as usize, Kind::String) {
             return;
         }
         // SAFETY: live strings come from `CString::into_raw` in `into_handle`; it is no

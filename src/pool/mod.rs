@@ -142,7 +142,7 @@ impl Pool {
     /// background (a database that is down is not an error here) — or, with
     /// [`PoolConfig::lazy_min`], only as checkouts need them, and kept once open.
     pub fn new(config: PoolConfig) -> Result<Pool> {
-        runtime::register_fork_lock(runtime::ForkLock::PoolTable, lock_for_fork);
+        runtime::register_fork_lock(runtime::ForkLock::PoolTable, lock_for_fork, None);
         let config = config.bound_durations()?;
         // Unusable TLS settings fail here, naming the setting, not at every connect.
         crate::tls::check(&config.connect)?;

@@ -1,5 +1,6 @@
 //! User typecasters and adapters (psycopg2's `register_type` / `register_adapter`): the
-//! registries the Python helpers in `pgpool.extensions` fill. Empty registries cost one
+//! process-wide registries the Python helpers in `pgpool.extensions` fill (registrations
+//! on one connection or cursor are `crate::register`'s). Empty registries cost one
 //! atomic load per result (casters) or per parameter (adapters).
 
 use std::collections::HashMap;
@@ -8,10 +9,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use parking_lot::Mutex;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyType};
-
-use crate::conn::Connection;
-use crate::cursor::Cursor;
-use crate::errors::{client_error, Kind};
 
 /// oid → caster, registered globally.
 static GLOBAL: Mutex<Option<HashMap<u32, Py<PyAny>>>> = Mutex::new(None);
@@ -33,39 +30,14 @@ pub(crate) fn global(py: Python<'_>, oid: u32) -> Option<Py<PyAny>> {
         .map(|c| c.clone_ref(py))
 }
 
-/// `register_type(caster, scope)`: `scope` None (global), a connection or a cursor.
-#[pyfunction]
-#[pyo3(signature = (oids, caster, scope=None))]
-pub(crate) fn _register_caster(
-    py: Python<'_>,
-    oids: Vec<u32>,
-    caster: Py<PyAny>,
-    scope: Option<&Bound<'_, PyAny>>,
-) -> PyResult<()> {
-    match scope.filter(|s| !s.is_none()) {
-        None => {
-            let mut g = GLOBAL.lock();
-            let m = g.get_or_insert_with(HashMap::new);
-            for o in oids {
-                m.insert(o, caster.clone_ref(py));
-            }
-            ANY_GLOBAL.store(true, Ordering::Release);
-        }
-        Some(s) => {
-            if let Ok(c) = s.cast::<Connection>() {
-                c.get().register_casters(py, &oids, &caster);
-            } else if let Ok(c) = s.cast::<Cursor>() {
-                c.borrow_mut().register_casters(py, &oids, &caster);
-            } else {
-                return Err(client_error(
-                    py,
-                    Kind::TypeError,
-                    "argument 2 must be a connection, cursor or None",
-                ));
-            }
-        }
+/// Registers `caster` for `oids` globally (`register_type(caster)` without a scope).
+pub(crate) fn register_global(py: Python<'_>, oids: &[u32], caster: &Py<PyAny>) {
+    let mut g = GLOBAL.lock();
+    let m = g.get_or_insert_with(HashMap::new);
+    for o in oids {
+        m.insert(*o, caster.clone_ref(py));
     }
-    Ok(())
+    ANY_GLOBAL.store(true, Ordering::Release);
 }
 
 /// The builtin caster of `oid` applied to `value` (what `extensions.DECIMAL(value, cur)`

@@ -19,6 +19,33 @@ use pyo3::marker::Ungil;
 use pyo3::prelude::*;
 use pyo3::types::{PyCFunction, PyDict, PyTuple};
 
+thread_local! {
+    /// This thread is Python's main thread (the one that runs signal handlers).
+    static IS_MAIN_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether `IS_MAIN_THREAD` was set on the main thread (the module was imported there,
+/// or this is a forked child). If not, every thread checks for signals.
+static MAIN_THREAD_KNOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// True on Python's main thread (as far as the module knows: see `set_main_thread`).
+pub(crate) fn is_main_thread() -> bool {
+    IS_MAIN_THREAD.with(|m| m.get())
+}
+
+/// Records the calling thread as Python's main thread (at import when it is, and in a
+/// forked child, whose only thread is the main one).
+pub(crate) fn set_main_thread() {
+    IS_MAIN_THREAD.with(|m| m.set(true));
+    MAIN_THREAD_KNOWN.store(true, Ordering::Release);
+}
+
+/// Whether a wait on this thread should run Python's signal handlers: on the main
+/// thread, or on every thread while the main one is not known.
+pub(crate) fn signals_here() -> bool {
+    !MAIN_THREAD_KNOWN.load(Ordering::Acquire) || is_main_thread()
+}
+
 static EXITING: AtomicBool = AtomicBool::new(false);
 /// Threads between "the interpreter is not exiting" and "I hold the GIL": the `atexit`
 /// hook waits for them (GIL released) after setting [`EXITING`], so none of them takes
@@ -31,7 +58,7 @@ static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
 /// flight until [`arrived`]. Returns whether it counted the thread.
 fn leaving() -> bool {
     // SAFETY: PyGILState_Check only reads this thread's state; callable without the GIL.
-    if crate::conn::is_main_thread() || unsafe { pyo3::ffi::PyGILState_Check() } == 1 {
+    if is_main_thread() || unsafe { pyo3::ffi::PyGILState_Check() } == 1 {
         return false; // the main thread, or the GIL is already held: nothing to guard
     }
     IN_FLIGHT.fetch_add(1, Ordering::SeqCst);

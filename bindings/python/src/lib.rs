@@ -15,7 +15,9 @@ mod decode;
 mod errors;
 mod exit;
 mod pool;
+mod predecode;
 mod pylog;
+mod register;
 
 use conn::{ConnSlot, Connection, PublicParams};
 use errors::to_py;
@@ -97,7 +99,7 @@ fn _quote(value: &Bound<'_, PyAny>, context: Option<&Bound<'_, PyAny>>) -> PyRes
 /// other thread holds one at the fork (see `pgpool::runtime`).
 #[pyfunction]
 fn _before_fork() {
-    pgpool::runtime::before_fork(Vec::new());
+    pgpool::runtime::before_fork();
 }
 
 /// `os.register_at_fork(after_in_parent=...)`: releases what `_before_fork` took.
@@ -113,7 +115,7 @@ fn _after_fork() {
     pgpool::runtime::after_fork_child();
     pylog::after_fork();
     // The forking thread is the child's main thread.
-    conn::set_main_thread();
+    exit::set_main_thread();
 }
 
 #[pymodule]
@@ -131,7 +133,7 @@ fn _pgpool(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<cursor::Column>()?;
     m.add_function(wrap_pyfunction!(connect, m)?)?;
     m.add_function(wrap_pyfunction!(_quote, m)?)?;
-    m.add_function(wrap_pyfunction!(casters::_register_caster, m)?)?;
+    m.add_function(wrap_pyfunction!(register::_register_caster, m)?)?;
     m.add_function(wrap_pyfunction!(casters::_register_adapter, m)?)?;
     m.add_function(wrap_pyfunction!(casters::_cast, m)?)?;
     m.add_class::<aio::LoopBridge>()?;
@@ -148,7 +150,7 @@ fn _pgpool(m: &Bound<'_, PyModule>) -> PyResult<()> {
         .call_method0("current_thread")?
         .is(&threading.call_method0("main_thread")?)
     {
-        conn::set_main_thread();
+        exit::set_main_thread();
     }
     let after = wrap_pyfunction!(_after_fork, m)?;
     m.add_function(after.clone())?;

@@ -559,7 +559,7 @@ impl Pool {
     /// C calls then share this pool's limits, queue and stats. Free the handle with
     /// `pgpool_pool_free` exactly once.
     fn _c_handle(&self) -> usize {
-        pgpool::ffi::pool::pool_to_c(&self.pool)
+        pgpool::handles::export_pool(self.pool.clone())
     }
 
     /// The stats as Prometheus text exposition (gauges, counters, the acquire-wait

@@ -15,7 +15,6 @@ use pgpool::sql::Quoting;
 use pgpool::transaction::{Characteristics, DefaultsChange, Isolation};
 use pgpool::{Interrupt, PooledConnection, QueryResult, TxStatus};
 
-use crate::cursor::{Cursor, RowMode};
 use crate::errors::{client_error, to_py, to_py_q, Kind};
 
 mod args;
@@ -26,7 +25,7 @@ mod state;
 use args::parse_onoff;
 pub(crate) use args::{map_err, map_err_q, parse_isolevel, tx_status_code};
 pub(crate) use facts::{ConnectionInfo, PublicParams};
-pub(crate) use signal::{is_main_thread, set_main_thread, SignalHook};
+pub(crate) use signal::SignalHook;
 pub(crate) use state::{CallOutcome, ConnSlot, State};
 
 /// A DB-API 2.0 connection with psycopg2's semantics.
@@ -383,54 +382,6 @@ impl Drop for Connection {
 
 #[pymethods]
 impl Connection {
-    /// A new cursor. `cursor_factory` (or the connection's `cursor_factory`) is called as
-    /// `factory(conn, name)`, as psycopg2 does.
-    #[pyo3(signature = (name=None, cursor_factory=None, withhold=false, scrollable=None, *, row_mode=None, row_factory=None))]
-    #[allow(clippy::too_many_arguments)]
-    fn cursor(
-        slf: &Bound<'_, Self>,
-        name: Option<&Bound<'_, PyAny>>,
-        cursor_factory: Option<&Bound<'_, PyAny>>,
-        withhold: bool,
-        scrollable: Option<&Bound<'_, PyAny>>,
-        row_mode: Option<&str>,
-        row_factory: Option<Py<PyAny>>,
-    ) -> PyResult<Py<PyAny>> {
-        let py = slf.py();
-        slf.get().check_open(py)?;
-        let scrollable = match scrollable.filter(|s| !s.is_none()) {
-            Some(s) => Some(s.is_truthy()?),
-            None => None,
-        };
-        let name = name.filter(|n| !n.is_none());
-        let factory = match cursor_factory.filter(|f| !f.is_none()) {
-            Some(f) => Some(f.clone().unbind()),
-            None => slf.get().default_cursor_factory(py),
-        };
-        if let Some(f) = factory {
-            let c = f.bind(py).call1((slf, name))?;
-            let Ok(cur) = c.cast::<Cursor>() else {
-                return Err(client_error(
-                    py,
-                    Kind::TypeError,
-                    "cursor factory must be subclass of pgpool._pgpool.Cursor",
-                ));
-            };
-            cur.borrow_mut()
-                .set_server_options(py, withhold, scrollable)?;
-            return Ok(c.unbind());
-        }
-        let mode = RowMode::parse(py, row_mode.unwrap_or("tuple"), row_factory)?;
-        let name = match name {
-            Some(n) => Some(n.str()?.extract::<String>()?),
-            None => None,
-        };
-        let mut cur = Cursor::new(Some(slf.clone().unbind()), name, mode);
-        cur.set_server_options(py, withhold, scrollable)?;
-        cur.set_mark(slf.get().mark(py));
-        Ok(Py::new(py, cur)?.into_any())
-    }
-
     /// Commits the current transaction (nothing to do when none was started).
     fn commit(&self, py: Python<'_>) -> PyResult<()> {
         self.commit_or_rollback(py, true)

@@ -104,7 +104,7 @@ impl State {
             self.prepare_begin()?;
         }
         let sink: Option<pgpool::conn::RowSink<'_>> = if decode_early {
-            Some(&mut crate::cursor::predecode)
+            Some(&mut crate::predecode::predecode)
         } else {
             None
         };

@@ -1,9 +1,10 @@
 //! TLS for server connections, with libpq's `sslmode` semantics, on rustls (ring provider).
 //!
-//! `src/conn.rs` decides *when* to ask for TLS (`sslmode`, libpq's second attempt for
+//! `src/conn/startup.rs` decides *when* to ask for TLS (`sslmode`, libpq's second attempt for
 //! `allow` and `prefer`); this module does the rest: the SSLRequest exchange, the rustls
-//! client configuration built from libpq's files, the handshake on the blocking socket, and
-//! the `tls-server-end-point` channel binding data for SCRAM-SHA-256-PLUS.
+//! client configuration built from libpq's files, the handshake, and the
+//! `tls-server-end-point` channel binding data for SCRAM-SHA-256-PLUS. The session itself
+//! is rustls's in-memory connection, driven over the blocking socket by `session`.
 //!
 //! # Certificate checks, as libpq
 //! | `sslmode` | root certificates | chain checked | host name checked |
@@ -43,16 +44,15 @@ use rustls::pki_types::{
 };
 use rustls::{
     CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore,
-    SignatureScheme, StreamOwned,
+    SignatureScheme,
 };
 
 use crate::config::{ConnectParams, Host, SslConfig, SslMode};
 use crate::error::{Error, Result};
 
-/// A TLS connection over a blocking TCP socket. The socket keeps its read timeout: a
-/// timed-out read returns `WouldBlock` and the next read carries on where rustls stopped
-/// (it buffers partial records).
-pub(crate) type TlsStream = StreamOwned<ClientConnection, TcpStream>;
+mod session;
+
+pub(crate) use session::TlsStream;
 
 /// The TLS side of a connection's settings: a shared rustls client configuration.
 #[derive(Clone)]
@@ -135,7 +135,7 @@ pub(crate) fn lock_for_fork() -> crate::runtime::ForkGuard {
     Box::new(CACHE.lock().unwrap_or_else(|e| e.into_inner()))
 }
 
-fn provider() -> Arc<CryptoProvider> {
+pub(crate) fn provider() -> Arc<CryptoProvider> {
     static P: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
     P.get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))
         .clone()
@@ -163,7 +163,7 @@ impl TlsConnector {
             return Ok(None);
         }
         let key = resolve(ssl)?;
-        crate::runtime::register_fork_lock(crate::runtime::ForkLock::TlsCache, lock_for_fork);
+        crate::runtime::register_fork_lock(crate::runtime::ForkLock::TlsCache, lock_for_fork, None);
         let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(c) = cache.get(&key) {
             return Ok(Some(c.clone()));
@@ -639,26 +639,17 @@ fn server_name(host: &str) -> Result<ServerName<'static>> {
 /// for ... does not match host name ...").
 pub(crate) fn handshake(
     c: &TlsConnector,
-    mut sock: TcpStream,
+    sock: TcpStream,
     host: &str,
     deadline: Option<Instant>,
 ) -> Result<TlsStream> {
     let name = server_name(host)?;
-    let mut conn = ClientConnection::new(c.config.clone(), name)
+    let conn = ClientConnection::new(c.config.clone(), name)
         .map_err(|e| Error::Connection(format!("could not establish SSL connection: {e}")))?;
-    while conn.is_handshaking() {
-        match conn.complete_io(&mut sock) {
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                if timed_out(deadline) {
-                    return Err(Error::Connection("timeout expired".into()));
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(handshake_error(c, e, host)),
-        }
-    }
-    Ok(StreamOwned::new(conn, sock))
+    TlsStream::handshake(conn, sock, deadline).map_err(|e| match e.kind() {
+        io::ErrorKind::TimedOut => Error::Connection("timeout expired".into()),
+        _ => handshake_error(c, e, host),
+    })
 }
 
 fn handshake_error(c: &TlsConnector, e: io::Error, host: &str) -> Error {
@@ -724,7 +715,7 @@ fn presented_name(n: &str) -> String {
 /// SHA-1), as PostgreSQL computes it. `None` when it cannot be determined (e.g. Ed25519):
 /// the client then says it does not support channel binding.
 pub(crate) fn server_end_point(s: &TlsStream) -> Option<Vec<u8>> {
-    let cert = s.conn.peer_certificates()?.first()?;
+    let cert = s.session().peer_certificates()?.first()?;
     let alg = signature_hash(cert.as_ref())?;
     Some(ring::digest::digest(alg, cert.as_ref()).as_ref().to_vec())
 }

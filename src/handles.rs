@@ -1,6 +1,7 @@
-//! Handles and ownership: which pointers handed to C are live.
+//! Handles: which addresses of core objects lent to code outside Rust are live.
 //!
-//! Every handle pgpool gives out (pool, connection, result, error, string) is recorded here by
+//! Every handle the C API gives out (pool, connection, result, error, string), and a
+//! Python pool lent to C code in the same process ([`export_pool`]), is recorded here by
 //! address until it is freed. A `*_free` / `pgpool_release` of a pointer that is not live
 //! (freed twice, never ours) is then ignored instead of freeing memory twice, and the
 //! calls that take a connection answer `PGPOOL_INVALID_PARAMETER` for a released one:
@@ -17,10 +18,10 @@
 //! the call.
 
 use std::collections::BTreeMap;
-use std::ffi::{c_char, CStr};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, Once, PoisonError};
 
-use super::error::Failure;
+use crate::pool::Pool;
+use crate::runtime::{self, ForkLock};
 
 /// The kinds of handles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,12 +39,15 @@ pub(crate) enum Kind {
 /// (the child then blocked at its first call, about 1 fork in 5 under 16 busy threads).
 static LIVE: Mutex<BTreeMap<usize, Kind>> = Mutex::new(BTreeMap::new());
 
+static FORK_LOCK: Once = Once::new();
+
 fn live() -> MutexGuard<'static, BTreeMap<usize, Kind>> {
     LIVE.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Records a new live handle.
 pub(crate) fn register(addr: usize, kind: Kind) {
+    FORK_LOCK.call_once(|| runtime::register_fork_lock(ForkLock::Handles, lock_for_fork, None));
     live().insert(addr, kind);
 }
 
@@ -77,33 +81,20 @@ pub(crate) fn pool_ref<T>(p: *const T) -> Option<Arc<T>> {
     }
 }
 
-/// Takes the table's lock for `fork()` (the `pthread_atfork` prepare handler), so the
-/// child never inherits it locked by a thread that does not exist there, nor half-way
-/// through an update. The guard is released by `runtime::after_fork_parent` /
-/// `after_fork_child` (in the child, unlocking a `std` mutex only wakes nobody).
-pub(crate) fn lock_for_fork() -> crate::runtime::ForkGuard {
+/// Takes the table's lock for `fork()` (registered with `runtime`), so the child never
+/// inherits it locked by a thread that does not exist there, nor half-way through an
+/// update. The guard is released by `runtime::after_fork_parent` / `after_fork_child` (in
+/// the child, unlocking a `std` mutex only wakes nobody).
+fn lock_for_fork() -> runtime::ForkGuard {
     Box::new(live())
 }
 
-/// A required C string argument as UTF-8.
-///
-/// # Safety
-/// `p` is NULL or a NUL-terminated string that outlives `'a`.
-pub(crate) unsafe fn str_arg<'a>(p: *const c_char, name: &str) -> Result<&'a str, Failure> {
-    if p.is_null() {
-        return Err(Failure::null(name));
-    }
-    // SAFETY: by the caller's contract.
-    let s = unsafe { CStr::from_ptr(p) };
-    s.to_str()
-        .map_err(|_| Failure::invalid(format!("argument `{name}` is not valid UTF-8")))
-}
-
-/// A required output pointer.
-pub(crate) fn out_arg<T>(p: *mut T, name: &str) -> Result<*mut T, Failure> {
-    if p.is_null() {
-        Err(Failure::null(name))
-    } else {
-        Ok(p)
-    }
+/// Lends `pool` to C code by address: a new live pool handle (a counted reference, the
+/// C API's `pgpool_pool *`), freed with `pgpool_pool_free`. The C API's own pools are
+/// made here too. Installs the `pthread_atfork` hooks (C code may fork).
+pub fn export_pool(pool: Pool) -> usize {
+    crate::atfork::install();
+    let p = Arc::into_raw(Arc::new(pool));
+    register(p as usize, Kind::Pool);
+    p as usize
 }
