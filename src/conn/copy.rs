@@ -1,12 +1,36 @@
 //! `COPY ... FROM STDIN` and `COPY ... TO STDOUT`.
 
-#[allow(unused_imports)]
-use super::*;
-
+use bytes::BytesMut;
 use postgres_protocol::message::frontend;
+
+use super::{io_err, Connection, Step};
 
 use crate::error::{Error, Result};
 use crate::result::QueryResult;
+
+/// CopyData: `d`, the length, the bytes.
+pub(super) fn put_copy_data(data: &[u8], out: &mut BytesMut) -> Result<()> {
+    let len = u32::try_from(data.len() + 4)
+        .ok()
+        .filter(|l| *l <= i32::MAX as u32)
+        .ok_or_else(|| Error::InvalidParameter("a COPY data chunk over 2 GiB".into()))?;
+    out.extend_from_slice(b"d");
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(data);
+    Ok(())
+}
+
+/// What `COPY ... TO STDOUT` has seen so far.
+#[derive(Default)]
+struct CopyOut {
+    /// The result being read, and the last one complete.
+    cur: QueryResult,
+    last: QueryResult,
+    /// The first error (the server's, or the sink's).
+    err: Option<Error>,
+    /// A CopyOutResponse arrived: the statement was a COPY TO STDOUT.
+    saw_copy: bool,
+}
 
 impl Connection {
     /// `COPY ... FROM STDIN`: `next_chunk` supplies data until it returns `Ok(None)`.
@@ -46,11 +70,7 @@ impl Connection {
                     if data.is_empty() {
                         continue;
                     }
-                    // CopyData: 'd' + len + data
-                    self.wbuf.extend_from_slice(b"d");
-                    self.wbuf
-                        .extend_from_slice(&((data.len() + 4) as u32).to_be_bytes());
-                    self.wbuf.extend_from_slice(&data);
+                    put_copy_data(&data, &mut self.wbuf)?;
                     if self.wbuf.len() >= 64 * 1024 {
                         self.flush()?;
                     }
@@ -84,41 +104,23 @@ impl Connection {
         sink: &mut dyn FnMut(&[u8]) -> Result<()>,
     ) -> Result<QueryResult> {
         self.start_copy(sql)?;
-        let mut cur = QueryResult::default();
-        let mut last = QueryResult::default();
-        let mut err: Option<Error> = None;
-        let mut saw_copy = false;
+        let mut out = CopyOut::default();
         loop {
             let (tag, len) = self.next_message(None, None)?;
-            match tag {
-                b'H' => {
-                    saw_copy = true;
-                    self.rb.take(len);
-                }
-                b'd' => {
-                    let at = self.rb.take(len);
-                    if err.is_none() {
-                        if let Err(e) = sink(self.rb.get(at)) {
-                            err = Some(e);
-                        }
-                    }
-                }
-                b'G' => {
-                    self.rb.take(len);
-                    frontend::copy_fail("the statement is a COPY FROM; use copy_from()/copy_expert() with a readable file", &mut self.wbuf)
-                        .map_err(|e| io_err("encode", e))?;
-                    self.flush()?;
-                    if err.is_none() {
-                        err = Some(Error::Interface("the statement is a COPY FROM STDIN; use copy_from()/copy_expert() with a readable file".into()));
-                    }
-                }
-                _ => match self.read_step(&mut cur, &mut err, None)? {
-                    Step::Done => last = std::mem::take(&mut cur),
-                    Step::Ready => break,
-                    Step::More => {}
-                },
+            let at = self.rb.take(len);
+            let step = self.handle_copy_out(tag, at, &mut out, sink);
+            // What the message called for (a CopyFail) goes out now.
+            self.flush()?;
+            if let Step::Ready = step? {
+                break;
             }
         }
+        let CopyOut {
+            err,
+            saw_copy,
+            last,
+            ..
+        } = out;
         if let Some(e) = err {
             return Err(e);
         }
@@ -128,6 +130,45 @@ impl Connection {
             ));
         }
         Ok(last)
+    }
+
+    /// Handles one message of a `COPY ... TO STDOUT`'s answer (its body at `at`): no
+    /// I/O; a reply it calls for (a CopyFail) is queued in the write buffer.
+    fn handle_copy_out(
+        &mut self,
+        tag: u8,
+        at: std::ops::Range<usize>,
+        out: &mut CopyOut,
+        sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<Step> {
+        match tag {
+            b'H' => out.saw_copy = true,
+            b'd' => {
+                if out.err.is_none() {
+                    if let Err(e) = sink(self.rb.get(at)) {
+                        out.err = Some(e);
+                    }
+                }
+            }
+            b'G' => {
+                frontend::copy_fail(
+                    "the statement is a COPY FROM; use copy_from()/copy_expert() with a readable file",
+                    &mut self.wbuf,
+                )
+                .map_err(|e| io_err("encode", e))?;
+                out.err.get_or_insert_with(|| {
+                    Error::Interface(
+                        "the statement is a COPY FROM STDIN; use copy_from()/copy_expert() with a readable file"
+                            .into(),
+                    )
+                });
+            }
+            _ => match self.handle_message(tag, at, &mut out.cur, &mut out.err)? {
+                Step::Done => out.last = std::mem::take(&mut out.cur),
+                step => return Ok(step),
+            },
+        }
+        Ok(Step::More)
     }
 
     /// Sends a COPY statement (a queued BEGIN in front of it, its answer read).

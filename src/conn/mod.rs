@@ -477,3 +477,7 @@ fn describe_target(host: &Host, port: u16) -> String {
         Host::Unix(d) => format!("socket \"{}/.s.PGSQL.{port}\"", d.display()),
     }
 }
+
+#[cfg(test)]
+#[path = "driver_tests.rs"]
+mod driver_tests;

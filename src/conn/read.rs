@@ -134,7 +134,7 @@ impl Connection {
 
     /// Handles one message of a statement's answer (its body at `at` in the read
     /// buffer): no I/O; a reply it calls for is queued in the write buffer.
-    fn handle_message(
+    pub(super) fn handle_message(
         &mut self,
         tag: u8,
         at: std::ops::Range<usize>,

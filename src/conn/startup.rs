@@ -194,14 +194,39 @@ impl Connection {
             Stream::Tls(_) => tls.cloned(),
             _ => None,
         };
-        let mut c = Connection {
+        let mut c = Connection::over(stream, (host.clone(), port), p, tls, now);
+        c.stream
+            .set_read_timeout(Some(POLL_INTERVAL))
+            .map_err(|e| io_err("socket options", e))?;
+        if let Err(e) = c.startup(p, deadline) {
+            // libpq tries the other way after any server error at startup except "the
+            // database system is starting up" (57P03), unless TLS was asked for and the
+            // server refused it (then both ways were the same).
+            if let Error::Db(d) = &e {
+                *retry = d.code != "57P03" && c.ssl_in_use() == asked_tls;
+            }
+            return Err(failed(e));
+        }
+        Ok(c)
+    }
+
+    /// A connection in its state before the startup, over `stream` (connected to
+    /// `target`).
+    pub(super) fn over(
+        stream: Stream,
+        target: (Host, u16),
+        p: &ConnectParams,
+        tls: Option<crate::tls::TlsConnector>,
+        now: Instant,
+    ) -> Connection {
+        Connection {
             stream,
             rb: ReadBuf::with_capacity(64 * 1024),
             wbuf: BytesMut::with_capacity(8 * 1024),
             params: HashMap::new(),
             pid: 0,
             secret: 0,
-            target: Arc::new((host.clone(), port)),
+            target: Arc::new(target),
             connect_timeout: p.connect_timeout,
             tx: TxStatus::Unknown,
             broken: false,
@@ -219,20 +244,7 @@ impl Connection {
             generation: crate::runtime::generation(),
             extended: false,
             tls,
-        };
-        c.stream
-            .set_read_timeout(Some(POLL_INTERVAL))
-            .map_err(|e| io_err("socket options", e))?;
-        if let Err(e) = c.startup(p, deadline) {
-            // libpq tries the other way after any server error at startup except "the
-            // database system is starting up" (57P03), unless TLS was asked for and the
-            // server refused it (then both ways were the same).
-            if let Error::Db(d) = &e {
-                *retry = d.code != "57P03" && c.ssl_in_use() == asked_tls;
-            }
-            return Err(failed(e));
         }
-        Ok(c)
     }
 
     /// The startup exchange ([`Startup`]) over this connection's socket.
