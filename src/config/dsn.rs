@@ -2,8 +2,8 @@
 //! `(keyword, value)` pairs.
 #![forbid(unsafe_code)]
 
-#[allow(unused_imports)]
-use super::*;
+use super::keywords::{is_known_keyword, is_secret};
+use crate::error::{Error, Result};
 
 // ---------------------------------------------------------------------------------------
 // DSN parsing

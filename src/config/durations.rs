@@ -2,8 +2,9 @@
 //! environment, the C API's `pgpool_options`).
 #![forbid(unsafe_code)]
 
-#[allow(unused_imports)]
-use super::*;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
 
 // ---------------------------------------------------------------------------------------
 // Durations: one rule per kind of setting, for every face (Python keyword arguments, the

@@ -2,8 +2,7 @@
 //! each gets), and the secret ones.
 #![forbid(unsafe_code)]
 
-#[allow(unused_imports)]
-use super::*;
+use crate::error::{Error, Result};
 
 // ---------------------------------------------------------------------------------------
 // Keywords

@@ -36,13 +36,9 @@
 //! See [`PoolConfig::with_env`].
 #![forbid(unsafe_code)]
 
-use std::collections::HashMap;
 use std::fmt;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-use crate::error::{Error, Result};
 
 mod dsn;
 mod durations;
@@ -57,10 +53,9 @@ pub use self::dsn::parse_dsn;
 pub use self::durations::{
     duration_ms, duration_secs, optional_duration_ms, optional_duration_secs, MAX_DURATION,
 };
+use self::keywords::*;
 pub use self::keywords::{is_known_keyword, IGNORED_KEYWORDS, USED_KEYWORDS};
 pub use self::redact::redact_dsn;
-#[allow(unused_imports)]
-use self::{dsn::*, durations::*, keywords::*, params::*, redact::*, settings::*};
 
 /// Where to connect.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,8 +2,17 @@
 //! connection keyword (see the module docs of [`crate::config`]).
 #![forbid(unsafe_code)]
 
-#[allow(unused_imports)]
-use super::*;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::dsn::is_space;
+use super::keywords::{is_known_keyword, IGNORED_CHECKS};
+use super::{
+    default_host, ConnectParams, Host, SslConfig, SslMode, TargetSessionAttrs, DEFAULT_PORT,
+};
+use crate::error::{Error, Result};
 
 // ---------------------------------------------------------------------------------------
 // Connection parameters

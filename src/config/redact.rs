@@ -1,8 +1,9 @@
 //! DSNs with their passwords masked (for logs, errors, `repr()`).
 #![forbid(unsafe_code)]
 
-#[allow(unused_imports)]
-use super::*;
+use super::dsn::{is_space, uri_decode, uri_prefix_len, uri_userinfo_end};
+use super::keywords::is_secret;
+use super::MASK;
 
 // ---------------------------------------------------------------------------------------
 // Redaction

@@ -2,8 +2,17 @@
 //! the explicit [`PoolOverrides`].
 #![forbid(unsafe_code)]
 
-#[allow(unused_imports)]
-use super::*;
+use std::time::Duration;
+
+use super::dsn::parse_dsn;
+use super::durations::{parse_duration, parse_optional_duration, MAX_DURATION};
+use super::params::env_value;
+use super::{
+    ConnectParams, Host, PoolConfig, PoolOverrides, DEFAULT_MAX_IDLE, DEFAULT_MAX_LIFETIME,
+    DEFAULT_MAX_SIZE, DEFAULT_MIN_SIZE, DEFAULT_PRE_PING_WINDOW, DEFAULT_TIMEOUT,
+    SQLALCHEMY_MAX_OVERFLOW, SQLALCHEMY_POOL_SIZE,
+};
+use crate::error::{Error, Result};
 
 // ---------------------------------------------------------------------------------------
 // Pool configuration

@@ -1,7 +1,10 @@
 //! Tests of the configuration modules.
 
-#[allow(unused_imports)]
+use std::collections::HashMap;
+
+use super::settings::{MAX_SIZE_VARS, MIN_SIZE_VARS, PRE_PING_VARS};
 use super::*;
+use crate::error::{Error, Result};
 
 type Env = Box<dyn Fn(&str) -> Option<String>>;
 

@@ -1,9 +1,6 @@
 //! Backend message bodies: the field readers and the decoders of ErrorResponse/NoticeResponse
 //! and RowDescription (plain functions over bytes, no I/O).
 
-#[allow(unused_imports)]
-use super::*;
-
 use crate::encoding::Encoding;
 use crate::error::{DbError, Error, Result};
 use crate::result::Column;

@@ -5,10 +5,11 @@
 //! channel, no hand-off. While waiting, reads time out every [`POLL_INTERVAL`] so the
 //! caller's interrupt hook can ask for the query to be cancelled.
 //!
-//! One file per operation: `stream` (sockets, TLS, the cancel request), `message`
-//! (decoding backend messages, no I/O), `startup` (hosts, TLS negotiation,
-//! authentication), `read` (the read loop and each message of an answer), `query`
-//! (simple and extended protocol), `pipeline` (`executemany`), `copy`, `txn`
+//! One file per operation: `stream` (sockets, the cancel request), `frames` and
+//! `message` (framing and decoding backend messages, no I/O), `auth` (the startup
+//! exchange, no I/O), `startup` (hosts, TLS negotiation, driving `auth`), `read` (the
+//! read loop; each message of an answer without I/O), `query` (simple and extended
+//! protocol), `begin` (the queued BEGIN), `pipeline` (`executemany`), `copy`, `txn`
 //! (transaction end and session reset); this file holds the state and its accessors.
 #![forbid(unsafe_code)]
 
@@ -40,11 +41,7 @@ mod stream;
 mod txn;
 
 pub use self::stream::CancelToken;
-#[allow(unused_imports)]
-use self::{
-    begin::PendingBegin, frames::ReadBuf, message::*, pipeline::*, read::*, startup::*, stream::*,
-    txn::*,
-};
+use self::{begin::PendingBegin, frames::ReadBuf, stream::*};
 
 /// How often a blocked read wakes up to ask the interrupt hook.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(100);

@@ -1,9 +1,7 @@
 //! `executemany`: many statements packed into Query messages, in a transaction or in
 //! autocommit (each statement committed, the first error stops the rest).
 
-#[allow(unused_imports)]
-use super::*;
-
+use super::{Connection, Interrupt, Step, TxStatus};
 use crate::error::{Error, Result};
 use crate::result::QueryResult;
 

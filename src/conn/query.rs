@@ -2,12 +2,10 @@
 //! unnamed statement of the extended protocol (`$1..$n` text parameters), in the session's
 //! client encoding.
 
-#[allow(unused_imports)]
-use super::*;
-
 use postgres_protocol::message::frontend;
 use postgres_protocol::IsNull;
 
+use super::{io_err, shift_position, Connection, Interrupt, RowSink, TxStatus};
 use crate::error::{Error, Result};
 use crate::result::QueryResult;
 

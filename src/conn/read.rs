@@ -2,14 +2,14 @@
 //! client-side statement deadline and the cancel grace), and the handling of each message of
 //! a statement's answer.
 
-#[allow(unused_imports)]
-use super::*;
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 use std::time::Instant;
 
 use postgres_protocol::message::frontend;
 
+use super::message::{parse_error_fields, parse_row_description, short, Body};
+use super::{io_err, tx_from, Connection, Interrupt, Notice, RowSink, Step, CANCEL_GRACE};
 use crate::error::{Error, Result};
 use crate::result::QueryResult;
 use crate::session::Dirty;

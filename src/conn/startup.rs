@@ -2,20 +2,20 @@
 //! second attempts), the startup message, authentication (cleartext, MD5, SCRAM with
 //! channel binding) and the post-startup check (`target_session_attrs`, pooler detection).
 
-#[allow(unused_imports)]
-use super::*;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::BytesMut;
 
+use super::auth::{Event, Startup, Transport};
+use super::frames::ReadBuf;
+use super::stream::{configure_tcp, open_socket, Stream};
+use super::{describe_target, io_err, Connection, TxStatus, POLL_INTERVAL};
 use crate::config::{ConnectParams, Host, SslMode, TargetSessionAttrs};
 use crate::encoding::Encoding;
 use crate::error::{Error, Result};
 use crate::session::Dirty;
-
-use super::auth::{Event, Startup, Transport};
 
 impl Connection {
     /// Opens a connection: every host in turn (libpq multi-host), startup, authentication,

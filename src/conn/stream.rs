@@ -1,8 +1,6 @@
 //! The socket: TCP, Unix or TLS streams with blocking reads and a poll interval, and the
 //! cancel request (a connection of its own, over TLS when the connection uses it).
 
-#[allow(unused_imports)]
-use super::*;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::unix::net::UnixStream;
@@ -12,6 +10,7 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use postgres_protocol::message::frontend;
 
+use super::POLL_INTERVAL;
 use crate::config::{ConnectParams, Host};
 use crate::error::{Error, Result};
 

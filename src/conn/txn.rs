@@ -2,11 +2,9 @@
 //! what the session's users left behind in the same message (see `docs/DESIGN.md`,
 //! "Session state").
 
-#[allow(unused_imports)]
-use super::*;
-
 use postgres_protocol::message::frontend;
 
+use super::{io_err, Connection, Ended, Interrupt, TxEnd, TxStatus};
 use crate::error::{Error, Result};
 use crate::session::Dirty;
 

@@ -1,7 +1,20 @@
 //! Checking a connection out: the fast path, the FIFO wait with a deadline that survives a
 //! database outage, readonly routing to replicas, and the async and non-blocking variants.
 
-use super::*;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use deadpool::managed::{Object, PoolError, Timeouts};
+use futures_util::FutureExt;
+
+use super::maintenance::scopeguard;
+use super::manager::Manager;
+use super::pooled::{LeakEntry, PooledConnection};
+use super::{coarse_ms, Coarse, DpPool, Pool, REPLICA_DOWN_FOR};
+use crate::error::{Error, Result};
+use crate::runtime;
+use crate::stats::Counters;
 
 /// What the first poll of a checkout gave.
 pub(super) enum FirstPoll {

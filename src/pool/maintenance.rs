@@ -1,7 +1,16 @@
 //! The maintenance thread: keeps `min_size` open, reaps connections past their lifetime
 //! or idle too long, warns about leaked checkouts.
 
-use super::*;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use deadpool::managed::{PoolError, Timeouts};
+use futures_util::FutureExt;
+
+use super::{coarse, coarse_ms, Coarse, DpPool, GenState, PoolInner};
+use crate::runtime;
+use crate::stats::Counters;
 
 /// How often the maintenance thread looks at the pool.
 pub(super) const MAINTENANCE_INTERVAL: Duration = Duration::from_millis(250);

@@ -1,7 +1,20 @@
 //! Our deadpool [`Manager`]: opening a connection (within the acquire deadline), recycling
 //! one on checkout (pre-ping, lifetime, idle), and the [`Conn`] wrapper with its bookkeeping.
 
-use super::*;
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool::managed;
+use deadpool::managed::{Metrics, RecycleError, RecycleResult};
+use parking_lot::Mutex;
+
+use super::checkout::{ACQUIRE_DEADLINE, NO_CREATE, ON_WORKER};
+use super::pooled::LeakRegistry;
+use super::{coarse, Coarse, DpPool};
+use crate::config::ConnectParams;
+use crate::conn::Connection;
+use crate::error::{Error, Result};
+use crate::stats::Counters;
 
 /// A pooled server connection with the pool's bookkeeping.
 #[derive(Debug)]

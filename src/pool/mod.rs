@@ -4,18 +4,14 @@
 //! stats, fork safety).
 #![forbid(unsafe_code)]
 
-use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use deadpool::managed::{self, Metrics, Object, PoolError, RecycleError, RecycleResult, Timeouts};
-use futures_util::FutureExt;
-use parking_lot::Mutex;
+use deadpool::managed::{self};
 
-use crate::config::{ConnectParams, PoolConfig};
-use crate::conn::Connection;
+use crate::config::PoolConfig;
 use crate::error::{Error, Result};
 use crate::runtime;
 use crate::stats::{Counters, Stats};
@@ -27,12 +23,10 @@ mod pooled;
 #[cfg(test)]
 mod tests;
 
-use checkout::*;
 use maintenance::*;
 use manager::*;
 pub use manager::{Conn, Manager};
 pub use pooled::PooledConnection;
-use pooled::*;
 
 /// The pool's own timestamps (idle since, expiry, checkout time) use the coarse
 /// monotonic clock: millisecond resolution is plenty for them, and it costs a few

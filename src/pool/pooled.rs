@@ -1,7 +1,18 @@
 //! A checked-out connection and its way back to the pool (rollback, session reset,
 //! discard of a broken connection), with the leak registry.
 
-use super::*;
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool::managed::Object;
+use parking_lot::Mutex;
+
+use super::manager::{Manager, Shared};
+use super::Coarse;
+use crate::conn::Connection;
+use crate::stats::Counters;
 
 #[derive(Default, Debug)]
 pub(super) struct LeakRegistry {

@@ -3,9 +3,10 @@
 //! recursion; Python's float `repr()`.
 #![forbid(unsafe_code)]
 
-#[allow(unused_imports)]
-use super::*;
-use crate::error::{Error, Result};
+use std::fmt::Write;
+
+use super::{err, Quoting, Value, NUL_IN_LITERAL, NUL_IN_QUERY};
+use crate::error::{Error, ParamErrorKind, Result};
 
 // ---------------------------------------------------------------------------------------
 // Adaptation

@@ -2,10 +2,11 @@
 //! the statement written.
 #![forbid(unsafe_code)]
 
-#[allow(unused_imports)]
-use super::*;
-use crate::error::Result;
 use std::collections::HashMap;
+
+use super::adapt::render;
+use super::{err, Params, Quoting, Value, NUL_IN_QUERY};
+use crate::error::{ParamErrorKind, Result};
 
 // ---------------------------------------------------------------------------------------
 // Interpolation

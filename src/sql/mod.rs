@@ -90,7 +90,6 @@
 
 use crate::error::Error;
 pub use crate::error::{ParamError, ParamErrorKind};
-use std::fmt::Write as _;
 
 mod adapt;
 mod interpolate;

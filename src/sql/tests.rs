@@ -1,6 +1,7 @@
 //! Tests of interpolation and adaptation.
 
-#[allow(unused_imports)]
+use std::fmt::Write as _;
+
 use super::*;
 use crate::error::{Error, Result};
 use crate::lexer::has_multiple_statements;

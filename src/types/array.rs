@@ -1,9 +1,9 @@
 //! Arrays: `{...}` text, walked without recursion.
 #![forbid(unsafe_code)]
 
-#[allow(unused_imports)]
-use super::*;
 use std::borrow::Cow;
+
+use super::{array_error, eat, ParseError};
 
 // ------------------------------------------------------------------------------------------
 // arrays

@@ -1,8 +1,7 @@
 //! `bytea`, hex and escape output.
 #![forbid(unsafe_code)]
 
-#[allow(unused_imports)]
-use super::*;
+use super::{error, ParseError, ParseErrorKind};
 
 // ------------------------------------------------------------------------------------------
 // bytea

@@ -1,8 +1,7 @@
 //! `date`, `time`, `timetz`, `timestamp`, `timestamptz`.
 #![forbid(unsafe_code)]
 
-#[allow(unused_imports)]
-use super::*;
+use super::{date_error, eat, read_digits, time_error, ParseError};
 
 // ------------------------------------------------------------------------------------------
 // date / time / timestamp

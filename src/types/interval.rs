@@ -1,8 +1,7 @@
 //! `interval` (as `timedelta` parts).
 #![forbid(unsafe_code)]
 
-#[allow(unused_imports)]
-use super::*;
+use super::{eat, error, interval_error, read_digits, shown, ParseError, ParseErrorKind};
 
 // ------------------------------------------------------------------------------------------
 // interval

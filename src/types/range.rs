@@ -1,9 +1,9 @@
 //! Range types: `[lo,hi)` text.
 #![forbid(unsafe_code)]
 
-#[allow(unused_imports)]
-use super::*;
 use std::borrow::Cow;
+
+use super::{error, shown, ParseError, ParseErrorKind};
 
 // ------------------------------------------------------------------------------------------
 // ranges

@@ -1,8 +1,7 @@
 //! `bool`, integers and floats.
 #![forbid(unsafe_code)]
 
-#[allow(unused_imports)]
-use super::*;
+use super::{error, shown, ParseError, ParseErrorKind};
 
 // ------------------------------------------------------------------------------------------
 // bool, integers, floats

@@ -443,7 +443,7 @@ pub(crate) fn _aio_exit(
     conn: Py<Connection>,
     ok: bool,
 ) -> PyResult<Job> {
-    if exit_quietly(&conn) {
+    if conn.get().end_block_without_io() {
         resolve(fut.bind(py), Ok(py.None()))?;
         return Ok(Job {
             ctl: Arc::default(),
@@ -452,13 +452,7 @@ pub(crate) fn _aio_exit(
     Ok(spawn(bridge, fut, move |_flag| {
         let c = conn.get();
         let (r, after) = if c.is_closed() {
-            // Broke or closed inside the block (the error was raised there): no
-            // transaction to end; a connection still held goes back (the pool discards a
-            // broken one).
-            let h = std::mem::replace(&mut c.state.lock().holder, ConnSlot::Returned);
-            if let ConnSlot::Pooled(pc) = h {
-                pc.release();
-            }
+            c.release_closed_block();
             (Ok(()), None)
         } else {
             match c.end_pooled_block(ok, &|| false) {
@@ -474,37 +468,6 @@ pub(crate) fn _aio_exit(
             Ok(py.None())
         })
     }))
-}
-
-/// The end of a block that needs no round trip — no transaction reached the server (none
-/// was started, or its BEGIN is still queued), the session is clean — done on the loop's
-/// thread: the connection goes back to the pool without a hop. False: not the case (or
-/// the connection is busy), the caller goes through a runtime thread.
-fn exit_quietly(conn: &Py<Connection>) -> bool {
-    let c = conn.get();
-    let Some(mut st) = c.state.try_lock() else {
-        return false;
-    };
-    let quiet = match &st.holder {
-        ConnSlot::Pooled(pc) => !pc.release_needs_io(),
-        ConnSlot::Returned | ConnSlot::Closed => true,
-        ConnSlot::Plain(_) => false,
-    };
-    if !quiet {
-        return false;
-    }
-    // No round trip: at most a queued BEGIN to drop.
-    let _ = st.finish(false, None);
-    st.in_tx = false;
-    let h = std::mem::replace(&mut st.holder, ConnSlot::Returned);
-    drop(st);
-    if !c.is_closed() {
-        c.mark_closed(1);
-    }
-    if let ConnSlot::Pooled(pc) = h {
-        pc.release();
-    }
-    true
 }
 
 /// Resolves `fut` now (an operation that finished on the loop's thread).

@@ -325,6 +325,9 @@ fn enter_conn(
 fn exit_conn(pool: &Bound<'_, Pool>, conn: &Py<Connection>, ok: bool) -> PyResult<()> {
     let py = pool.py();
     let c = conn.get();
+    if !c.is_closed() && c.end_block_without_io() {
+        return Ok(());
+    }
     if !c.is_closed() {
         if let Some(r) = finish_and_return(py, c, ok) {
             return r;

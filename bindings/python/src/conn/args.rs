@@ -1,8 +1,13 @@
 //! Arguments and results translated for psycopg2: error mapping, isolation levels,
 //! on/off values, transaction status codes.
 
-#[allow(unused_imports)]
-use super::*;
+use pgpool::transaction::Isolation;
+use pgpool::TxStatus;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyString;
+
+use crate::errors::{client_error, to_py_q, Kind};
 
 /// Core error → Python, with psycopg2's class for COPY misuse through `execute`.
 pub(crate) fn map_err(py: Python<'_>, e: &pgpool::Error) -> PyErr {

@@ -1,7 +1,10 @@
 //! Connection facts for `info`, `dsn` and `repr`, and psycopg2's `ConnectionInfo`.
 
-#[allow(unused_imports)]
-use super::*;
+use pgpool::config::{ConnectParams, Host};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use super::Connection;
 
 /// Connection facts for `info`, `dsn` and `repr` (never the password).
 pub(crate) struct PublicParams {

@@ -1,21 +1,19 @@
 //! `Connection`: a DB-API connection with psycopg2's semantics over one core connection
 //! (pooled or not), kept behind a mutex that is only locked with the GIL released.
 
-use std::cell::RefCell;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use parking_lot::Mutex;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString};
+use pyo3::types::{PyDict, PyList};
 
-use pgpool::config::{ConnectParams, Host};
 use pgpool::conn::{CancelToken, Notice};
 use pgpool::sql::Quoting;
-use pgpool::transaction::{Characteristics, DefaultsChange, Isolation};
+use pgpool::transaction::{DefaultsChange, Isolation};
 use pgpool::{Interrupt, PooledConnection, QueryResult, TxStatus};
 
-use crate::errors::{client_error, to_py, to_py_q, Kind};
+use crate::errors::{client_error, to_py, Kind};
 
 mod args;
 mod facts;
@@ -229,6 +227,48 @@ impl Connection {
         st.in_tx = false;
         drop(st);
         Some((r, after, pc))
+    }
+
+    /// The end of a block that needs no round trip — no transaction reached the server
+    /// (none was started, or its BEGIN is still queued), the session is clean — done on
+    /// the calling thread, GIL held: the connection goes back to the pool at once. False:
+    /// not the case (or the connection is busy); the caller ends the block with
+    /// [`Connection::end_pooled_block`] without the GIL. Shared by the sync and asyncio
+    /// faces.
+    pub(crate) fn end_block_without_io(&self) -> bool {
+        let Some(mut st) = self.state.try_lock() else {
+            return false;
+        };
+        let quiet = match &st.holder {
+            ConnSlot::Pooled(pc) => !pc.release_needs_io(),
+            ConnSlot::Returned | ConnSlot::Closed => true,
+            ConnSlot::Plain(_) => false,
+        };
+        if !quiet {
+            return false;
+        }
+        // No round trip: at most a queued BEGIN to drop.
+        let _ = st.finish(false, None);
+        st.in_tx = false;
+        let h = std::mem::replace(&mut st.holder, ConnSlot::Returned);
+        drop(st);
+        if !self.is_closed() {
+            self.mark_closed(1);
+        }
+        if let ConnSlot::Pooled(pc) = h {
+            pc.release();
+        }
+        true
+    }
+
+    /// The end of a block whose connection broke or was closed inside it (the error was
+    /// raised there): no transaction to end; a pooled connection still held goes back
+    /// (the pool discards a broken one). May do I/O: call without the GIL.
+    pub(crate) fn release_closed_block(&self) {
+        let h = std::mem::replace(&mut self.state.lock().holder, ConnSlot::Returned);
+        if let ConnSlot::Pooled(pc) = h {
+            pc.release();
+        }
     }
 
     /// The end of a pooled block without the GIL, shared by the sync and asyncio faces:

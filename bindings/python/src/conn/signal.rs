@@ -1,7 +1,8 @@
 //! Ctrl-C during a wait with the GIL released: the main thread, and the interrupt hook.
 
-#[allow(unused_imports)]
-use super::*;
+use std::cell::RefCell;
+
+use pyo3::prelude::*;
 
 /// The core's [`Interrupt`] hook for a wait with the GIL released (a statement, a pool
 /// checkout): each call (every 100 ms) takes the GIL and runs Python's signal handlers.

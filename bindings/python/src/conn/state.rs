@@ -1,8 +1,9 @@
 //! psycopg2's transaction state of a connection (autocommit, characteristics, the
 //! transaction flag and mark) over the core connection it holds; no PyO3 types.
 
-#[allow(unused_imports)]
-use super::*;
+use pgpool::conn::Notice;
+use pgpool::transaction::Characteristics;
+use pgpool::{Interrupt, PooledConnection, QueryResult};
 
 /// What the Python object holds.
 pub(crate) enum ConnSlot {

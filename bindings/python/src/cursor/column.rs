@@ -1,7 +1,8 @@
 //! `cursor.description`'s items: psycopg2's `Column`.
 
-#[allow(unused_imports)]
-use super::*;
+use pyo3::exceptions::PyIndexError;
+use pyo3::prelude::*;
+use pyo3::types::{PyIterator, PySlice, PyString, PyTuple};
 
 /// One item of `cursor.description`: psycopg2's `Column`, a 7-item sequence with names.
 #[pyclass(frozen, sequence, module = "pgpool._pgpool", name = "Column")]

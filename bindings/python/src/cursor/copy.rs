@@ -1,8 +1,17 @@
 //! COPY: `copy_expert`, `copy_from`, `copy_to` (statements from `pgpool::statements`),
 //! reading and writing the caller's file.
 
-#[allow(unused_imports)]
-use super::*;
+use std::cell::RefCell;
+
+use pgpool::sql::Quoting;
+use pgpool::statements;
+use pgpool::statements::CopyDirection;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyString, PyType};
+
+use super::Cursor;
+use crate::conn::map_err;
 
 /// psycopg2's `copy_from` / `copy_to` statement for the cursor's connection.
 pub(super) fn copy_table_sql(

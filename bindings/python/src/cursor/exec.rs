@@ -1,7 +1,15 @@
 //! `executemany` (pipelined) and `callproc`.
 
-#[allow(unused_imports)]
-use super::*;
+use std::cell::RefCell;
+
+use pgpool::statements;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyIterator, PyString};
+
+use super::Cursor;
+use crate::adapt;
+use crate::conn::map_err;
+use crate::errors::{client_error, Kind};
 
 impl Cursor {
     /// Executes `query` once per item of `vars_list`, pipelined; `rowcount` is the total.

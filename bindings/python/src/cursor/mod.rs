@@ -2,20 +2,16 @@
 //! buffer); rows are decoded into Python objects once: while a large result arrives
 //! ([`predecode`]) or when fetched.
 
-use std::cell::RefCell;
-
-use pyo3::exceptions::{PyIndexError, PyStopIteration, PyTypeError};
+use pyo3::exceptions::{PyStopIteration, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyDict, PyIterator, PyList, PySlice, PyString, PyTuple, PyType};
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
-use pgpool::sql::Quoting;
 use pgpool::statements::{self, CopyDirection, FetchCount};
 use pgpool::{QueryResult, TxStatus};
 
 use crate::adapt;
 use crate::conn::{map_err, Connection};
-use crate::decode::{self, Decoder};
+use crate::decode::Decoder;
 use crate::errors::{client_error, Kind};
 use crate::predecode::{decoders, row_tuple, take_predecoded};
 

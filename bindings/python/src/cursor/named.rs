@@ -1,8 +1,15 @@
 //! psycopg2's named (server-side) cursors: DECLARE on execute, FETCH per fetch call,
 //! MOVE for scroll, CLOSE; the SQL comes from `pgpool::statements`.
 
-#[allow(unused_imports)]
-use super::*;
+use pgpool::statements;
+use pgpool::statements::FetchCount;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use super::Cursor;
+use crate::adapt;
+use crate::conn::Connection;
+use crate::errors::{client_error, Kind};
 
 impl Cursor {
     /// psycopg2's `EXC_IF_NO_MARK`: a cursor without HOLD ends with its transaction.

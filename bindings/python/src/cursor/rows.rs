@@ -1,8 +1,14 @@
 //! Building rows: tuples, dicts, namedtuples, user typecasters (the tuples themselves,
 //! and the early decoding, are `crate::predecode`'s).
 
-#[allow(unused_imports)]
-use super::*;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyString, PyTuple};
+
+use super::{Cursor, RowMode};
+use crate::decode;
+use crate::decode::Decoder;
+use crate::errors::{client_error, Kind};
 
 pub(super) static NAMEDTUPLE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
