@@ -27,7 +27,7 @@ TEST_THREADS ?= 2
 PYTEST_ARGS  ?=
 
 .PHONY: all bootstrap build build-rust build-python test test-suites test-rust \
-        test-python test-frameworks test-c check-header check-generated header demo demo-run lint clean distclean
+        test-python test-psycopg2-suite test-frameworks test-c check-header check-generated header demo demo-run lint clean distclean
 
 all: build
 
@@ -60,6 +60,12 @@ test-rust:
 # --- test-python: pytest on tests/python (needs build-python) ---
 test-python:
 	$(PYTHON) -m pytest -q tests/python $(PYTEST_ARGS)
+
+# --- test-psycopg2-suite: psycopg2 2.9.10's own tests, with psycopg2 and with pgpool ---
+# (fetched with pip into .cache/psycopg2-suite; the gate compares against
+# tests/psycopg2_suite/known-failures.txt and exclusions.txt: see suite.py)
+test-psycopg2-suite:
+	tests/psycopg2_suite/run
 
 # --- test-frameworks: the SQLAlchemy/Django integration tests again with the frameworks'
 # other supported series (requirements-frameworks.txt, installed by bootstrap in .tools/py)

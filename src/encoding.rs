@@ -173,6 +173,19 @@ impl Encoding {
         ENCODINGS.iter().map(|e| e.name)
     }
 
+    /// Every name the server may use for a supported encoding (PostgreSQL's own names
+    /// and their other spellings, `UNICODE`, `KOI8`, ...) with Python's codec for it:
+    /// psycopg2's `extensions.encodings` table.
+    pub fn python_codecs() -> impl Iterator<Item = (&'static str, &'static str)> {
+        let aliases = ALIASES.iter().filter_map(|(alias, canonical)| {
+            ENCODINGS
+                .iter()
+                .find(|e| e.name == *canonical)
+                .map(|e| (*alias, e.python))
+        });
+        ENCODINGS.iter().map(|e| (e.name, e.python)).chain(aliases)
+    }
+
     /// True for UTF-8 (no conversion at all).
     pub fn is_utf8(self) -> bool {
         self.codec == Codec::Utf8

@@ -113,10 +113,28 @@ __all__ = [
     "stats",
     "health_check",
     "PostgresPool",
+    "install_as_psycopg2",
     "__version__",
 ]
 
 __version__: str = getattr(_pgpool, "__version__", "0.1.0")
+
+# DB-API's optional extension: the exception classes as connection attributes
+# (``conn.ProgrammingError``), as psycopg2's connection has them.
+for _exc in (
+    Warning,
+    Error,
+    InterfaceError,
+    DatabaseError,
+    DataError,
+    OperationalError,
+    IntegrityError,
+    InternalError,
+    ProgrammingError,
+    NotSupportedError,
+):
+    setattr(Connection, _exc.__name__, _exc)
+del _exc
 
 # The core logs to the logger "pgpool": silent unless the application configures logging.
 _logging.getLogger(__name__).addHandler(_logging.NullHandler())
@@ -190,22 +208,58 @@ def Binary(data: Any) -> bytes:
     return bytes(data)
 
 
-def connect(dsn: Optional[str] = None, **kwargs: Any) -> Connection:
-    """An unpooled connection (``psycopg2.connect``): a DSN and/or libpq keywords, plus
-    ``cursor_factory=``.
+def connect(
+    dsn: Optional[str] = None,
+    connection_factory: Any = None,
+    cursor_factory: Any = None,
+    **kwargs: Any,
+) -> Connection:
+    """An unpooled connection (``psycopg2.connect``): a DSN and/or libpq keywords (they
+    win over the DSN's), plus ``cursor_factory=`` and ``connection_factory=``.
 
-    As in psycopg2, any failure to establish the connection is an
-    :class:`OperationalError` (also when the server refuses it with a SQLSTATE of
+    ``connection_factory`` (a subclass of :class:`Connection`, e.g.
+    ``extras.LoggingConnection``) is called as psycopg2 calls it:
+    ``connection_factory(dsn)``, the DSN with the keywords merged in
+    (``extensions.make_dsn``). As in psycopg2, any failure to establish the connection is
+    an :class:`OperationalError` (also when the server refuses it with a SQLSTATE of
     another class, e.g. ``3D000`` for a database that does not exist).
     """
+    from .errors import _as_connect_error
+
     try:
-        return _pgpool.connect(dsn, **kwargs)
+        if connection_factory is None:
+            return _pgpool.connect(dsn, cursor_factory=cursor_factory, **kwargs)
+        kwasync = {k: kwargs.pop(k) for k in ("async", "async_") if k in kwargs}
+        from .extensions import make_dsn
+
+        conn = _connect(
+            make_dsn(dsn, **kwargs), connection_factory=connection_factory, **kwasync
+        )
     except DatabaseError as exc:
-        if isinstance(exc, OperationalError) or exc.pgcode is None:
+        err = _as_connect_error(exc)
+        if err is exc:
             raise
-        err = OperationalError(*exc.args)
-        err.pgerror, err.pgcode, err._fields = exc.pgerror, exc.pgcode, exc._fields
         raise err from exc
+    if cursor_factory is not None:
+        conn.cursor_factory = cursor_factory
+    return conn  # type: ignore[no-any-return]
+
+
+def _connect(
+    dsn: str, connection_factory: Any = None, async_: Any = False, **kwargs: Any
+) -> Any:
+    """psycopg2's ``_connect``: ``connection_factory(dsn)`` (``Connection`` when None),
+    with ``async_`` passed on when true."""
+    factory = Connection if connection_factory is None else connection_factory
+    if factory is Connection and not async_ and "async" not in kwargs and not kwargs:
+        return _pgpool.connect(dsn)
+    if "async" in kwargs:
+        async_ = kwargs.pop("async")
+    if kwargs:
+        raise TypeError(f"unexpected keyword arguments: {', '.join(kwargs)}")
+    if async_:
+        return factory(dsn, async_=async_)
+    return factory(dsn)
 
 
 # ---------------------------------------------------------------------------
@@ -470,6 +524,25 @@ class PostgresPool:
     close = close_all
 
 
+def install_as_psycopg2() -> None:
+    """Make ``import psycopg2`` (and ``psycopg2.extensions``, ``.extras``, ``.errors``,
+    ``.errorcodes``, ``.pool``, ``.sql``, ``.tz``, ``._json``, ``._range``) give pgpool,
+    as PyMySQL's ``install_as_MySQLdb()`` does for MySQLdb.
+
+    Registers :mod:`pgpool.psycopg2` (psycopg2's ``__version__`` format, its top-level
+    names: pgpool's objects) and pgpool's submodules in ``sys.modules`` under the
+    psycopg2 names. Call it before the code that imports psycopg2; a psycopg2 imported
+    earlier stays in the hands of whoever imported it. Idempotent.
+    """
+    import sys
+
+    from . import psycopg2 as facade
+
+    sys.modules["psycopg2"] = facade
+    for name, module in facade._SUBMODULES.items():
+        sys.modules[f"psycopg2.{name}"] = module
+
+
 def __getattr__(name: str) -> Any:
     # The asyncio classes, imported on first use (importing asyncio is not free).
     if name in ("AsyncConnection", "AsyncCursor"):
@@ -478,7 +551,7 @@ def __getattr__(name: str) -> Any:
         return getattr(_aio, name)
     # Submodules reachable after a bare ``import pgpool`` (``psycopg2.extensions`` is
     # after ``import psycopg2``).
-    if name in ("extensions", "extras", "errorcodes", "pool", "errors", "sql"):
+    if name in ("extensions", "extras", "errorcodes", "pool", "errors", "sql", "tz"):
         import importlib
 
         return importlib.import_module(f".{name}", __name__)

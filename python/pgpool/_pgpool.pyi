@@ -9,6 +9,7 @@ from typing import (
     IO,
     Any,
     Callable,
+    ClassVar,
     Dict,
     Iterator,
     List,
@@ -16,6 +17,7 @@ from typing import (
     Optional,
     Sequence,
     Tuple,
+    Type,
     Union,
 )
 
@@ -98,12 +100,27 @@ class ConnectionInfo:
     def dsn_parameters(self) -> Dict[str, str]: ...
     def parameter_status(self, name: str) -> Optional[str]: ...
 
-@final
+@disjoint_base
 class Connection:
     """A DB-API connection with psycopg2's semantics (implicit BEGIN; ``with conn:``
-    is a transaction, not a close)."""
+    is a transaction, not a close). Subclassable: ``Connection(dsn)`` connects, as
+    psycopg2's ``connection(dsn)``."""
+
+    # DB-API's optional extension: the exception classes as attributes (set by the
+    # pgpool package).
+    Warning: ClassVar[Type[Exception]]
+    Error: ClassVar[Type[Exception]]
+    InterfaceError: ClassVar[Type[Exception]]
+    DatabaseError: ClassVar[Type[Exception]]
+    DataError: ClassVar[Type[Exception]]
+    OperationalError: ClassVar[Type[Exception]]
+    IntegrityError: ClassVar[Type[Exception]]
+    InternalError: ClassVar[Type[Exception]]
+    ProgrammingError: ClassVar[Type[Exception]]
+    NotSupportedError: ClassVar[Type[Exception]]
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Self: ...
+    def __init__(self, dsn: Any, async_: Any = None, **kwargs: Any) -> None: ...
     def cursor(
         self,
         name: Optional[str] = None,
@@ -387,6 +404,8 @@ def _quote(value: Any, context: Any = None) -> str: ...
 def _register_caster(oids: List[int], caster: Any, scope: Any = None) -> None: ...
 def _register_adapter(typ: type, adapter: Any) -> None: ...
 def _cast(oid: int, value: Optional[str]) -> Any: ...
+def _parse_dsn(dsn: str) -> Dict[str, str]: ...
+def _encodings() -> Dict[str, str]: ...
 def connect(
     dsn: Optional[str] = None,
     *,

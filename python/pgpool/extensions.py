@@ -10,7 +10,7 @@ ones (``DECIMAL``, ``INTEGER``, ...).
 
 from __future__ import annotations
 
-from typing import Any, Callable, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from . import _pgpool
 from ._pgpool import Connection as connection
@@ -34,6 +34,14 @@ __all__ = [
     "STATUS_BEGIN",
     "STATUS_IN_TRANSACTION",
     "STATUS_PREPARED",
+    "STATUS_SYNC",
+    "STATUS_ASYNC",
+    "POLL_OK",
+    "POLL_READ",
+    "POLL_WRITE",
+    "POLL_ERROR",
+    "parse_dsn",
+    "make_dsn",
     "connection",
     "cursor",
     "QueryCanceledError",
@@ -66,7 +74,22 @@ __all__ = [
     "INTEGERARRAY",
     "DECIMALARRAY",
     "UNICODEARRAY",
+    "libpq_version",
+    "encodings",
 ]
+
+
+def libpq_version() -> int:
+    """The libpq feature level pgpool offers, as psycopg2's ``libpq_version()`` reports
+    the libpq it runs with: 160000 (16.0). pgpool does not use libpq; its own protocol
+    code provides what psycopg2 needs of libpq 16 (conninfo parsing, SSL facts, SCRAM
+    password encryption), and libraries that check the number get that answer."""
+    return 160000
+
+
+#: PostgreSQL encoding name -> Python codec name, for every client encoding pgpool
+#: speaks (psycopg2's ``encodings``; ``conn.encoding`` is a key).
+encodings: Dict[str, str] = _pgpool._encodings()
 
 # Isolation levels (``connection.isolation_level``, ``set_isolation_level``).
 ISOLATION_LEVEL_AUTOCOMMIT = 0
@@ -87,8 +110,69 @@ TRANSACTION_STATUS_UNKNOWN = 4
 STATUS_SETUP = 0
 STATUS_READY = 1
 STATUS_BEGIN = 2
+STATUS_SYNC = 3  # unused, as in psycopg2
+STATUS_ASYNC = 4  # unused, as in psycopg2
 STATUS_IN_TRANSACTION = STATUS_BEGIN
 STATUS_PREPARED = 5
+
+# ``connection.poll()`` results.
+POLL_OK = 0
+POLL_READ = 1
+POLL_WRITE = 2
+POLL_ERROR = 3
+
+
+# ---------------------------------------------------------------------------
+# Connection strings
+
+
+def parse_dsn(dsn: Any) -> Dict[str, str]:
+    """The keywords a libpq connection string or URI sets, as a dict (libpq's
+    ``PQconninfoParse``; nothing from the environment): ``parse_dsn("dbname=x
+    user=y")`` is ``{"dbname": "x", "user": "y"}``. ``ProgrammingError`` for a syntax
+    error or an unknown keyword (never showing the password)."""
+    if isinstance(dsn, bytes):
+        dsn = dsn.decode("utf-8")
+    if not isinstance(dsn, str):
+        raise TypeError(
+            f"parse_dsn() argument must be str or bytes, not {type(dsn).__name__}"
+        )
+    return _pgpool._parse_dsn(dsn)
+
+
+def _param_escape(value: str) -> str:
+    """``value`` as a libpq keyword value: ``''`` when empty, backslashes and quotes
+    escaped, quoted when it holds white space."""
+    if not value:
+        return "''"
+    value = value.replace("\\", "\\\\").replace("'", "\\'")
+    if any(c.isspace() for c in value):
+        value = "'" + value + "'"
+    return value
+
+
+def make_dsn(dsn: Optional[str] = None, **kwargs: Any) -> str:
+    """psycopg2's ``make_dsn``: ``dsn`` with the keywords ``kwargs`` added (they win;
+    ``database`` is ``dbname``; ``None`` values dropped), as a keyword/value string. With
+    no keywords the DSN is returned as it is, once checked. ``ProgrammingError`` for an
+    invalid DSN or keyword."""
+    if dsn is None and not kwargs:
+        return ""
+    if not kwargs:
+        parse_dsn(dsn)
+        return dsn  # type: ignore[return-value]
+    if "database" in kwargs:
+        if "dbname" in kwargs:
+            raise TypeError("you can't specify both 'database' and 'dbname' arguments")
+        kwargs["dbname"] = kwargs.pop("database")
+    params = {k: v for k, v in kwargs.items() if v is not None}
+    if dsn is not None:
+        merged = parse_dsn(dsn)
+        merged.update(params)
+        params = merged
+    out = " ".join(f"{k}={_param_escape(str(v))}" for k, v in params.items())
+    parse_dsn(out)
+    return out
 
 
 def _quote_literal(text: str) -> bytes:

@@ -13,7 +13,10 @@
 from __future__ import annotations
 
 import json as _json
+import logging as _logging
+import os as _os
 import re as _re
+import time as _time
 from collections import OrderedDict as _OrderedDict
 from typing import (
     Any,
@@ -29,6 +32,7 @@ from typing import (
 )
 
 from . import extensions as _ext
+from ._pgpool import Connection as _Connection
 from ._pgpool import Cursor as _Cursor
 
 __all__ = [
@@ -38,7 +42,18 @@ __all__ = [
     "RealDictCursor",
     "RealDictRow",
     "NamedTupleCursor",
+    "DictConnection",
+    "RealDictConnection",
+    "NamedTupleConnection",
+    "LoggingConnection",
+    "LoggingCursor",
+    "MinTimeLoggingConnection",
+    "MinTimeLoggingCursor",
     "Json",
+    "JSON_OID",
+    "JSONARRAY_OID",
+    "JSONB_OID",
+    "JSONBARRAY_OID",
     "execute_batch",
     "execute_values",
     "register_uuid",
@@ -147,6 +162,30 @@ class DictCursorBase(_Cursor):
         return dict(_index_of(self))
 
 
+class DictConnection(_Connection):
+    """A connection whose cursors are :class:`DictCursor` unless told otherwise."""
+
+    def cursor(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("cursor_factory", self.cursor_factory or DictCursor)
+        return super().cursor(*args, **kwargs)
+
+
+class RealDictConnection(_Connection):
+    """A connection whose cursors are :class:`RealDictCursor` unless told otherwise."""
+
+    def cursor(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("cursor_factory", self.cursor_factory or RealDictCursor)
+        return super().cursor(*args, **kwargs)
+
+
+class NamedTupleConnection(_Connection):
+    """A connection whose cursors are :class:`NamedTupleCursor` unless told otherwise."""
+
+    def cursor(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("cursor_factory", self.cursor_factory or NamedTupleCursor)
+        return super().cursor(*args, **kwargs)
+
+
 class DictCursor(DictCursorBase):
     """A cursor whose rows are :class:`DictRow`: lists also indexable by name."""
 
@@ -175,7 +214,113 @@ class NamedTupleCursor(_Cursor):
 
 
 # ---------------------------------------------------------------------------
+# Logging
+
+
+class LoggingConnection(_Connection):
+    """A connection that logs every statement its cursors run (psycopg2's
+    ``LoggingConnection``): call :meth:`initialize` with a ``logging.Logger`` (statements
+    go to its ``debug()``) or a file-like object (``write()``) before making a cursor;
+    override :meth:`filter` to change or drop messages."""
+
+    def initialize(self, logobj: Any) -> None:
+        """Log to ``logobj``: a ``logging.Logger`` / ``LoggerAdapter`` or a file."""
+        self._logobj = logobj
+        if isinstance(logobj, (_logging.Logger, _logging.LoggerAdapter)):
+            self.log = self._logtologger
+        else:
+            self.log = self._logtofile
+
+    def filter(self, msg: Any, curs: Any) -> Any:
+        """The message to log for ``curs``'s statement ``msg`` (falsy: nothing)."""
+        return msg
+
+    def _logtofile(self, msg: Any, curs: Any) -> None:
+        msg = self.filter(msg, curs)
+        if msg:
+            if isinstance(msg, bytes):
+                msg = msg.decode(_ext.encodings.get(self.encoding, "utf-8"), "replace")
+            self._logobj.write(msg + _os.linesep)
+
+    def _logtologger(self, msg: Any, curs: Any) -> None:
+        msg = self.filter(msg, curs)
+        if msg:
+            self._logobj.debug(msg)
+
+    def _check(self) -> None:
+        if not hasattr(self, "_logobj"):
+            raise self.ProgrammingError(
+                "LoggingConnection object has not been initialize()d"
+            )
+
+    def cursor(self, *args: Any, **kwargs: Any) -> Any:
+        self._check()
+        kwargs.setdefault("cursor_factory", self.cursor_factory or LoggingCursor)
+        return super().cursor(*args, **kwargs)
+
+
+class LoggingCursor(_Cursor):
+    """A cursor that logs each statement (``query``, as sent) through its
+    connection's ``log()``, also when it fails."""
+
+    def execute(self, query: Any, vars: Any = None) -> None:
+        try:
+            return super().execute(query, vars)
+        finally:
+            conn: Any = self.connection
+            conn.log(self.query, self)
+
+    def callproc(self, procname: Any, vars: Any = None) -> Any:
+        try:
+            return super().callproc(procname, vars)
+        finally:
+            conn: Any = self.connection
+            conn.log(self.query, self)
+
+
+class MinTimeLoggingConnection(LoggingConnection):
+    """A :class:`LoggingConnection` that logs only the statements that took more than
+    ``mintime`` milliseconds, with the time they took."""
+
+    def initialize(self, logobj: Any, mintime: float = 0) -> None:
+        """Log to ``logobj`` the statements that took longer than ``mintime`` ms."""
+        LoggingConnection.initialize(self, logobj)
+        self._mintime = mintime
+
+    def filter(self, msg: Any, curs: Any) -> Any:
+        t = (_time.time() - curs.timestamp) * 1000
+        if t > self._mintime:
+            if isinstance(msg, bytes):
+                msg = msg.decode(_ext.encodings.get(self.encoding, "utf-8"), "replace")
+            return f"{msg}{_os.linesep}  (execution time: {t} ms)"
+        return None
+
+    def cursor(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("cursor_factory", self.cursor_factory or MinTimeLoggingCursor)
+        return LoggingConnection.cursor(self, *args, **kwargs)
+
+
+class MinTimeLoggingCursor(LoggingCursor):
+    """The cursor of :class:`MinTimeLoggingConnection`: notes when each statement
+    started (``timestamp``)."""
+
+    def execute(self, query: Any, vars: Any = None) -> None:
+        self.timestamp = _time.time()
+        return LoggingCursor.execute(self, query, vars)
+
+    def callproc(self, procname: Any, vars: Any = None) -> Any:
+        self.timestamp = _time.time()
+        return LoggingCursor.callproc(self, procname, vars)
+
+
+# ---------------------------------------------------------------------------
 # Json
+
+#: The type OIDs of json, json[], jsonb and jsonb[] (psycopg2's ``_json`` constants).
+JSON_OID = 114
+JSONARRAY_OID = 199
+JSONB_OID = 3802
+JSONBARRAY_OID = 3807
 
 
 class Json:
@@ -352,9 +497,10 @@ def register_json(
     for one connection or cursor, or ``globally`` (psycopg2's ``register_json``; the
     type OIDs are json's unless given). Returns the two typecasters."""
     if oid is None:
-        oid, array_oid = {"json": (114, 199), "jsonb": (3802, 3807)}.get(
-            name, (114, 199)
-        )
+        oid, array_oid = {
+            "json": (JSON_OID, JSONARRAY_OID),
+            "jsonb": (JSONB_OID, JSONBARRAY_OID),
+        }.get(name, (JSON_OID, JSONARRAY_OID))
     do_loads = loads or _json.loads
 
     def cast(v: Optional[str], c: Any) -> Any:
@@ -377,14 +523,16 @@ def register_default_json(
     conn_or_curs: Any = None, globally: bool = False, loads: Any = None
 ) -> Tuple[Any, Any]:
     """``register_json`` for the json type (psycopg2's ``register_default_json``)."""
-    return register_json(conn_or_curs, globally, loads, 114, 199, "json")
+    return register_json(conn_or_curs, globally, loads, JSON_OID, JSONARRAY_OID, "json")
 
 
 def register_default_jsonb(
     conn_or_curs: Any = None, globally: bool = False, loads: Any = None
 ) -> Tuple[Any, Any]:
     """``register_json`` for the jsonb type (psycopg2's ``register_default_jsonb``)."""
-    return register_json(conn_or_curs, globally, loads, 3802, 3807, "jsonb")
+    return register_json(
+        conn_or_curs, globally, loads, JSONB_OID, JSONBARRAY_OID, "jsonb"
+    )
 
 
 # ---------------------------------------------------------------------------

@@ -72,6 +72,47 @@ fn connect(
     Ok(conn)
 }
 
+/// `_parse_dsn(dsn)`: libpq's `PQconninfoParse` — the keywords a connection string or
+/// URI sets, as a dict (a later value wins). ProgrammingError ("invalid dsn: ...", no
+/// password in it) for a syntax error or an unknown keyword.
+#[pyfunction]
+fn _parse_dsn<'py>(py: Python<'py>, dsn: &str) -> PyResult<Bound<'py, PyDict>> {
+    let invalid =
+        |m: String| errors::client_error(py, errors::Kind::Config, format!("invalid dsn: {m}\n"));
+    let kv = pgpool::config::parse_dsn(dsn).map_err(|e| {
+        invalid(match e {
+            // libpq's wording.
+            pgpool::Error::Config { setting, message }
+                if message == "unknown connection option" =>
+            {
+                format!("invalid connection option \"{setting}\"")
+            }
+            pgpool::Error::Config { message, .. } => message,
+            other => other.to_string(),
+        })
+    })?;
+    let d = PyDict::new(py);
+    for (k, v) in kv {
+        if !pgpool::config::is_known_keyword(&k) {
+            // libpq's wording.
+            return Err(invalid(format!("invalid connection option \"{k}\"")));
+        }
+        d.set_item(k, v)?;
+    }
+    Ok(d)
+}
+
+/// `_encodings()`: PostgreSQL encoding name -> Python codec, for every name of an
+/// encoding the core speaks (psycopg2's `extensions.encodings`).
+#[pyfunction]
+fn _encodings(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let d = PyDict::new(py);
+    for (name, codec) in pgpool::encoding::Encoding::python_codecs() {
+        d.set_item(name, codec)?;
+    }
+    Ok(d)
+}
+
 /// `value` as the SQL literal `execute` would put in place of `%s` (for `pgpool.sql.Literal`
 /// and `pgpool.extensions.adapt`), quoted for `context`'s connection (a Connection or a
 /// Cursor: it follows that connection's `standard_conforming_strings`) or, without one,
@@ -133,6 +174,8 @@ fn _pgpool(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<cursor::Column>()?;
     m.add_function(wrap_pyfunction!(connect, m)?)?;
     m.add_function(wrap_pyfunction!(_quote, m)?)?;
+    m.add_function(wrap_pyfunction!(_parse_dsn, m)?)?;
+    m.add_function(wrap_pyfunction!(_encodings, m)?)?;
     m.add_function(wrap_pyfunction!(register::_register_caster, m)?)?;
     m.add_function(wrap_pyfunction!(casters::_register_adapter, m)?)?;
     m.add_function(wrap_pyfunction!(casters::_cast, m)?)?;

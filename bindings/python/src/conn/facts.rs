@@ -54,12 +54,12 @@ impl ConnectionInfo {
 
     #[getter]
     fn backend_pid(&self) -> i32 {
-        self.conn.get().pid
+        self.conn.get().backend_pid()
     }
 
     #[getter]
     fn server_version(&self) -> i32 {
-        self.conn.get().server_version
+        self.conn.get().server_version_num()
     }
 
     #[getter]
@@ -75,22 +75,22 @@ impl ConnectionInfo {
 
     #[getter]
     fn dbname(&self) -> String {
-        self.conn.get().facts.dbname.clone()
+        self.conn.get().facts().dbname.clone()
     }
 
     #[getter]
     fn user(&self) -> String {
-        self.conn.get().facts.user.clone()
+        self.conn.get().facts().user.clone()
     }
 
     #[getter]
     fn host(&self) -> String {
-        self.conn.get().facts.host.clone()
+        self.conn.get().facts().host.clone()
     }
 
     #[getter]
     fn port(&self) -> u16 {
-        self.conn.get().facts.port
+        self.conn.get().facts().port
     }
 
     #[getter]

@@ -4,9 +4,9 @@
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use parking_lot::Mutex;
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
 use pgpool::conn::{CancelToken, Notice};
 use pgpool::sql::Quoting;
@@ -26,22 +26,45 @@ pub(crate) use facts::{ConnectionInfo, PublicParams};
 pub(crate) use signal::SignalHook;
 pub(crate) use state::{CallOutcome, ConnSlot, State};
 
-/// A DB-API 2.0 connection with psycopg2's semantics.
-#[pyclass(frozen, weakref, module = "pgpool._pgpool", name = "Connection")]
-pub struct Connection {
-    pub(crate) state: Mutex<State>,
-    /// 0 open, 1 closed (or returned to its pool), 2 broken (psycopg2).
-    closed: AtomicU8,
+/// What a connection object knows of its server connection, set once connected.
+struct Ident {
     cancel: CancelToken,
     pid: i32,
     server_version: i32,
+}
+
+/// The facts of a connection object that is not connected (yet).
+static NO_FACTS: PublicParams = PublicParams {
+    dsn: String::new(),
+    host: String::new(),
+    port: pgpool::config::DEFAULT_PORT,
+    user: String::new(),
+    dbname: String::new(),
+};
+
+/// A DB-API 2.0 connection with psycopg2's semantics. Subclassable with psycopg2's
+/// constructor (`connection(dsn, async_=0)`): `__new__` takes any arguments and makes an
+/// object that is not connected; `__init__` connects. The pool makes its objects
+/// connected, without `__init__`.
+#[pyclass(
+    frozen,
+    subclass,
+    weakref,
+    module = "pgpool._pgpool",
+    name = "Connection"
+)]
+pub struct Connection {
+    pub(crate) state: Mutex<State>,
+    /// 0 open, 1 closed (or returned to its pool, or not connected), 2 broken (psycopg2).
+    closed: AtomicU8,
+    ident: std::sync::OnceLock<Ident>,
     /// The pool this connection belongs to (the Python `Pool` object), if any.
     pub(crate) pool: Option<Py<PyAny>>,
     /// psycopg2's `connection.notices`, created on first use (most connections never
     /// see a notice; a list per checkout is not free).
     notices: pyo3::sync::PyOnceLock<Py<PyList>>,
     cursor_factory: Mutex<Option<Py<PyAny>>>,
-    facts: std::sync::Arc<PublicParams>,
+    facts: std::sync::OnceLock<std::sync::Arc<PublicParams>>,
     /// Typecasters registered for this connection (`register_type(t, conn)`).
     casters: Mutex<std::collections::HashMap<u32, Py<PyAny>>>,
     /// `casters` is not empty (checked per statement without taking its lock).
@@ -77,19 +100,91 @@ impl Connection {
                 ))
             }
         };
-        Ok(Connection {
-            state: Mutex::new(state),
-            closed: AtomicU8::new(0),
+        let c = Connection::blank(state, pool);
+        c.closed.store(0, Ordering::Release);
+        let _ = c.ident.set(Ident {
             cancel,
             pid,
             server_version,
+        });
+        let _ = c.facts.set(facts);
+        Ok(c)
+    }
+
+    /// An object without a server connection (what `__new__` makes; closed).
+    fn blank(state: State, pool: Option<Py<PyAny>>) -> Connection {
+        Connection {
+            state: Mutex::new(state),
+            closed: AtomicU8::new(1),
+            ident: std::sync::OnceLock::new(),
             pool,
             notices: pyo3::sync::PyOnceLock::new(),
             cursor_factory: Mutex::new(None),
-            facts,
+            facts: std::sync::OnceLock::new(),
             casters: Mutex::new(std::collections::HashMap::new()),
             any_caster: std::sync::atomic::AtomicBool::new(false),
-        })
+        }
+    }
+
+    /// The server process id (0 before `__init__`).
+    pub(crate) fn backend_pid(&self) -> i32 {
+        self.ident.get().map_or(0, |i| i.pid)
+    }
+
+    /// The server version as libpq's `PQserverVersion` (0 before `__init__`).
+    pub(crate) fn server_version_num(&self) -> i32 {
+        self.ident.get().map_or(0, |i| i.server_version)
+    }
+
+    /// The connection's facts (empty before `__init__`).
+    pub(crate) fn facts(&self) -> &PublicParams {
+        self.facts.get().map_or(&NO_FACTS, |f| f)
+    }
+
+    /// psycopg2's `connection.__init__(dsn, async_=0)`: connects an object `__new__`
+    /// made. The DSN (password masked) is set first, so that a subclass sees it even
+    /// when connecting fails.
+    fn init_connect(&self, py: Python<'_>, dsn: &str) -> PyResult<()> {
+        if self.ident.get().is_some() || self.facts.get().is_some() {
+            return Err(client_error(
+                py,
+                Kind::Interface,
+                "the connection is already initialised",
+            ));
+        }
+        let overrides = pgpool::config::PoolOverrides::default();
+        let cfg = match pgpool::PoolConfig::new(Some(dsn), &overrides) {
+            Ok(cfg) => cfg,
+            Err(e) => {
+                let _ = self.facts.set(std::sync::Arc::new(PublicParams {
+                    dsn: pgpool::config::redact_dsn(dsn),
+                    host: String::new(),
+                    port: pgpool::config::DEFAULT_PORT,
+                    user: String::new(),
+                    dbname: String::new(),
+                }));
+                return Err(to_py(py, &e));
+            }
+        };
+        let _ = self.facts.set(std::sync::Arc::new(PublicParams::new(
+            &cfg.connect,
+            Some(dsn),
+        )));
+        let params = cfg.connect.clone();
+        let c = crate::exit::detach(py, move || pgpool::Connection::connect_checked(&params))
+            .map_err(|e| to_py(py, &e))?;
+        let ident = Ident {
+            cancel: c.cancel_token(),
+            pid: c.backend_pid(),
+            server_version: c.server_version(),
+        };
+        let old = self.locked(py, move |st| {
+            std::mem::replace(&mut st.holder, ConnSlot::Plain(Box::new(c)))
+        });
+        drop(old);
+        let _ = self.ident.set(ident);
+        self.closed.store(0, Ordering::Release);
+        Ok(())
     }
 
     /// Runs `f` on the state. Never waits for the lock while holding the GIL: the thread
@@ -422,6 +517,56 @@ impl Drop for Connection {
 
 #[pymethods]
 impl Connection {
+    /// `Connection(dsn, async_=0)`: takes any arguments (a subclass's `__init__` may take
+    /// others); `__init__` connects.
+    #[new]
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn py_new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Connection {
+        Connection::blank(State::new(ConnSlot::Closed), None)
+    }
+
+    /// psycopg2's `connection.__init__(dsn, async_=0)`: connects to `dsn` (a libpq
+    /// connection string or URI; empty: from the environment). Asynchronous connections
+    /// are not supported.
+    #[pyo3(signature = (dsn, async_=None, **kwargs))]
+    fn __init__(
+        &self,
+        py: Python<'_>,
+        dsn: &Bound<'_, PyAny>,
+        async_: Option<&Bound<'_, PyAny>>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        let mut asynchronous = match async_ {
+            Some(a) => a.is_truthy()?,
+            None => false,
+        };
+        if let Some(kw) = kwargs {
+            for (k, v) in kw.iter() {
+                let k: String = k.extract()?;
+                if k != "async" {
+                    return Err(PyTypeError::new_err(format!(
+                        "'{k}' is an invalid keyword argument for this function"
+                    )));
+                }
+                asynchronous |= v.is_truthy()?;
+            }
+        }
+        let Ok(dsn) = dsn.cast::<PyString>() else {
+            return Err(PyTypeError::new_err(format!(
+                "argument 1 must be str, not {}",
+                dsn.get_type().name()?
+            )));
+        };
+        if asynchronous {
+            return Err(client_error(
+                py,
+                Kind::NotSupported,
+                "asynchronous connections are not supported by pgpool",
+            ));
+        }
+        self.init_connect(py, dsn.to_str()?)
+    }
+
     /// Commits the current transaction (nothing to do when none was started).
     fn commit(&self, py: Python<'_>) -> PyResult<()> {
         self.commit_or_rollback(py, true)
@@ -575,7 +720,7 @@ impl Connection {
     /// The server version as libpq's `PQserverVersion` (150018 for 15.18).
     #[getter]
     fn server_version(&self) -> i32 {
-        self.server_version
+        self.server_version_num()
     }
 
     #[getter]
@@ -583,8 +728,9 @@ impl Connection {
         3
     }
 
-    fn get_backend_pid(&self) -> i32 {
-        self.pid
+    fn get_backend_pid(&self, py: Python<'_>) -> PyResult<i32> {
+        self.check_open(py)?;
+        Ok(self.backend_pid())
     }
 
     /// `TRANSACTION_STATUS_*` of the server (a BEGIN still queued counts as idle, as the
@@ -606,10 +752,10 @@ impl Connection {
 
     fn get_dsn_parameters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
-        d.set_item("user", &self.facts.user)?;
-        d.set_item("dbname", &self.facts.dbname)?;
-        d.set_item("host", &self.facts.host)?;
-        d.set_item("port", self.facts.port.to_string())?;
+        d.set_item("user", &self.facts().user)?;
+        d.set_item("dbname", &self.facts().dbname)?;
+        d.set_item("host", &self.facts().host)?;
+        d.set_item("port", self.facts().port.to_string())?;
         Ok(d)
     }
 
@@ -641,7 +787,7 @@ impl Connection {
     /// The DSN without its password.
     #[getter]
     fn dsn(&self) -> String {
-        self.facts.dsn.clone()
+        self.facts().dsn.clone()
     }
 
     #[getter]
@@ -681,7 +827,14 @@ impl Connection {
     /// Cancels the running statement (callable from any thread).
     fn cancel(&self, py: Python<'_>) -> PyResult<()> {
         self.check_open(py)?;
-        let t = self.cancel.clone();
+        let Some(ident) = self.ident.get() else {
+            return Err(client_error(
+                py,
+                Kind::Interface,
+                "connection already closed",
+            ));
+        };
+        let t = ident.cancel.clone();
         crate::exit::detach(py, move || t.cancel()).map_err(|e| to_py(py, &e))
     }
 
@@ -703,17 +856,23 @@ impl Connection {
     }
 
     #[pyo3(signature = (exc_type=None, exc_value=None, traceback=None))]
+    /// Commits (or, after an exception, rolls back) through `self.commit()` /
+    /// `self.rollback()`: a subclass's, if it overrides them, as psycopg2 calls them.
     fn __exit__(
-        &self,
-        py: Python<'_>,
+        slf: &Bound<'_, Self>,
         exc_type: Option<&Bound<'_, PyAny>>,
         exc_value: Option<&Bound<'_, PyAny>>,
         traceback: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<bool> {
         let _ = (exc_value, traceback);
-        self.locked(py, |st| st.entered = false);
+        let py = slf.py();
+        slf.get().locked(py, |st| st.entered = false);
         let ok = exc_type.is_none_or(|t| t.is_none());
-        self.commit_or_rollback(py, ok)?;
+        if slf.is_exact_instance_of::<Connection>() {
+            slf.get().commit_or_rollback(py, ok)?;
+        } else {
+            slf.call_method0(if ok { "commit" } else { "rollback" })?;
+        }
         Ok(false)
     }
 
@@ -721,7 +880,7 @@ impl Connection {
         format!(
             "<pgpool.Connection object at {:p}; dsn: '{}', closed: {}>",
             self as *const _,
-            self.facts.dsn,
+            self.facts().dsn,
             self.closed()
         )
     }

@@ -806,7 +806,12 @@ impl Cursor {
         _exc_value: Option<&Bound<'_, PyAny>>,
         _traceback: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<bool> {
-        Self::close(slf)?;
+        // A subclass's close() runs, as psycopg2 calls it.
+        if slf.is_exact_instance_of::<Cursor>() {
+            Self::close(slf)?;
+        } else {
+            slf.call_method0("close")?;
+        }
         Ok(false)
     }
 
