@@ -17,6 +17,7 @@ pub mod sql;
 pub mod statements;
 pub mod stats;
 pub mod tls;
+pub mod tpc;
 pub mod transaction;
 pub mod types;
 

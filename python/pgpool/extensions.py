@@ -13,11 +13,15 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from . import _pgpool
+from ._notify import Notify
 from ._pgpool import Connection as connection
 from ._pgpool import Cursor as cursor
+from ._xid import Xid
 from .errors import DataError, Diagnostics, QueryCanceledError, TransactionRollbackError
 
 __all__ = [
+    "Notify",
+    "Xid",
     "ISOLATION_LEVEL_AUTOCOMMIT",
     "ISOLATION_LEVEL_READ_UNCOMMITTED",
     "ISOLATION_LEVEL_READ_COMMITTED",

@@ -33,6 +33,7 @@ mod begin;
 mod copy;
 mod frames;
 mod message;
+mod notify;
 mod pipeline;
 mod query;
 mod read;
@@ -40,6 +41,7 @@ mod startup;
 mod stream;
 mod txn;
 
+pub use self::notify::Notification;
 pub use self::stream::CancelToken;
 use self::{begin::PendingBegin, frames::ReadBuf, stream::*};
 
@@ -154,6 +156,8 @@ pub struct Connection {
     behind_pooler: bool,
     pending_begin: Option<PendingBegin>,
     notices: Vec<Notice>,
+    /// NOTIFY messages received and not taken yet ([`notify`]).
+    notifications: Vec<Notification>,
     created: Instant,
     last_used: Instant,
     /// Client-side limit for one statement's answer (network stall), `None`: none.
@@ -282,6 +286,18 @@ impl Connection {
     }
 
     /// A `ParameterStatus` (at startup or later).
+    /// Keeps a notice (the last 50).
+    fn push_notice(&mut self, severity: String, code: String, message: String) {
+        if self.notices.len() >= 50 {
+            self.notices.remove(0);
+        }
+        self.notices.push(Notice {
+            severity,
+            code,
+            message,
+        });
+    }
+
     fn note_parameter(&mut self, k: String, v: String) {
         if k == "standard_conforming_strings" {
             self.standard_strings = v != "off";

@@ -9,7 +9,7 @@ use std::time::Instant;
 use postgres_protocol::message::frontend;
 
 use super::message::{parse_error_fields, parse_row_description, short, Body};
-use super::{io_err, tx_from, Connection, Interrupt, Notice, RowSink, Step, CANCEL_GRACE};
+use super::{io_err, tx_from, Connection, Interrupt, RowSink, Step, CANCEL_GRACE};
 use crate::error::{Error, Result};
 use crate::result::QueryResult;
 use crate::session::Dirty;
@@ -192,14 +192,11 @@ impl Connection {
             }
             b'N' => {
                 let e = parse_error_fields(body, self.encoding);
-                if self.notices.len() >= 50 {
-                    self.notices.remove(0);
-                }
-                self.notices.push(Notice {
-                    severity: e.severity,
-                    code: e.code,
-                    message: e.message,
-                });
+                self.push_notice(e.severity, e.code, e.message);
+            }
+            b'A' => {
+                let body = body.to_vec();
+                self.note_notification(&body)?;
             }
             b'S' => {
                 let mut b = Body::new(body);
@@ -210,7 +207,7 @@ impl Connection {
                 }
                 self.note_parameter(k, v);
             }
-            b'1' | b'2' | b'3' | b'n' | b't' | b's' | b'A' => {}
+            b'1' | b'2' | b'3' | b'n' | b't' | b's' => {}
             b'G' => {
                 // COPY FROM STDIN through a plain execute: refuse it, as psycopg2 does.
                 frontend::copy_fail(

@@ -238,6 +238,7 @@ impl Connection {
             behind_pooler: false,
             pending_begin: None,
             notices: Vec::new(),
+            notifications: Vec::new(),
             created: now,
             last_used: now,
             read_deadline: None,

@@ -16,9 +16,12 @@ use pgpool::{Interrupt, PooledConnection, QueryResult, TxStatus};
 use crate::errors::{client_error, to_py, Kind};
 
 mod args;
+mod compat;
 mod facts;
+mod notify;
 mod signal;
 mod state;
+mod tpc;
 
 use args::parse_onoff;
 pub(crate) use args::{map_err, map_err_q, parse_isolevel, tx_status_code};
@@ -62,7 +65,11 @@ pub struct Connection {
     pub(crate) pool: Option<Py<PyAny>>,
     /// psycopg2's `connection.notices`, created on first use (most connections never
     /// see a notice; a list per checkout is not free).
-    notices: pyo3::sync::PyOnceLock<Py<PyList>>,
+    /// Assignable (`conn.notices = deque()`): any object with `append`. Locked only with
+    /// the GIL held, briefly.
+    notices: Mutex<Option<Py<PyAny>>>,
+    /// psycopg2's `notifies` (assignable like `notices`).
+    notifies: Mutex<Option<Py<PyAny>>>,
     cursor_factory: Mutex<Option<Py<PyAny>>>,
     facts: std::sync::OnceLock<std::sync::Arc<PublicParams>>,
     /// Typecasters registered for this connection (`register_type(t, conn)`).
@@ -118,7 +125,8 @@ impl Connection {
             closed: AtomicU8::new(1),
             ident: std::sync::OnceLock::new(),
             pool,
-            notices: pyo3::sync::PyOnceLock::new(),
+            notices: Mutex::new(None),
+            notifies: Mutex::new(None),
             cursor_factory: Mutex::new(None),
             facts: std::sync::OnceLock::new(),
             casters: Mutex::new(std::collections::HashMap::new()),
@@ -391,6 +399,9 @@ impl Connection {
         if !after.notices.is_empty() {
             self.add_notices(py, &after.notices)?;
         }
+        if !after.notifications.is_empty() {
+            self.add_notifications(py, after.notifications)?;
+        }
         Ok(())
     }
 
@@ -421,26 +432,48 @@ impl Connection {
             .map_err(|e| map_err_q(py, &e, Some(sql)))
     }
 
-    fn notices_list(&self, py: Python<'_>) -> &Py<PyList> {
-        self.notices.get_or_init(py, || PyList::empty(py).unbind())
+    /// The `notices` object, a new list on first use.
+    pub(super) fn notices_obj(&self, py: Python<'_>) -> Py<PyAny> {
+        self.notices
+            .lock()
+            .get_or_insert_with(|| PyList::empty(py).into_any().unbind())
+            .clone_ref(py)
+    }
+
+    pub(super) fn replace_notices(&self, value: Py<PyAny>) {
+        *self.notices.lock() = Some(value);
     }
 
     fn add_notices(&self, py: Python<'_>, notices: &[Notice]) -> PyResult<()> {
-        let list = self.notices_list(py).bind(py);
-        for n in notices {
-            list.append(format!("{}:  {}\n", n.severity, n.message))?;
+        let obj = self.notices_obj(py);
+        let obj = obj.bind(py);
+        if obj.is_none() {
+            return Ok(());
         }
-        // psycopg2 keeps the last 50.
-        let len = list.len();
-        if len > 50 {
-            list.del_slice(0, len - 50)?;
+        if let Ok(list) = obj.cast::<PyList>() {
+            for n in notices {
+                list.append(format!("{}:  {}\n", n.severity, n.message))?;
+            }
+            // psycopg2 keeps the last 50 of a list.
+            let len = list.len();
+            if len > 50 {
+                list.del_slice(0, len - 50)?;
+            }
+            return Ok(());
+        }
+        for n in notices {
+            obj.call_method1("append", (format!("{}:  {}\n", n.severity, n.message),))?;
         }
         Ok(())
     }
 
     fn commit_or_rollback(&self, py: Python<'_>, commit: bool) -> PyResult<()> {
         self.check_open(py)?;
-        self.run(py, |st, intr| st.finish(commit, Some(intr)))
+        self.run(py, move |st, intr| {
+            st.tpc
+                .check_plain_end(if commit { "commit" } else { "rollback" })?;
+            st.finish(commit, Some(intr))
+        })
     }
 
     /// psycopg2's `conn_set_session`.
@@ -759,29 +792,35 @@ impl Connection {
         Ok(d)
     }
 
-    /// `STATUS_READY` (1) or `STATUS_BEGIN` (2).
+    /// `STATUS_READY` (1), `STATUS_BEGIN` (2) or `STATUS_PREPARED` (5).
     #[getter]
     fn status(&self, py: Python<'_>) -> i32 {
-        if self.locked(py, |st| st.in_tx) {
-            2
-        } else {
-            1
-        }
-    }
-
-    /// The session's client encoding (PostgreSQL's name), as the server last reported it.
-    #[getter]
-    fn encoding(&self, py: Python<'_>) -> &'static str {
         self.locked(py, |st| {
-            st.conn_ref()
-                .map(|c| c.client_encoding().name)
-                .unwrap_or("UTF8")
+            if st.tpc.is_prepared() {
+                5
+            } else if st.in_tx {
+                2
+            } else {
+                1
+            }
         })
     }
 
+    /// The session's client encoding, as the server last reported it.
     #[getter]
-    fn notices(&self, py: Python<'_>) -> Py<PyList> {
-        self.notices_list(py).clone_ref(py)
+    fn encoding(&self, py: Python<'_>) -> String {
+        // psycopg2's spelling: PostgreSQL's name without `_` (`EUCJP`, `WIN1252`).
+        let name = self.locked(py, |st| {
+            st.conn_ref()
+                .map(|c| c.client_encoding().name)
+                .unwrap_or("UTF8")
+        });
+        name.replace('_', "")
+    }
+
+    #[getter]
+    fn notices(&self, py: Python<'_>) -> Py<PyAny> {
+        self.notices_obj(py)
     }
 
     /// The DSN without its password.
@@ -827,6 +866,8 @@ impl Connection {
     /// Cancels the running statement (callable from any thread).
     fn cancel(&self, py: Python<'_>) -> PyResult<()> {
         self.check_open(py)?;
+        self.locked(py, |st| st.tpc.check_not_prepared("cancel"))
+            .map_err(|e| map_err(py, &e))?;
         let Some(ident) = self.ident.get() else {
             return Err(client_error(
                 py,

@@ -31,6 +31,8 @@ pub(crate) struct State {
     /// psycopg2's `conn->mark`: counts the transactions ended, so that a named cursor
     /// (a server cursor without HOLD) knows when its transaction is gone.
     pub(crate) mark: u64,
+    /// The two-phase transaction (`tpc_begin` .. `tpc_commit`), if any.
+    pub(crate) tpc: pgpool::tpc::TwoPhase,
 }
 
 impl State {
@@ -42,6 +44,7 @@ impl State {
             in_tx: false,
             entered: false,
             mark: 0,
+            tpc: pgpool::tpc::TwoPhase::Off,
         }
     }
 
@@ -65,15 +68,30 @@ impl State {
 
     /// The notices of the last call, and whether the connection broke during it.
     pub(crate) fn take_after(&mut self) -> CallOutcome {
-        let (notices, broken) = match &mut self.holder {
-            ConnSlot::Plain(c) => (c.take_notices(), c.is_broken()),
-            ConnSlot::Pooled(c) => (c.take_notices(), c.is_broken()),
-            _ => (Vec::new(), false),
+        let conn: Option<&mut pgpool::Connection> = match &mut self.holder {
+            ConnSlot::Plain(c) => Some(&mut **c),
+            ConnSlot::Pooled(c) => Some(c),
+            _ => None,
+        };
+        let (notices, notifications, broken) = match conn {
+            Some(c) => {
+                let n = if c.has_notifications() {
+                    c.take_notifications()
+                } else {
+                    Vec::new()
+                };
+                (c.take_notices(), n, c.is_broken())
+            }
+            None => (Vec::new(), Vec::new(), false),
         };
         if broken {
             self.in_tx = false;
         }
-        CallOutcome { notices, broken }
+        CallOutcome {
+            notices,
+            notifications,
+            broken,
+        }
     }
 
     /// Queues the BEGIN of a new transaction when the next statement needs one
@@ -101,6 +119,7 @@ impl State {
         decode_early: bool,
         begin: bool,
     ) -> pgpool::error::Result<QueryResult> {
+        self.tpc.check_not_prepared("execute")?;
         if begin {
             self.prepare_begin()?;
         }
@@ -136,6 +155,24 @@ impl State {
         self.end(commit && self.in_tx, true, intr)
     }
 
+    /// psycopg2's `reset()`: ROLLBACK of an open transaction, `DISCARD ALL`, then the
+    /// session characteristics of autocommit mode set again (the prepared transaction of
+    /// a two-phase commit stays on the server, for `tpc_recover`).
+    pub(crate) fn reset_session(&mut self, intr: Interrupt<'_>) -> pgpool::error::Result<()> {
+        if self.in_tx {
+            self.end(false, false, Some(intr))?;
+        }
+        self.tpc.end();
+        self.mark += 1;
+        let conn = self.conn_mut()?;
+        conn.simple_query("DISCARD ALL", Some(intr))?;
+        if self.autocommit {
+            let again = pgpool::transaction::DefaultsChange::to(&self.chars);
+            self.conn_mut()?.set_session_defaults(&again, Some(intr))?;
+        }
+        Ok(())
+    }
+
     pub(super) fn end(
         &mut self,
         commit: bool,
@@ -145,6 +182,7 @@ impl State {
         if std::mem::replace(&mut self.in_tx, false) {
             self.mark += 1;
         }
+        self.tpc.end();
         let how = if commit {
             pgpool::conn::TxEnd::Commit
         } else {
@@ -159,6 +197,7 @@ impl State {
 /// What one call under the connection lock produced, besides its own result.
 pub(crate) struct CallOutcome {
     pub(super) notices: Vec<Notice>,
+    pub(super) notifications: Vec<pgpool::conn::Notification>,
     pub(super) broken: bool,
 }
 

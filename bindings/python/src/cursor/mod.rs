@@ -172,20 +172,23 @@ impl Cursor {
         let v: Vec<Option<Py<PyAny>>> = r
             .columns
             .iter()
-            .map(|c| {
-                let oid = c.type_oid;
-                self.casters
-                    .get(&oid)
-                    .map(|f| f.clone_ref(py))
-                    .or_else(|| conn.as_ref().and_then(|k| k.get().caster(py, oid)))
-                    .or_else(|| crate::casters::global(py, oid))
-            })
+            .map(|c| self.caster_for(py, c.type_oid))
             .collect();
         if v.iter().any(Option::is_some) {
             v
         } else {
             Vec::new()
         }
+    }
+
+    /// The typecaster `cast()` uses for `oid`: the cursor's, the connection's, then a
+    /// global registration.
+    fn caster_for(&self, py: Python<'_>, oid: u32) -> Option<Py<PyAny>> {
+        self.casters
+            .get(&oid)
+            .map(|f| f.clone_ref(py))
+            .or_else(|| self.conn.as_ref().and_then(|k| k.get().caster(py, oid)))
+            .or_else(|| crate::casters::global(py, oid))
     }
 
     /// Row `row`'s cells, decoders and casters, to decode it without a borrow of the
@@ -924,5 +927,21 @@ impl Connection {
         cur.set_server_options(py, withhold, scrollable)?;
         cur.set_mark(slf.get().mark(py));
         Ok(Py::new(py, cur)?.into_any())
+    }
+}
+
+#[pymethods]
+impl Cursor {
+    /// psycopg2's `cursor.cast(oid, s)`: the text `s` (or `None`) of a value of type
+    /// `oid` as the cursor would return it (its typecasters, the connection's, the
+    /// global ones, then the builtin decoding).
+    #[pyo3(signature = (oid, s))]
+    fn cast(slf: &Bound<'_, Self>, oid: u32, s: Option<&str>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let caster = slf.borrow().caster_for(py, oid);
+        match caster {
+            Some(c) => c.call1(py, (s, slf)),
+            None => crate::casters::_cast(py, oid, s),
+        }
     }
 }

@@ -1,0 +1,155 @@
+//! LISTEN/NOTIFY: the NotificationResponse messages the server sends (during a statement's
+//! answer or while the connection is idle), kept until the face takes them, and a
+//! non-blocking read of what arrived on an idle connection (psycopg2's `poll()`).
+
+use std::io::{self, Read};
+
+use super::message::{parse_error_fields, Body};
+use super::{Connection, Stream};
+use crate::error::{Error, Result};
+
+/// A notification (`NOTIFY channel, 'payload'`) received on a connection that LISTENs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    /// The process id of the notifying server process.
+    pub pid: i32,
+    /// The channel.
+    pub channel: String,
+    /// The payload (empty when none was given).
+    pub payload: String,
+}
+
+/// A connection keeps at most this many notifications nobody took (the oldest go first).
+const MAX_KEPT: usize = 10_000;
+
+impl Connection {
+    /// Records a NotificationResponse (`body`: the message after its length).
+    pub(super) fn note_notification(&mut self, body: &[u8]) -> Result<()> {
+        let mut b = Body::new(body);
+        let pid = b.i32()?;
+        let channel = self.encoding.decode_lossy(b.cbytes()?);
+        let payload = self.encoding.decode_lossy(b.cbytes()?);
+        if self.notifications.len() >= MAX_KEPT {
+            self.notifications.remove(0);
+        }
+        self.notifications.push(Notification {
+            pid,
+            channel,
+            payload,
+        });
+        Ok(())
+    }
+
+    /// The notifications received since the last call, oldest first.
+    pub fn take_notifications(&mut self) -> Vec<Notification> {
+        std::mem::take(&mut self.notifications)
+    }
+
+    /// True when notifications wait to be taken (no syscall).
+    pub fn has_notifications(&self) -> bool {
+        !self.notifications.is_empty()
+    }
+
+    /// The socket's file descriptor (to wait for readability with `select()`; a TLS
+    /// connection's is the TCP socket's).
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        match &self.stream {
+            Stream::Tcp(t) => t.as_raw_fd(),
+            Stream::Unix(u) => u.as_raw_fd(),
+            Stream::Tls(t) => t.sock.as_raw_fd(),
+        }
+    }
+
+    /// Reads what the server sent to this idle connection, without blocking, and
+    /// handles it: notifications and notices are kept, parameter changes applied. A
+    /// FATAL error (the server shutting down, the backend terminated) is kept as a
+    /// notice, as libpq does; the socket closing without one marks the connection broken
+    /// and is returned.
+    pub fn poll_input(&mut self) -> Result<()> {
+        self.check_usable()?;
+        let nb = |s: &Stream, on: bool| match s {
+            Stream::Tcp(t) => t.set_nonblocking(on),
+            Stream::Unix(u) => u.set_nonblocking(on),
+            Stream::Tls(t) => t.sock.set_nonblocking(on),
+        };
+        nb(&self.stream, true).map_err(|e| super::io_err("could not poll the socket", e))?;
+        let mut closed = false;
+        let mut failure = None;
+        loop {
+            match self.stream.read(self.rb.spare_mut()) {
+                Ok(0) => {
+                    closed = true;
+                    break;
+                }
+                Ok(n) => self.rb.filled(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        let _ = nb(&self.stream, false);
+        // Handle every whole message first: a FATAL error precedes the close.
+        let fatal = match self.handle_idle_messages() {
+            Ok(fatal) => fatal,
+            Err(e) => {
+                self.broken = true;
+                return Err(e);
+            }
+        };
+        if let Some(e) = failure {
+            self.broken = true;
+            return Err(super::io_err("could not receive data from server", e));
+        }
+        // As libpq: the server's goodbye (FATAL, then the close) is a notice now; the
+        // next statement (or poll) finds the connection closed.
+        if closed && !fatal {
+            self.broken = true;
+            return Err(Error::Connection(
+                "server closed the connection unexpectedly".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The messages buffered on an idle connection: only asynchronous ones may come.
+    /// True when the server said goodbye (a FATAL error).
+    fn handle_idle_messages(&mut self) -> Result<bool> {
+        let mut fatal = false;
+        while let Some((tag, len)) = self.rb.peek()? {
+            let at = self.rb.take(len);
+            let body = self.rb.get(at).to_vec();
+            match tag {
+                b'A' => self.note_notification(&body)?,
+                b'N' => {
+                    let e = parse_error_fields(&body, self.encoding);
+                    self.push_notice(e.severity, e.code, e.message);
+                }
+                b'S' => {
+                    let mut b = Body::new(&body);
+                    let k = self.encoding.decode_lossy(b.cbytes()?);
+                    let v = self.encoding.decode_lossy(b.cbytes()?);
+                    self.note_parameter(k, v);
+                }
+                b'E' => {
+                    let e = parse_error_fields(&body, self.encoding);
+                    if e.severity != "FATAL" && e.severity != "PANIC" {
+                        return Err(Error::Db(std::sync::Arc::new(e)));
+                    }
+                    fatal = true;
+                    self.push_notice(e.severity, e.code, e.message);
+                }
+                other => {
+                    return Err(Error::Connection(format!(
+                        "unexpected message {:?} from the server on an idle connection",
+                        other as char
+                    )))
+                }
+            }
+        }
+        Ok(fatal)
+    }
+}
