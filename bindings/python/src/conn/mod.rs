@@ -866,8 +866,12 @@ impl Connection {
     /// Cancels the running statement (callable from any thread).
     fn cancel(&self, py: Python<'_>) -> PyResult<()> {
         self.check_open(py)?;
-        self.locked(py, |st| st.tpc.check_not_prepared("cancel"))
-            .map_err(|e| map_err(py, &e))?;
+        // Never wait for the state lock here: the statement to cancel holds it.
+        if let Some(st) = self.state.try_lock() {
+            st.tpc
+                .check_not_prepared("cancel")
+                .map_err(|e| map_err(py, &e))?;
+        }
         let Some(ident) = self.ident.get() else {
             return Err(client_error(
                 py,
