@@ -37,7 +37,12 @@ class Xid:
     def __init__(self, format_id: int, gtrid: str, bqual: str) -> None:
         if not isinstance(format_id, int) or isinstance(format_id, bool):
             raise TypeError("format_id must be an integer")
-        if not 0 <= format_id <= 0x7FFFFFFF:
+        if format_id > 0x7FFFFFFF:
+            # psycopg2 reads it as a C int
+            raise OverflowError("signed integer is greater than maximum")
+        if format_id < -0x80000000:
+            raise OverflowError("signed integer is less than minimum")
+        if format_id < 0:
             raise ValueError("format_id must be a non-negative 32-bit integer")
         self.format_id: Optional[int] = format_id
         self.gtrid: str = _check_part("gtrid", gtrid)

@@ -13,13 +13,17 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from . import _pgpool
+from ._lobject import LargeObject as lobject
 from ._notify import Notify
+from ._password import encrypt_password
 from ._pgpool import Connection as connection
 from ._pgpool import Cursor as cursor
 from ._xid import Xid
 from .errors import DataError, Diagnostics, QueryCanceledError, TransactionRollbackError
 
 __all__ = [
+    "lobject",
+    "encrypt_password",
     "Notify",
     "Xid",
     "ISOLATION_LEVEL_AUTOCOMMIT",
