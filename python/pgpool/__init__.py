@@ -189,23 +189,35 @@ Timestamp = _datetime.datetime
 
 
 def DateFromTicks(ticks: float) -> _datetime.date:
-    """The local date of a POSIX timestamp."""
-    return _datetime.date(*_time.localtime(ticks)[:3])
+    """The local date of a POSIX timestamp (a ``date``, with psycopg2's adapter API:
+    ``.adapted``, ``getquoted()``)."""
+    from ._dbapi_values import DateValue
+
+    return DateValue(*_time.localtime(ticks)[:3])
 
 
 def TimeFromTicks(ticks: float) -> _datetime.time:
-    """The local time of day of a POSIX timestamp (with its fraction of a second)."""
-    return _datetime.datetime.fromtimestamp(ticks).time()
+    """The local time of day of a POSIX timestamp (with its fraction of a second; a
+    ``time`` with ``.adapted`` and ``getquoted()``)."""
+    from ._dbapi_values import TimeValue
+
+    return TimeValue.of(_datetime.datetime.fromtimestamp(ticks).time())
 
 
 def TimestampFromTicks(ticks: float) -> _datetime.datetime:
-    """A POSIX timestamp as an aware datetime in the local time zone (as psycopg2)."""
-    return _datetime.datetime.fromtimestamp(ticks).astimezone()
+    """A POSIX timestamp as an aware datetime in the local time zone (as psycopg2; a
+    ``datetime`` with ``.adapted`` and ``getquoted()``)."""
+    from ._dbapi_values import TimestampValue
+
+    return TimestampValue.of(_datetime.datetime.fromtimestamp(ticks).astimezone())
 
 
-def Binary(data: Any) -> bytes:
-    """Binary data for a ``bytea`` parameter."""
-    return bytes(data)
+def Binary(data: Any) -> Any:
+    """Binary data for a ``bytea`` parameter: ``bytes`` (with psycopg2's adapter API:
+    ``.adapted``, ``getquoted()``); ``Binary(None)`` is SQL NULL."""
+    from ._dbapi_values import binary
+
+    return binary(data)
 
 
 def connect(
@@ -526,8 +538,8 @@ class PostgresPool:
 
 def install_as_psycopg2() -> None:
     """Make ``import psycopg2`` (and ``psycopg2.extensions``, ``.extras``, ``.errors``,
-    ``.errorcodes``, ``.pool``, ``.sql``, ``.tz``, ``._json``, ``._range``) give pgpool,
-    as PyMySQL's ``install_as_MySQLdb()`` does for MySQLdb.
+    ``.errorcodes``, ``.pool``, ``.sql``, ``.tz``, ``._json``, ``._range``,
+    ``._psycopg``) give pgpool, as PyMySQL's ``install_as_MySQLdb()`` does for MySQLdb.
 
     Registers :mod:`pgpool.psycopg2` (psycopg2's ``__version__`` format, its top-level
     names: pgpool's objects) and pgpool's submodules in ``sys.modules`` under the

@@ -10,9 +10,19 @@ ones (``DECIMAL``, ``INTEGER``, ...).
 
 from __future__ import annotations
 
+import re as _re
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from . import _pgpool
+from ._adapters import (
+    ISQLQuote,
+    _BuiltinAdapter,
+    _predefine,
+    adapt,
+    adapters,
+    binary_types,
+    string_types,
+)
 from ._lobject import LargeObject as lobject
 from ._notify import Notify
 from ._password import encrypt_password
@@ -22,10 +32,10 @@ from ._xid import Xid
 from .errors import DataError, Diagnostics, QueryCanceledError, TransactionRollbackError
 
 __all__ = [
-    "lobject",
-    "encrypt_password",
     "Notify",
     "Xid",
+    "lobject",
+    "encrypt_password",
     "ISOLATION_LEVEL_AUTOCOMMIT",
     "ISOLATION_LEVEL_READ_UNCOMMITTED",
     "ISOLATION_LEVEL_READ_COMMITTED",
@@ -59,6 +69,10 @@ __all__ = [
     "QuotedString",
     "quote_ident",
     "adapt",
+    "adapters",
+    "ISQLQuote",
+    "string_types",
+    "binary_types",
     "register_adapter",
     "new_type",
     "new_array_type",
@@ -82,6 +96,24 @@ __all__ = [
     "INTEGERARRAY",
     "DECIMALARRAY",
     "UNICODEARRAY",
+    "STRINGARRAY",
+    "LONGINTEGERARRAY",
+    "FLOATARRAY",
+    "BOOLEANARRAY",
+    "DATEARRAY",
+    "TIMEARRAY",
+    "DATETIMEARRAY",
+    "DATETIMETZARRAY",
+    "INTERVALARRAY",
+    "BINARYARRAY",
+    "ROWIDARRAY",
+    "PYDATEARRAY",
+    "PYTIMEARRAY",
+    "PYDATETIMEARRAY",
+    "PYDATETIMETZARRAY",
+    "PYINTERVALARRAY",
+    "BYTES",
+    "BYTESARRAY",
     "libpq_version",
     "encodings",
 ]
@@ -247,42 +279,18 @@ def quote_ident(ident: str, scope: Any = None) -> str:
     return '"' + ident.replace('"', '""') + '"'
 
 
-class _Adapted:
-    """What :func:`adapt` returns: ``getquoted()`` is the SQL literal of the value."""
-
-    def __init__(self, adapted: Any) -> None:
-        self.adapted = adapted
-        self._conn: Any = None
-
-    def prepare(self, conn: Any) -> None:
-        """Quote for ``conn`` from now on (its ``standard_conforming_strings``)."""
-        self._conn = conn
-
-    def getquoted(self) -> bytes:
-        """The SQL text for the value, as ``execute`` renders a parameter."""
-        return _pgpool._quote(self.adapted, self._conn).encode("utf-8")
-
-    def __str__(self) -> str:
-        return self.getquoted().decode("utf-8")
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.adapted!r})"
-
-
-def adapt(obj: Any) -> Any:
-    """psycopg2's ``adapt()``: an object whose ``getquoted()`` is ``obj`` as the SQL
-    literal ``execute`` would send (objects with ``__conform__`` or ``getquoted`` are
-    handled as ``execute`` handles them)."""
-    return _Adapted(obj)
+# ``adapt``, ``adapters``, ``ISQLQuote``, ``string_types``: see pgpool._adapters.
+_Adapted = _BuiltinAdapter
 
 
 def register_adapter(typ: type, callable: Callable[[Any], Any]) -> None:
     """psycopg2's ``register_adapter``: values of type ``typ`` (and of its subclasses
     without an adapter of their own) are passed to ``callable``, whose result's
-    ``getquoted()`` is the SQL sent (``register_adapter(dict, Json)``)."""
+    ``getquoted()`` is the SQL sent (``register_adapter(dict, Json)``); it is
+    ``adapters[typ, ISQLQuote] = callable``."""
     if not isinstance(typ, type):
         raise TypeError("register_adapter() argument 1 must be a type")
-    _pgpool._register_adapter(typ, callable)
+    adapters[(typ, ISQLQuote)] = callable
 
 
 class _Typecaster:
@@ -300,7 +308,9 @@ class _Typecaster:
         self.name = name
         self._caster = caster
 
-    def __call__(self, value: Optional[str], cursor: Any = None) -> Any:
+    def __call__(self, value: Any, cursor: Any = None) -> Any:
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            value = bytes(value).decode("utf-8")
         return self._caster(value, cursor)
 
     def __repr__(self) -> str:
@@ -396,12 +406,18 @@ def register_type(obj: _Typecaster, scope: Any = None) -> None:
         and not isinstance(scope, (_pgpool.Connection, _pgpool.Cursor))
     ):
         scope = scope._conn  # an AsyncConnection
+    if scope is None:
+        for oid in obj.values:
+            string_types[oid] = obj  # registers it in Rust (see pgpool._adapters)
+        return
     _pgpool._register_caster(list(obj.values), obj, scope)
 
 
 def _builtin(values: Sequence[int], name: str) -> _Typecaster:
     oid = values[0]
-    return _Typecaster(values, name, lambda v, c: _pgpool._cast(oid, v))
+    t = _Typecaster(values, name, lambda v, c: _pgpool._cast(oid, v))
+    t._pgpool_builtin = True  # type: ignore[attr-defined]
+    return t
 
 
 # psycopg2's predefined typecasters (``DECIMAL.values`` is what
@@ -426,3 +442,90 @@ JSONB = _builtin((3802,), "JSONB")
 INTEGERARRAY = _builtin((1005, 1006, 1007), "INTEGERARRAY")
 DECIMALARRAY = _builtin((1231,), "DECIMALARRAY")
 UNICODEARRAY = _builtin((1002, 1003, 1009, 1014, 1015), "UNICODEARRAY")
+
+
+def _interval(values: Sequence[int], name: str) -> _Typecaster:
+    """INTERVAL / PYINTERVAL: as the builtin decoding, with psycopg2's OverflowError
+    for a component too large for a ``timedelta`` (rather than a DataError)."""
+
+    def cast(v: Optional[str], c: Any) -> Any:
+        try:
+            r = _pgpool._cast(1186, v)
+        except DataError:
+            r = None
+            if v is None or not _re.search(r"\d{16}", v):
+                raise
+        if v is not None and _re.search(r"\d{16}", v):
+            raise OverflowError(f"interval component too big: {v!r}")
+        return r
+
+    t = _Typecaster(values, name, cast)
+    t._pgpool_builtin = True  # type: ignore[attr-defined]
+    return t
+
+
+INTERVAL = _interval((704, 1186), "INTERVAL")
+PYINTERVAL = _interval((704, 1186), "PYINTERVAL")
+STRINGARRAY = _builtin((1002, 1003, 1009, 1014, 1015), "STRINGARRAY")
+LONGINTEGERARRAY = _builtin((1016,), "LONGINTEGERARRAY")
+FLOATARRAY = _builtin((1021, 1022), "FLOATARRAY")
+BOOLEANARRAY = _builtin((1000,), "BOOLEANARRAY")
+DATEARRAY = _builtin((1182,), "DATEARRAY")
+TIMEARRAY = _builtin((1183, 1270), "TIMEARRAY")
+DATETIMEARRAY = _builtin((1115,), "DATETIMEARRAY")
+DATETIMETZARRAY = _builtin((1185,), "DATETIMETZARRAY")
+INTERVALARRAY = _builtin((1187,), "INTERVALARRAY")
+BINARYARRAY = _builtin((1001,), "BINARYARRAY")
+ROWIDARRAY = _builtin((1028, 1013), "ROWIDARRAY")
+PYDATEARRAY = _builtin((1182,), "PYDATEARRAY")
+PYTIMEARRAY = _builtin((1183, 1270), "PYTIMEARRAY")
+PYDATETIMEARRAY = _builtin((1115,), "PYDATETIMEARRAY")
+PYDATETIMETZARRAY = _builtin((1185,), "PYDATETIMETZARRAY")
+PYINTERVALARRAY = _builtin((1187,), "PYINTERVALARRAY")
+
+
+def _codec(cursor: Any) -> str:
+    conn = getattr(cursor, "connection", None) if cursor is not None else None
+    enc = getattr(conn, "encoding", None) or "UTF8"
+    return encodings.get(enc, "utf-8")
+
+
+#: Text types as ``bytes`` (in the connection's encoding), psycopg2's ``BYTES``.
+BYTES = _Typecaster(
+    (19, 18, 25, 1042, 1043),
+    "BYTES",
+    lambda v, c: None if v is None else v.encode(_codec(c)),
+)
+#: Text arrays as lists of ``bytes``, psycopg2's ``BYTESARRAY``.
+BYTESARRAY = new_array_type((1002, 1003, 1009, 1014, 1015), "BYTESARRAY", BYTES)
+
+_predefine(
+    [
+        INTEGER,
+        LONGINTEGER,
+        FLOAT,
+        DECIMAL,
+        BOOLEAN,
+        UNICODE,
+        DATE,
+        TIME,
+        INTERVAL,
+        PYDATETIME,
+        PYDATETIMETZ,
+        JSON,
+        JSONB,
+        INTEGERARRAY,
+        DECIMALARRAY,
+        STRINGARRAY,
+        LONGINTEGERARRAY,
+        FLOATARRAY,
+        BOOLEANARRAY,
+        DATEARRAY,
+        TIMEARRAY,
+        DATETIMEARRAY,
+        DATETIMETZARRAY,
+        INTERVALARRAY,
+        BINARYARRAY,
+        ROWIDARRAY,
+    ]
+)

@@ -12,12 +12,14 @@
 
 from __future__ import annotations
 
+import functools as _functools
 import json as _json
 import logging as _logging
 import os as _os
 import re as _re
 import time as _time
 from collections import OrderedDict as _OrderedDict
+from collections import namedtuple as _namedtuple
 from typing import (
     Any,
     Callable,
@@ -65,6 +67,16 @@ __all__ = [
     "DateRange",
     "DateTimeRange",
     "DateTimeTZRange",
+    "RangeAdapter",
+    "RangeCaster",
+    "register_range",
+    "HstoreAdapter",
+    "register_hstore",
+    "CompositeCaster",
+    "register_composite",
+    "Inet",
+    "register_inet",
+    "register_ipaddress",
 ]
 
 
@@ -204,13 +216,52 @@ class RealDictCursor(DictCursorBase):
         super().__init__(*args, **kwargs)
 
 
+def _nt_row(cur: Any, values: Tuple[Any, ...]) -> Any:
+    desc = cur.description
+    attrs = cur.__dict__
+    cached = attrs.get("_pgpool_nt")
+    if cached is None or cached[0] is not desc:
+        cached = (desc, cur._make_nt())
+        attrs["_pgpool_nt"] = cached
+    return cached[1]._make(values)
+
+
 class NamedTupleCursor(_Cursor):
-    """A cursor whose rows are named tuples with the column names as fields."""
+    """A cursor whose rows are named tuples with the column names as fields (class
+    ``Record``; one class per set of column names, cached by ``_cached_make_nt``)."""
+
+    Record: Any = None
+    MAX_CACHE = 1024
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["row_mode"] = "namedtuple"
-        kwargs.pop("row_factory", None)
+        kwargs["row_mode"] = "dictrow"
+        kwargs["row_factory"] = _nt_row
         super().__init__(*args, **kwargs)
+
+    def _make_nt(self) -> Any:
+        """The named tuple class of the current result's rows."""
+        desc = self.description
+        key = tuple(d[0] for d in desc) if desc else ()
+        return self._cached_make_nt(key)  # type: ignore[attr-defined]
+
+    @classmethod
+    def _do_make_nt(cls, key: Tuple[str, ...]) -> Any:
+        fields = []
+        for name in key:
+            f = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
+            if not f or f[0] == "_" or f[0].isdigit():
+                f = "f" + f
+            fields.append(f)
+        return _namedtuple("Record", fields, module=__name__)
+
+
+@_functools.lru_cache(512)
+def _cached_make_nt(cls: Any, key: Tuple[str, ...]) -> Any:
+    return cls._do_make_nt(key)
+
+
+# A class attribute (as psycopg2's) so that its cache can be inspected or replaced.
+NamedTupleCursor._cached_make_nt = classmethod(_cached_make_nt)  # type: ignore[attr-defined,arg-type]
 
 
 # ---------------------------------------------------------------------------
@@ -336,6 +387,8 @@ class Json:
         self.adapted = adapted
         self._conn: Any = None
         self._dumps: Callable[[Any], str] = dumps or _json.dumps
+        if not _json_registered:
+            _register_json_adapter()
 
     def __conform__(self, proto: Any) -> Optional[Json]:
         return self
@@ -362,6 +415,27 @@ class Json:
 
     def __repr__(self) -> str:
         return f"Json({self.adapted!r})"
+
+
+def _json_text(j: Json) -> str:
+    text = j.dumps(j.adapted)
+    return text.decode("utf-8") if isinstance(text, bytes) else text
+
+
+_json_registered = False
+
+
+def _register_json_adapter() -> None:
+    """As a parameter, a :class:`Json` (or subclass) is its JSON text, quoted for the
+    connection (``getquoted()`` alone could not know it): registered with the Rust
+    adapter registry when the first one is made."""
+    global _json_registered
+    from . import _pgpool
+    from ._adapters import _UNWRAP
+
+    _pgpool._register_adapter(Json, _json_text)
+    _UNWRAP[Json] = _json_text
+    _json_registered = True
 
 
 # ---------------------------------------------------------------------------
@@ -497,10 +571,16 @@ def register_json(
     for one connection or cursor, or ``globally`` (psycopg2's ``register_json``; the
     type OIDs are json's unless given). Returns the two typecasters."""
     if oid is None:
-        oid, array_oid = {
+        known = {
             "json": (JSON_OID, JSONARRAY_OID),
             "jsonb": (JSONB_OID, JSONBARRAY_OID),
-        }.get(name, (JSON_OID, JSONARRAY_OID))
+        }
+        if name in known:
+            oid, array_oid = known[name]
+        else:
+            from ._typeinfo import get_json_oids
+
+            oid, array_oid = get_json_oids(conn_or_curs, name)
     do_loads = loads or _json.loads
 
     def cast(v: Optional[str], c: Any) -> Any:
@@ -755,3 +835,15 @@ class DateTimeTZRange(_TypedRange):
 
     __slots__ = ()
     _pgtype = "tstzrange"
+
+
+# ---------------------------------------------------------------------------
+# The other type helpers, in their own modules (imported last: they use the classes
+# above).
+
+json = _json  # psycopg2.extras.json
+
+from ._composite import CompositeCaster, register_composite  # noqa: E402
+from ._hstore import HstoreAdapter, register_hstore  # noqa: E402
+from ._netaddr import Inet, register_inet, register_ipaddress  # noqa: E402
+from ._range import RangeAdapter, RangeCaster, register_range  # noqa: E402

@@ -57,6 +57,7 @@ from pgpool import sql as sql
 from pgpool import tz as tz
 
 from . import _json as _json
+from . import _psycopg as _psycopg
 from . import _range as _range
 
 __all__ = [
@@ -131,6 +132,7 @@ _SUBMODULES = {
     "tz": tz,
     "_json": _json,
     "_range": _range,
+    "_psycopg": _psycopg,
 }
 
 # ``import pgpool.psycopg2.extensions`` finds pgpool's own module.

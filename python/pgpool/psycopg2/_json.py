@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pgpool._typeinfo import get_json_oids as _get_json_oids
 from pgpool.extras import (
     JSON_OID,
     JSONARRAY_OID,
@@ -22,4 +23,5 @@ __all__ = [
     "register_default_json",
     "register_default_jsonb",
     "register_json",
+    "_get_json_oids",
 ]

@@ -8,6 +8,9 @@ from pgpool.extras import (
     DateTimeTZRange,
     NumericRange,
     Range,
+    RangeAdapter,
+    RangeCaster,
+    register_range,
 )
 
 __all__ = [
@@ -16,4 +19,7 @@ __all__ = [
     "DateTimeTZRange",
     "NumericRange",
     "Range",
+    "RangeAdapter",
+    "RangeCaster",
+    "register_range",
 ]
