@@ -9,7 +9,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 from . import _pgpool
 from . import extensions as _ext
-from ._typeinfo import catalog_query
+from ._typeinfo import catalog_query, read_field
 from .errors import DataError, ProgrammingError
 
 __all__ = ["CompositeCaster", "register_composite"]
@@ -77,42 +77,13 @@ class CompositeCaster:
         if len(s) < 2 or s[0] != "(" or s[-1] != ")":
             raise DataError(f"bad composite value: {s!r}")
         out: List[Optional[str]] = []
-        buf: List[str] = []
-        quoted = False
         i, end = 1, len(s) - 1
         while True:
-            if i >= end or s[i] == ",":
-                out.append("".join(buf) if buf or quoted else None)
-                if i >= end:
-                    return out
-                buf, quoted = [], False
-                i += 1
-                continue
-            ch = s[i]
-            if ch == '"':
-                quoted = True
-                i += 1
-                while i < end:
-                    ch = s[i]
-                    if ch == '"':
-                        if i + 1 < end and s[i + 1] == '"':
-                            buf.append('"')
-                            i += 2
-                            continue
-                        i += 1
-                        break
-                    if ch == "\\" and i + 1 < end:
-                        buf.append(s[i + 1])
-                        i += 2
-                        continue
-                    buf.append(ch)
-                    i += 1
-            elif ch == "\\" and i + 1 < end:
-                buf.append(s[i + 1])
-                i += 2
-            else:
-                buf.append(ch)
-                i += 1
+            field, i = read_field(s, i, end)
+            out.append(field)
+            if i >= end:
+                return out
+            i += 1
 
     def _create_type(self, name: str, attnames: List[str]) -> None:
         nt: Any = _namedtuple(_identifier(name), attnames)  # type: ignore[misc]

@@ -180,6 +180,16 @@ def _as_bytes(value: Any) -> bytes:
     raise TypeError(f"unexpected bytea value: {type(value).__name__}")
 
 
+def _open_client_file(path: str, mode: str) -> Any:
+    """A client file for import (``"rb"``) or export (``"wb"``); libpq's error."""
+    try:
+        return open(path, mode)
+    except OSError as e:
+        raise OperationalError(
+            f'could not open file "{path}": {e.strerror or e}\n'
+        ) from e
+
+
 class LargeObject:
     """A PostgreSQL large object (psycopg2's ``extensions.lobject``):
     ``lobject(conn, oid=0, mode="", new_oid=0, new_file=None)``.
@@ -260,12 +270,7 @@ class LargeObject:
 
     def _import(self, path: str) -> int:
         """A new object holding the client file ``path``; its oid."""
-        try:
-            f = open(path, "rb")
-        except OSError as e:
-            raise OperationalError(
-                f'could not open file "{path}": {e.strerror or e}\n'
-            ) from e
+        f = _open_client_file(path, "rb")
         with f:
             try:
                 chunk = f.read(_CHUNK_MAX)
@@ -463,12 +468,7 @@ class LargeObject:
             raise InterfaceError("connection already closed")
         if self._conn.autocommit:
             raise ProgrammingError("can't use a lobject outside of transactions")
-        try:
-            f = open(path, "wb")
-        except OSError as e:
-            raise OperationalError(
-                f'could not open file "{path}": {e.strerror or e}\n'
-            ) from e
+        f = _open_client_file(path, "wb")
         with f:
             offset = 0
             while True:

@@ -4,11 +4,11 @@
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Tuple, Type, Union
+from typing import Any, Optional, Tuple, Type, Union
 
 from . import _pgpool
 from . import extensions as _ext
-from ._typeinfo import catalog_query
+from ._typeinfo import catalog_query, read_field
 from .errors import InterfaceError, ProgrammingError
 from .extras import Range
 
@@ -46,41 +46,6 @@ class RangeAdapter:
         return f"{self.name}({lower}, {upper}, '{r._bounds}')".encode()
 
 
-def _read_bound(s: str, pos: int, end: int) -> Tuple[Optional[str], int]:
-    """One bound of a range's text from ``pos``: its text (None when it is empty,
-    i.e. unbounded) and the position of the delimiter after it."""
-    buf: List[str] = []
-    quoted = False
-    i = pos
-    while i < end and s[i] != ",":
-        ch = s[i]
-        if ch == '"':
-            quoted = True
-            i += 1
-            while i < end:
-                ch = s[i]
-                if ch == '"':
-                    if i + 1 < end and s[i + 1] == '"':
-                        buf.append('"')
-                        i += 2
-                        continue
-                    i += 1
-                    break
-                if ch == "\\" and i + 1 < end:
-                    buf.append(s[i + 1])
-                    i += 2
-                    continue
-                buf.append(ch)
-                i += 1
-        elif ch == "\\" and i + 1 < end:
-            buf.append(s[i + 1])
-            i += 2
-        else:
-            buf.append(ch)
-            i += 1
-    return ("".join(buf) if buf or quoted else None), i
-
-
 def _split_range(s: str) -> Optional[Tuple[Optional[str], Optional[str], str]]:
     """``(lower text, upper text, bounds)`` of a range's text; None for empty."""
     s = s.strip()
@@ -89,10 +54,10 @@ def _split_range(s: str) -> Optional[Tuple[Optional[str], Optional[str], str]]:
     if len(s) < 3 or s[0] not in "[(" or s[-1] not in "])":
         raise InterfaceError(f"failed to parse range: '{s}'")
     end = len(s) - 1
-    lower, pos = _read_bound(s, 1, end)
+    lower, pos = read_field(s, 1, end)
     if pos >= end:
         raise InterfaceError(f"failed to parse range: '{s}'")
-    upper, pos = _read_bound(s, pos + 1, end)
+    upper, pos = read_field(s, pos + 1, end)
     if pos != end:
         raise InterfaceError(f"failed to parse range: '{s}'")
     return lower, upper, s[0] + s[-1]

@@ -5,7 +5,7 @@ connection that was idle is rolled back again), as psycopg2's helpers do."""
 
 from __future__ import annotations
 
-from typing import Any, List, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 from . import _pgpool
 from .errors import InterfaceError
@@ -60,3 +60,40 @@ def get_json_oids(conn_or_curs: Any, name: str = "json") -> Tuple[int, Any]:
         raise ProgrammingError(f"{name} data type not found")
     oid, array_oid = rows[0]
     return int(oid), (int(array_oid) or None)
+
+
+def read_field(s: str, pos: int, end: int) -> Tuple[Optional[str], int]:
+    """One field of a range's or a composite's text from ``pos`` to the next unquoted
+    ``,`` (or ``end``): its text (None when it is empty and unquoted: NULL, or an
+    unbounded range bound; ``""`` and ``\\`` escapes undone) and the position of the
+    delimiter after it."""
+    buf: List[str] = []
+    quoted = False
+    i = pos
+    while i < end and s[i] != ",":
+        ch = s[i]
+        if ch == '"':
+            quoted = True
+            i += 1
+            while i < end:
+                ch = s[i]
+                if ch == '"':
+                    if i + 1 < end and s[i + 1] == '"':
+                        buf.append('"')
+                        i += 2
+                        continue
+                    i += 1
+                    break
+                if ch == "\\" and i + 1 < end:
+                    buf.append(s[i + 1])
+                    i += 2
+                    continue
+                buf.append(ch)
+                i += 1
+        elif ch == "\\" and i + 1 < end:
+            buf.append(s[i + 1])
+            i += 2
+        else:
+            buf.append(ch)
+            i += 1
+    return ("".join(buf) if buf or quoted else None), i
