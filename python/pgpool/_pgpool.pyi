@@ -155,7 +155,7 @@ class Connection:
     def lobject(
         self,
         oid: int = 0,
-        mode: str = "",
+        mode: Optional[str] = "",
         new_oid: int = 0,
         new_file: Optional[str] = None,
         lobject_factory: Optional[Callable[..., Any]] = None,

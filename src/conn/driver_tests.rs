@@ -251,3 +251,67 @@ fn copy_data_framing() {
     copy::put_copy_data(b"abc", &mut out).unwrap();
     assert_eq!(&out[..], &msg(b'd', b"abc")[..]);
 }
+
+fn notification(pid: i32, channel: &str, payload: &str) -> Vec<u8> {
+    let mut b = pid.to_be_bytes().to_vec();
+    b.extend_from_slice(format!("{channel}\0{payload}\0").as_bytes());
+    msg(b'A', &b)
+}
+
+fn fatal(message: &str) -> Vec<u8> {
+    msg(
+        b'E',
+        format!("SFATAL\0VFATAL\0C57P01\0M{message}\0\0").as_bytes(),
+    )
+}
+
+#[test]
+fn notifications_in_an_answer_are_kept_for_the_face() {
+    let (mut c, _peer) = connection(&[
+        row_description("n"),
+        notification(7, "chan", "in answer"),
+        data_row("1"),
+        complete("SELECT 1"),
+        ready(b'I'),
+    ]);
+    let r = c.simple_query("SELECT 1", None).unwrap();
+    assert_eq!(r.nrows(), 1);
+    assert!(c.has_notifications());
+    let n = c.take_notifications();
+    assert_eq!(
+        n,
+        vec![Notification {
+            pid: 7,
+            channel: "chan".into(),
+            payload: "in answer".into()
+        }]
+    );
+    assert!(!c.has_notifications());
+}
+
+#[test]
+fn poll_input_reads_an_idle_connection_without_blocking() {
+    let (mut c, mut peer) = connection(&[]);
+    c.poll_input().unwrap(); // nothing there: returns at once
+    assert!(c.take_notifications().is_empty());
+    peer.write_all(&[notification(9, "a", ""), notification(9, "b", "x")].concat())
+        .unwrap();
+    c.poll_input().unwrap();
+    let got: Vec<_> = c
+        .take_notifications()
+        .into_iter()
+        .map(|n| (n.channel, n.payload))
+        .collect();
+    assert_eq!(got, vec![("a".into(), "".into()), ("b".into(), "x".into())]);
+    // The server's goodbye: a FATAL then the close is a notice (as libpq), and the
+    // next poll finds the connection closed.
+    peer.write_all(&fatal("terminating connection")).unwrap();
+    drop(peer);
+    c.poll_input().unwrap();
+    assert!(c
+        .take_notices()
+        .iter()
+        .any(|n| n.message == "terminating connection"));
+    assert!(c.poll_input().is_err());
+    assert!(c.is_broken());
+}

@@ -14,7 +14,7 @@
 #![forbid(unsafe_code)]
 
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -414,31 +414,13 @@ impl Connection {
         if self.broken {
             return true;
         }
-        let nb = |s: &Stream, on: bool| match s {
-            Stream::Tcp(t) => t.set_nonblocking(on),
-            Stream::Unix(u) => u.set_nonblocking(on),
-            Stream::Tls(t) => t.sock.set_nonblocking(on),
-        };
-        if nb(&self.stream, true).is_err() {
-            self.broken = true;
-            return true;
-        }
-        let r = self.stream.read(self.rb.spare_mut());
-        let _ = nb(&self.stream, false);
-        match r {
-            Ok(0) => {
-                self.broken = true;
-                true
-            }
+        match self.read_available() {
+            Ok((0, false)) => false,
             // Data on an idle connection: most likely the FATAL 57P01 a terminated backend
             // sends before closing, else a NOTIFY or a ParameterStatus. The bytes stay in
             // the buffer; a round trip reads them in order and tells which.
-            Ok(n) => {
-                self.rb.filled(n);
-                self.ping().is_err()
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
-            Err(_) => {
+            Ok((_, false)) => self.ping().is_err(),
+            Ok((_, true)) | Err(_) => {
                 self.broken = true;
                 true
             }

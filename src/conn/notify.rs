@@ -5,7 +5,7 @@
 use std::io::{self, Read};
 
 use super::message::{parse_error_fields, Body};
-use super::{Connection, Stream};
+use super::Connection;
 use crate::error::{Error, Result};
 
 /// A notification (`NOTIFY channel, 'payload'`) received on a connection that LISTENs.
@@ -53,12 +53,28 @@ impl Connection {
     /// The socket's file descriptor (to wait for readability with `select()`; a TLS
     /// connection's is the TCP socket's).
     pub fn raw_fd(&self) -> std::os::fd::RawFd {
-        use std::os::fd::AsRawFd;
-        match &self.stream {
-            Stream::Tcp(t) => t.as_raw_fd(),
-            Stream::Unix(u) => u.as_raw_fd(),
-            Stream::Tls(t) => t.sock.as_raw_fd(),
-        }
+        self.stream.raw_fd()
+    }
+
+    /// Reads what is on the socket into the framing buffer without blocking (until
+    /// it would block): the number of bytes read, and whether the server closed it.
+    pub(super) fn read_available(&mut self) -> io::Result<(usize, bool)> {
+        self.stream.set_nonblocking(true)?;
+        let mut total = 0;
+        let r = loop {
+            match self.stream.read(self.rb.spare_mut()) {
+                Ok(0) => break Ok((total, true)),
+                Ok(n) => {
+                    self.rb.filled(n);
+                    total += n;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok((total, false)),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        let _ = self.stream.set_nonblocking(false);
+        r
     }
 
     /// Reads what the server sent to this idle connection, without blocking, and
@@ -68,30 +84,10 @@ impl Connection {
     /// and is returned.
     pub fn poll_input(&mut self) -> Result<()> {
         self.check_usable()?;
-        let nb = |s: &Stream, on: bool| match s {
-            Stream::Tcp(t) => t.set_nonblocking(on),
-            Stream::Unix(u) => u.set_nonblocking(on),
-            Stream::Tls(t) => t.sock.set_nonblocking(on),
+        let (closed, failure) = match self.read_available() {
+            Ok((_, closed)) => (closed, None),
+            Err(e) => (false, Some(e)),
         };
-        nb(&self.stream, true).map_err(|e| super::io_err("could not poll the socket", e))?;
-        let mut closed = false;
-        let mut failure = None;
-        loop {
-            match self.stream.read(self.rb.spare_mut()) {
-                Ok(0) => {
-                    closed = true;
-                    break;
-                }
-                Ok(n) => self.rb.filled(n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    failure = Some(e);
-                    break;
-                }
-            }
-        }
-        let _ = nb(&self.stream, false);
         // Handle every whole message first: a FATAL error precedes the close.
         let fatal = match self.handle_idle_messages() {
             Ok(fatal) => fatal,

@@ -20,7 +20,7 @@ impl Connection {
     fn lobject(
         slf: &Bound<'_, Self>,
         oid: u32,
-        mode: &str,
+        mode: Option<&str>,
         new_oid: u32,
         new_file: Option<&Bound<'_, PyAny>>,
         lobject_factory: Option<&Bound<'_, PyAny>>,
@@ -31,10 +31,15 @@ impl Connection {
             .locked(py, |st| st.tpc.check_not_prepared("lobject"))
             .map_err(|e| super::map_err(py, &e))?;
         let f = py.import("pgpool._lobject")?.getattr("lobject")?;
-        Ok(
-            f.call1((slf, oid, mode, new_oid, new_file, lobject_factory))?
-                .unbind(),
-        )
+        Ok(f.call1((
+            slf,
+            oid,
+            mode.unwrap_or(""),
+            new_oid,
+            new_file,
+            lobject_factory,
+        ))?
+        .unbind())
     }
 
     /// psycopg2's `notices` may be replaced (by a `deque`, say): notices are then
