@@ -52,7 +52,7 @@ test: bootstrap build
 	$(TEST_ENV) $(MAKE) --no-print-directory test-suites
 
 # Runs inside scripts/test-env (DATABASE_URL, PGBOUNCER_URL, PGPOOL_TEST_* are set).
-test-suites: test-rust test-c test-python test-frameworks check-header check-generated
+test-suites: test-rust test-c test-python test-psycopg2-suite test-frameworks check-header check-generated
 
 test-rust:
 	$(CARGO) test --release --workspace --exclude pgpool-python -- --test-threads=$(TEST_THREADS)

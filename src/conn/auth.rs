@@ -46,6 +46,8 @@ pub(super) struct Startup<'p> {
     password: Option<&'p str>,
     transport: Transport,
     scram: Option<ScramSha256>,
+    /// The server asked for the password (libpq's `PQconnectionUsedPassword`).
+    used_password: std::cell::Cell<bool>,
 }
 
 impl<'p> Startup<'p> {
@@ -76,6 +78,7 @@ impl<'p> Startup<'p> {
             password: p.password.as_deref(),
             transport,
             scram: None,
+            used_password: std::cell::Cell::new(false),
         })
     }
 
@@ -110,7 +113,13 @@ impl<'p> Startup<'p> {
         }
     }
 
+    /// True once the server asked for the password (cleartext, MD5 or SCRAM).
+    pub(super) fn used_password(&self) -> bool {
+        self.used_password.get()
+    }
+
     fn password(&self) -> Result<&'p str> {
+        self.used_password.set(true);
         self.password.ok_or_else(|| {
             Error::Connection(
                 "the server requested password-based authentication, but no password was \

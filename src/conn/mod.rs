@@ -158,6 +158,8 @@ pub struct Connection {
     notices: Vec<Notice>,
     /// NOTIFY messages received and not taken yet ([`notify`]).
     notifications: Vec<Notification>,
+    /// The server asked for the password during the startup.
+    used_password: bool,
     created: Instant,
     last_used: Instant,
     /// Client-side limit for one statement's answer (network stall), `None`: none.
@@ -196,6 +198,12 @@ enum Step {
 }
 
 impl Connection {
+    /// True when the server asked for the password at startup (libpq's
+    /// `PQconnectionUsedPassword`).
+    pub fn used_password(&self) -> bool {
+        self.used_password
+    }
+
     /// The server process id (`pg_backend_pid()`).
     pub fn backend_pid(&self) -> i32 {
         self.pid

@@ -239,6 +239,7 @@ impl Connection {
             pending_begin: None,
             notices: Vec::new(),
             notifications: Vec::new(),
+            used_password: false,
             created: now,
             last_used: now,
             read_deadline: None,
@@ -269,6 +270,7 @@ impl Connection {
                 Event::BackendKey { pid, secret } => (self.pid, self.secret) = (pid, secret),
                 Event::Ready(tx) => {
                     self.tx = tx;
+                    self.used_password = machine.used_password();
                     return Ok(());
                 }
             }

@@ -268,3 +268,35 @@ def test_cursor_cast_uses_the_cursors_casters(cx: Any, ext: Any) -> None:
     ext.register_type(ext.new_type((23,), "INT_AS_STR", lambda v, c: f"<{v}>"), cur)
     assert cur.cast(23, "42") == "<42>"
     assert cx.cursor().cast(23, "42") == 42
+
+
+# ---------------------------------------------------------------- conn.info
+
+
+def test_info_facts_match_psycopg2(direct_dsn: str) -> None:
+    d = psycopg2.extensions.make_dsn(direct_dsn, options="-c geqo=off")
+    ours = pgpool.connect(d)
+    theirs = psycopg2.connect(d)
+    try:
+        for attr in ("dbname", "user", "password", "host", "port", "options"):
+            assert getattr(ours.info, attr) == getattr(theirs.info, attr), attr
+        assert ours.info.used_password == theirs.info.used_password
+        assert ours.info.needs_password is False
+        assert ours.info.protocol_version == 3
+        assert ours.info.socket == ours.fileno() >= 0
+    finally:
+        ours.close()
+        theirs.close()
+
+
+def test_info_of_a_connection_never_connected(driver: Any) -> None:
+    class NotConnected(driver.extensions.connection):  # type: ignore[misc, name-defined]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            pass  # psycopg2's test: the superclass never connects
+
+    c = driver.connect("dbname=unused", connection_factory=NotConnected)
+    for attr in ("dbname", "user", "password", "host", "port", "options"):
+        assert getattr(c.info, attr) is None, attr
+    assert c.info.protocol_version == 0
+    assert c.info.socket < 0
+    assert c.info.used_password is False

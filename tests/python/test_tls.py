@@ -353,3 +353,19 @@ def test_environment_pgsslmode_and_pgsslrootcert() -> None:
     )
     assert "server does not support SSL, but SSL was required" in out["connect"], out
     assert "PoolTimeout" in out["pool"] and "SSL was required" in out["pool"], out
+
+
+def test_info_ssl_in_use_matches_libpq() -> None:
+    import psycopg2
+
+    for mode, want in (("require", True), ("disable", False)):
+        d = dsn(sslmode=mode)
+        ours = pgpool.connect(d)
+        theirs = psycopg2.connect(d)
+        try:
+            assert ours.info.ssl_in_use is want
+            assert theirs.info.ssl_in_use is want
+            assert ours.info.socket >= 0
+        finally:
+            ours.close()
+            theirs.close()

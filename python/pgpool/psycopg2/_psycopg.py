@@ -53,3 +53,7 @@ del _name
 #: psycopg2's version string (see ``pgpool.psycopg2.__version__``).
 __version__ = "2.9.10 (dt dec pq3 ext lo64)"
 __libpq_version__ = _extensions.libpq_version()
+
+#: psycopg2's SQLSTATE -> exception class table: the live one pgpool raises from
+#: (changing it changes which class a server error gets, as in psycopg2).
+sqlstate_errors = _errors._by_sqlstate

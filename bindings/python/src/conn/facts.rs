@@ -6,13 +6,16 @@ use pyo3::types::PyDict;
 
 use super::Connection;
 
-/// Connection facts for `info`, `dsn` and `repr` (never the password).
+/// Connection facts for `info`, `dsn` and `repr`. The password is kept for
+/// `info.password` only (psycopg2's `PQpass`): `dsn` and `repr` never show it.
 pub(crate) struct PublicParams {
     pub(crate) dsn: String,
     pub(crate) host: String,
     pub(crate) port: u16,
     pub(crate) user: String,
     pub(crate) dbname: String,
+    pub(crate) options: String,
+    pub(crate) password: Option<String>,
 }
 
 impl PublicParams {
@@ -35,6 +38,8 @@ impl PublicParams {
                 .unwrap_or(pgpool::config::DEFAULT_PORT),
             user: p.user.clone(),
             dbname: p.dbname.clone(),
+            options: p.options.clone().unwrap_or_default(),
+            password: p.password.clone(),
         }
     }
 }
@@ -43,6 +48,12 @@ impl PublicParams {
 #[pyclass(frozen, module = "pgpool._pgpool", name = "ConnectionInfo")]
 pub struct ConnectionInfo {
     pub(super) conn: Py<Connection>,
+}
+
+impl ConnectionInfo {
+    fn facts(&self) -> Option<&PublicParams> {
+        self.conn.get().facts_if_connected()
+    }
 }
 
 #[pymethods]
@@ -62,9 +73,14 @@ impl ConnectionInfo {
         self.conn.get().server_version_num()
     }
 
+    /// 3, or 0 when not connected (libpq's `PQprotocolVersion`).
     #[getter]
     fn protocol_version(&self) -> i32 {
-        3
+        if self.facts().is_some() {
+            3
+        } else {
+            0
+        }
     }
 
     /// `CONNECTION_OK` (0) or `CONNECTION_BAD` (1).
@@ -73,29 +89,72 @@ impl ConnectionInfo {
         i32::from(self.conn.get().closed() != 0)
     }
 
+    /// `None` when not connected (as every string fact below).
     #[getter]
-    fn dbname(&self) -> String {
-        self.conn.get().facts().dbname.clone()
+    fn dbname(&self) -> Option<String> {
+        self.facts().map(|f| f.dbname.clone())
     }
 
     #[getter]
-    fn user(&self) -> String {
-        self.conn.get().facts().user.clone()
+    fn user(&self) -> Option<String> {
+        self.facts().map(|f| f.user.clone())
+    }
+
+    /// The password the connection was opened with (`""` when none), as libpq's
+    /// `PQpass`.
+    #[getter]
+    fn password(&self) -> Option<String> {
+        self.facts().map(|f| f.password.clone().unwrap_or_default())
     }
 
     #[getter]
-    fn host(&self) -> String {
-        self.conn.get().facts().host.clone()
+    fn host(&self) -> Option<String> {
+        self.facts().map(|f| f.host.clone())
     }
 
     #[getter]
-    fn port(&self) -> u16 {
-        self.conn.get().facts().port
+    fn port(&self) -> Option<u16> {
+        self.facts().map(|f| f.port)
     }
 
+    /// The `options` sent at startup (`""` when none).
     #[getter]
-    fn ssl_in_use(&self) -> bool {
+    fn options(&self) -> Option<String> {
+        self.facts().map(|f| f.options.clone())
+    }
+
+    /// The socket's file descriptor, -1 when not connected.
+    #[getter]
+    fn socket(&self, py: Python<'_>) -> i32 {
+        self.conn
+            .get()
+            .locked(py, |st| st.conn_ref().map(|c| c.raw_fd()))
+            .unwrap_or(-1)
+    }
+
+    /// False: an open connection needs no password (libpq's
+    /// `PQconnectionNeedsPassword`; a connection that lacked one failed to open).
+    #[getter]
+    fn needs_password(&self) -> bool {
         false
+    }
+
+    /// The server asked for the password at startup.
+    #[getter]
+    fn used_password(&self, py: Python<'_>) -> bool {
+        self.conn
+            .get()
+            .locked(py, |st| st.conn_ref().map(|c| c.used_password()))
+            .unwrap_or(false)
+    }
+
+    /// The connection uses TLS.
+    #[getter]
+    fn ssl_in_use(&self, py: Python<'_>) -> bool {
+        self.conn
+            .get()
+            .locked(py, |st| st.conn_ref().map(|c| c.ssl_in_use()))
+            .unwrap_or(false)
     }
 
     fn parameter_status(&self, py: Python<'_>, name: &str) -> Option<String> {

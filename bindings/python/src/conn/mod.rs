@@ -43,6 +43,8 @@ static NO_FACTS: PublicParams = PublicParams {
     port: pgpool::config::DEFAULT_PORT,
     user: String::new(),
     dbname: String::new(),
+    options: String::new(),
+    password: None,
 };
 
 /// A DB-API 2.0 connection with psycopg2's semantics. Subclassable with psycopg2's
@@ -149,6 +151,13 @@ impl Connection {
         self.facts.get().map_or(&NO_FACTS, |f| f)
     }
 
+    /// The facts of a connected object (`None` for one `__new__` made that `__init__`
+    /// never connected, or whose connecting failed).
+    pub(crate) fn facts_if_connected(&self) -> Option<&PublicParams> {
+        self.ident.get()?;
+        self.facts.get().map(|f| &**f)
+    }
+
     /// psycopg2's `connection.__init__(dsn, async_=0)`: connects an object `__new__`
     /// made. The DSN (password masked) is set first, so that a subclass sees it even
     /// when connecting fails.
@@ -170,6 +179,8 @@ impl Connection {
                     port: pgpool::config::DEFAULT_PORT,
                     user: String::new(),
                     dbname: String::new(),
+                    options: String::new(),
+                    password: None,
                 }));
                 return Err(to_py(py, &e));
             }

@@ -58,7 +58,7 @@ impl State {
         }
     }
 
-    pub(super) fn conn_ref(&self) -> Option<&pgpool::Connection> {
+    pub(crate) fn conn_ref(&self) -> Option<&pgpool::Connection> {
         match &self.holder {
             ConnSlot::Plain(c) => Some(&**c),
             ConnSlot::Pooled(c) => Some(c),
