@@ -54,6 +54,15 @@ impl ConnectionInfo {
     fn facts(&self) -> Option<&PublicParams> {
         self.conn.get().facts_if_connected()
     }
+
+    /// `f` of the core connection, `None` when there is none (closed, never opened).
+    fn of_core<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&pgpool::Connection) -> T + Send,
+    ) -> Option<T> {
+        self.conn.get().locked(py, |st| st.conn_ref().map(f))
+    }
 }
 
 #[pymethods]
@@ -126,10 +135,7 @@ impl ConnectionInfo {
     /// The socket's file descriptor, -1 when not connected.
     #[getter]
     fn socket(&self, py: Python<'_>) -> i32 {
-        self.conn
-            .get()
-            .locked(py, |st| st.conn_ref().map(|c| c.raw_fd()))
-            .unwrap_or(-1)
+        self.of_core(py, |c| c.raw_fd()).unwrap_or(-1)
     }
 
     /// False: an open connection needs no password (libpq's
@@ -142,19 +148,13 @@ impl ConnectionInfo {
     /// The server asked for the password at startup.
     #[getter]
     fn used_password(&self, py: Python<'_>) -> bool {
-        self.conn
-            .get()
-            .locked(py, |st| st.conn_ref().map(|c| c.used_password()))
-            .unwrap_or(false)
+        self.of_core(py, |c| c.used_password()).unwrap_or(false)
     }
 
     /// The connection uses TLS.
     #[getter]
     fn ssl_in_use(&self, py: Python<'_>) -> bool {
-        self.conn
-            .get()
-            .locked(py, |st| st.conn_ref().map(|c| c.ssl_in_use()))
-            .unwrap_or(false)
+        self.of_core(py, |c| c.ssl_in_use()).unwrap_or(false)
     }
 
     fn parameter_status(&self, py: Python<'_>, name: &str) -> Option<String> {
