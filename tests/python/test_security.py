@@ -277,6 +277,7 @@ def _leak_rounds(
     B's blocks wait in PgBouncer while A holds the server connection, so each gets it
     the moment A's transaction ends."""
     done = threading.Event()
+    ready = threading.Event()
     seen = [0, 0]
     errors: List[BaseException] = []
 
@@ -284,6 +285,7 @@ def _leak_rounds(
         try:
             with pgpool.Pool(dsn, min_size=1, max_size=1, timeout=20) as b:
                 b.wait(10)
+                ready.set()
                 while not done.is_set():
                     with b.cursor() as cur:
                         cur.execute(probe)
@@ -291,14 +293,28 @@ def _leak_rounds(
                         seen[1] += bool(cur.fetchone()[0])
         except BaseException as e:  # pragma: no cover - reported below
             errors.append(e)
+        finally:
+            ready.set()
 
     with pgpool.Pool(dsn, min_size=1, max_size=1, timeout=20) as a:
         a.wait(10)
         t = threading.Thread(target=client_b)
         t.start()
         try:
-            for _ in range(rounds):
+            # A starts once B's pool is connected, and keeps leaving state behind
+            # until B has run at least ``rounds // 3`` blocks in between (how the two
+            # threads interleave is the scheduler's business; a slow machine must
+            # not make the check vacuous), within a generous deadline.
+            ready.wait(20)
+            deadline = time.monotonic() + 60
+            done_rounds = 0
+            while done_rounds < rounds or (
+                seen[0] < rounds // 3 and time.monotonic() < deadline and not errors
+            ):
                 leave(a)
+                done_rounds += 1
+                if done_rounds % 10 == 0:
+                    time.sleep(0.001)
         finally:
             done.set()
             t.join(30)
