@@ -23,12 +23,12 @@ from sqlalchemy.dialects.postgresql.psycopg2 import (
 from sqlalchemy.engine import AdaptedConnection
 
 import pgpool
+import pgpool.psycopg2 as _dbapi
 from pgpool import _aio
 from pgpool import extensions as _extensions
 from pgpool import extras as _extras
 from pgpool._pgpool import _cast
 
-from . import _dbapi
 from .pool import (
     AsyncPgpoolPool,
     ConnectSpec,
@@ -143,6 +143,13 @@ class PGDialect_pgpool(PGDialect_psycopg2):
     @classmethod
     def get_pool_class(cls, url):
         return PgpoolPool
+
+    @classmethod
+    def load_provisioning(cls):
+        # SQLAlchemy's test provisioning (temp tables, schemas, follower databases)
+        # for PostgreSQL: the default looks next to this module, not in
+        # sqlalchemy.dialects.postgresql.
+        __import__("sqlalchemy.dialects.postgresql.provision")
 
     @classmethod
     def get_async_dialect_cls(cls, url):
@@ -473,7 +480,7 @@ class PgpoolAsyncDBAPI:
         return pgpool
 
     def __getattr__(self, name):
-        return getattr(pgpool, name)
+        return getattr(_dbapi, name)
 
     def _adapt(self, aconn: _aio.AsyncConnection) -> AsyncAdapt_pgpool_connection:
         return AsyncAdapt_pgpool_connection(self, aconn)
