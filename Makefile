@@ -27,7 +27,7 @@ TEST_THREADS ?= 2
 PYTEST_ARGS  ?=
 
 .PHONY: all bootstrap build build-rust build-python test test-suites test-rust \
-        test-python test-psycopg2-suite test-frameworks test-c check-header check-generated header demo demo-run lint clean distclean
+        test-python test-psycopg2-suite test-sqlalchemy-suite test-frameworks test-c check-header check-generated header demo demo-run lint clean distclean
 
 all: build
 
@@ -52,7 +52,7 @@ test: bootstrap build
 	$(TEST_ENV) $(MAKE) --no-print-directory test-suites
 
 # Runs inside scripts/test-env (DATABASE_URL, PGBOUNCER_URL, PGPOOL_TEST_* are set).
-test-suites: test-rust test-c test-python test-psycopg2-suite test-frameworks check-header check-generated
+test-suites: test-rust test-c test-python test-psycopg2-suite test-sqlalchemy-suite test-frameworks check-header check-generated
 
 test-rust:
 	$(CARGO) test --release --workspace --exclude pgpool-python -- --test-threads=$(TEST_THREADS)
@@ -66,6 +66,12 @@ test-python:
 # tests/psycopg2_suite/known-failures.txt and exclusions.txt: see suite.py)
 test-psycopg2-suite:
 	tests/psycopg2_suite/run
+
+# --- test-sqlalchemy-suite: SQLAlchemy's own PostgreSQL and dialect-compliance tests with
+# postgresql+psycopg2, postgresql+pgpool and its asyncio variant (sdist fetched into
+# .tools/cache; the gate compares against tests/sqlalchemy/known-failures.txt)
+test-sqlalchemy-suite:
+	$(PYTHON) tests/sqlalchemy/run_suites.py --drivers psycopg2,pgpool,pgpool_async
 
 # --- test-frameworks: the SQLAlchemy/Django integration tests again with the frameworks'
 # other supported series (requirements-frameworks.txt, installed by bootstrap in .tools/py)

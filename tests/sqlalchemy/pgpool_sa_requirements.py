@@ -21,7 +21,10 @@ class Requirements(DefaultRequirements):  # type: ignore[misc]
     def native_hstore(self) -> Any:
         # The dialect lets SQLAlchemy convert HSTORE values (psycopg2's dialect registers
         # psycopg2's hstore typecaster on every connection instead).
-        return exclusions.skip_if(
-            lambda config: config.db.dialect.driver == "pgpool",
-            "pgpool's dialect converts HSTORE in SQLAlchemy, not natively",
-        ) + super().native_hstore
+        return (
+            exclusions.skip_if(
+                lambda config: config.db.dialect.driver == "pgpool",
+                "pgpool's dialect converts HSTORE in SQLAlchemy, not natively",
+            )
+            + super().native_hstore
+        )

@@ -2,8 +2,8 @@
 """SQLAlchemy's own tests against ``postgresql+pgpool://`` (sync and asyncio), beside the
 stock drivers on the same server (issue 16 item 3).
 
-What runs: from the sdist of the SQLAlchemy version in use (fetched with ``pip
-download`` into .tools/cache, never committed), ``test/dialect/postgresql`` (the
+What runs: from the sdist of the SQLAlchemy version in use (fetched from PyPI into
+.tools/cache, never committed), ``test/dialect/postgresql`` (the
 PostgreSQL backend tests) and ``test/dialect/test_suite.py`` (the dialect compliance
 suite, ``sqlalchemy.testing.suite``), with ``--backend-only`` (the tests that talk to a
 database: SQLAlchemy's ``__backend__`` tests; the pure SQL-compilation tests, which no
@@ -25,8 +25,8 @@ exists) fails too, so the list only shrinks. Needs DATABASE_URL (scripts/test-en
 from __future__ import annotations
 
 import argparse
-import hashlib
 import concurrent.futures
+import hashlib
 import os
 import re
 import subprocess
@@ -54,7 +54,9 @@ DRIVERS = {
 GATED = ("pgpool", "pgpool_async")
 TARGETS = ["test/dialect/postgresql", "test/dialect/test_suite.py"]
 
-_DRIVER_IN_ID = re.compile(r"postgresql\+(psycopg2|pgpool_async|pgpool|psycopg_async|psycopg)")
+_DRIVER_IN_ID = re.compile(
+    r"postgresql\+(psycopg2|pgpool_async|pgpool|psycopg_async|psycopg)"
+)
 
 
 def log(msg: str) -> None:
@@ -84,10 +86,16 @@ def fetch_sdist(python: str, version: str) -> Path:
     # PyPI's simple index (what pip reads): each file's link carries its sha256.
     with urllib.request.urlopen("https://pypi.org/simple/sqlalchemy/", timeout=60) as r:
         index = r.read().decode()
-    links = re.findall(r'href="([^"#]+/(sqlalchemy-[^/"#]+\.tar\.gz))#sha256=([0-9a-f]{64})"', index, re.I)
+    links = re.findall(
+        r'href="([^"#]+/(sqlalchemy-[^/"#]+\.tar\.gz))#sha256=([0-9a-f]{64})"',
+        index,
+        re.I,
+    )
     try:
         url, filename, sha = next(
-            (u, f, h) for u, f, h in links if f.lower() == f"sqlalchemy-{version}.tar.gz"
+            (u, f, h)
+            for u, f, h in links
+            if f.lower() == f"sqlalchemy-{version}.tar.gz"
         )
     except StopIteration:
         raise SystemExit(f"no sdist of SQLAlchemy {version} on PyPI") from None
@@ -126,9 +134,7 @@ def prepare_database(admin_url: str, dbname: str) -> None:
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-        cur.execute(
-            f"CREATE DATABASE \"{dbname}\" ENCODING 'utf8' TEMPLATE template0"
-        )
+        cur.execute(f"CREATE DATABASE \"{dbname}\" ENCODING 'utf8' TEMPLATE template0")
     conn.close()
     conn = psycopg2.connect(database_url(admin_url, dbname))
     conn.autocommit = True
@@ -138,7 +144,7 @@ def prepare_database(admin_url: str, dbname: str) -> None:
         cur.execute("CREATE EXTENSION IF NOT EXISTS hstore")
         cur.execute("CREATE EXTENSION IF NOT EXISTS citext")
         cur.execute(
-            f"ALTER DATABASE \"{dbname}\" SET default_text_search_config "
+            f'ALTER DATABASE "{dbname}" SET default_text_search_config '
             "= 'pg_catalog.english'"
         )
     conn.close()
@@ -158,6 +164,7 @@ def run_driver(
     prepare_database(admin_url, dbname)
     url = DRIVERS[driver] + "://" + database_url(admin_url, dbname).split("://", 1)[1]
     xml = out / f"{driver}.xml"
+    xml.unlink(missing_ok=True)  # a run that stops early must not report the last one's
     cmd = [
         python,
         # -s: the installed SQLAlchemy (compiled), not the sdist's lib/ (the sdist's
@@ -195,12 +202,19 @@ def run_driver(
     )
     t = time.monotonic()
     with open(out / f"{driver}.log", "w") as f:
-        rc = subprocess.run(cmd, cwd=sdist, env=renv, stdout=f, stderr=subprocess.STDOUT).returncode
+        rc = subprocess.run(
+            cmd, cwd=sdist, env=renv, stdout=f, stderr=subprocess.STDOUT
+        ).returncode
     return driver, time.monotonic() - t, rc
 
 
+_SERVER_IN_ID = re.compile(r"(postgresql\+DRIVER)_\d+_\d+")
+
+
 def norm(test_id: str) -> str:
-    return _DRIVER_IN_ID.sub("postgresql+DRIVER", test_id)
+    """The test id without the driver and the server version SQLAlchemy puts in its
+    backend-specific class names (``..._postgresql+psycopg2_15_18::``)."""
+    return _SERVER_IN_ID.sub(r"\1", _DRIVER_IN_ID.sub("postgresql+DRIVER", test_id))
 
 
 def parse(xml: Path) -> Dict[str, str]:
@@ -244,7 +258,9 @@ def load_known() -> Dict[Tuple[str, str], str]:
 
 
 def table(all_results: Dict[str, Dict[str, str]], order: List[str]) -> str:
-    per_file: Dict[str, Dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
+    per_file: Dict[str, Dict[str, Counter[str]]] = defaultdict(
+        lambda: defaultdict(Counter)
+    )
     for driver, res in all_results.items():
         for tid, outcome in res.items():
             per_file[tid.split("::", 1)[0]][driver][outcome] += 1
@@ -273,7 +289,9 @@ def main() -> int:
         default=",".join(DRIVERS),
         help="comma-separated subset of " + ", ".join(DRIVERS),
     )
-    ap.add_argument("--jobs", type=int, default=int(os.environ.get("SQLA_SUITE_JOBS", "2")))
+    ap.add_argument(
+        "--jobs", type=int, default=int(os.environ.get("SQLA_SUITE_JOBS", "2"))
+    )
     ap.add_argument("--all", action="store_true", help="also the SQL-compilation tests")
     ap.add_argument(
         "--write-known",
@@ -307,7 +325,15 @@ def main() -> int:
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(args.jobs, 1)) as ex:
         futs = [
             ex.submit(
-                run_driver, d, sdist, python, env, admin_url, out, not args.all, args.pytest_args
+                run_driver,
+                d,
+                sdist,
+                python,
+                env,
+                admin_url,
+                out,
+                not args.all,
+                args.pytest_args,
             )
             for d in drivers
         ]
@@ -336,7 +362,11 @@ def main() -> int:
     ok = True
     reg: Set[Tuple[str, str]] = set(regressions)
     if args.write_known:
-        lines = [l for l in KNOWN.read_text().splitlines() if l.startswith("#")] if KNOWN.exists() else []
+        lines = (
+            [ln for ln in KNOWN.read_text().splitlines() if ln.startswith("#")]
+            if KNOWN.exists()
+            else []
+        )
         for d, tid in regressions:
             reason = known.get((d, tid), "TODO")
             lines.append(f"{d} {tid} # {reason}")
@@ -345,12 +375,16 @@ def main() -> int:
     for d, tid in regressions:
         if (d, tid) not in known:
             ok = False
-            log(f"REGRESSION {d}: {tid} passes for psycopg2, {results[d].get(tid, 'missing')} for {d}")
+            log(
+                f"REGRESSION {d}: {tid} passes for psycopg2, {results[d].get(tid, 'missing')} for {d}"
+            )
     checked = {d for d in GATED if d in results}
     for (d, tid), reason in sorted(known.items()):
         if d in checked and (d, tid) not in reg and not args.pytest_args:
             ok = False
-            log(f"LISTED BUT NOT FAILING {d}: {tid} ({reason}): remove it from {KNOWN.name}")
+            log(
+                f"LISTED BUT NOT FAILING {d}: {tid} ({reason}): remove it from {KNOWN.name}"
+            )
     for d in GATED:
         if d in results:
             n = sum(1 for r, _ in regressions if r == d)

@@ -347,7 +347,7 @@ pub(crate) fn _aio_execute(
     Ok(spawn(bridge, fut, move |flag| {
         let (r, after) = conn
             .get()
-            .locked_run(|st, intr| st.statement(&sql, intr, false, true), &|| {
+            .locked_run(|st, intr| st.statement(&sql, intr, None, true), &|| {
                 flag.load(Ordering::Acquire)
             });
         on_loop(move |py, _cancelled| {

@@ -21,6 +21,18 @@ pub(crate) fn any_global() -> bool {
     ANY_GLOBAL.load(Ordering::Acquire)
 }
 
+/// The type OIDs with a global caster (none, without a lock, until one is registered).
+pub(crate) fn global_oids() -> Vec<u32> {
+    if !any_global() {
+        return Vec::new();
+    }
+    GLOBAL
+        .lock()
+        .as_ref()
+        .map(|m| m.keys().copied().collect())
+        .unwrap_or_default()
+}
+
 /// The global caster for `oid`.
 pub(crate) fn global(py: Python<'_>, oid: u32) -> Option<Py<PyAny>> {
     GLOBAL

@@ -9,9 +9,10 @@ and its asyncio variant on pgpool's asyncio face (``create_async_engine``), both
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid as _uuid
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 from sqlalchemy import types as sqltypes
 from sqlalchemy import util
@@ -50,36 +51,6 @@ logger = logging.getLogger("sqlalchemy.dialects.postgresql")
 _TEXT_ARRAY = 1009
 
 
-class _PgpoolUuid(sqltypes.Uuid):
-    """``Uuid``/``UUID`` as psycopg2's dialect returns them (it registers psycopg2's
-    uuid typecaster on every connection; pgpool returns uuid columns as text, as
-    psycopg2 does by default, so the conversion is done here)."""
-
-    def result_processor(self, dialect, coltype):
-        if not self.native_uuid:
-            return super().result_processor(dialect, coltype)
-        if self.as_uuid:
-            UUID = _uuid.UUID
-
-            def process(value):
-                if value is not None and not isinstance(value, UUID):
-                    value = UUID(value)
-                return value
-
-            return process
-
-        def process_str(value):
-            if value is not None:
-                value = str(value)
-            return value
-
-        return process_str
-
-
-class _PgpoolUUID(_PgpoolUuid, sqltypes.UUID):
-    pass
-
-
 class _PgpoolARRAY(PGARRAY):
     """Arrays whose element type pgpool returns as text (uuid[], inet[], enum[],
     hstore[], ...) arrive as the array's text; split them as ``text[]`` first (what
@@ -106,6 +77,17 @@ class PGExecutionContext_pgpool(PGExecutionContext_psycopg2):
             self._log_notices(self.cursor)
 
 
+@functools.lru_cache(maxsize=1)
+def _uuid_casters() -> Tuple[Any, Any]:
+    """psycopg2's ``register_uuid`` casters (uuid and uuid[] as ``uuid.UUID``), made once."""
+
+    def cast(value: Optional[str], cur: Any) -> Optional[_uuid.UUID]:
+        return None if value is None else _uuid.UUID(value)
+
+    caster = _extensions.new_type((2950,), "UUID", cast)
+    return caster, _extensions.new_array_type((2951,), "UUID[]", caster)
+
+
 class PGDialect_pgpool(PGDialect_psycopg2):
     """``postgresql+pgpool://``: SQLAlchemy's psycopg2 dialect with pgpool as the
     DB-API driver and :class:`~pgpool.sqlalchemy.pool.PgpoolPool` as the pool."""
@@ -120,8 +102,6 @@ class PGDialect_pgpool(PGDialect_psycopg2):
     colspecs = util.update_copy(
         PGDialect_psycopg2.colspecs,
         {
-            sqltypes.Uuid: _PgpoolUuid,
-            sqltypes.UUID: _PgpoolUUID,
             sqltypes.ARRAY: _PgpoolARRAY,
             PGARRAY: _PgpoolARRAY,
         },
@@ -182,6 +162,20 @@ class PGDialect_pgpool(PGDialect_psycopg2):
                 dbapi_conn.set_client_encoding(self.client_encoding)
 
             fns.append(set_encoding)
+        if self.dbapi:
+            # As SQLAlchemy's psycopg2 dialect: uuid columns come back as uuid.UUID
+            # (SQLAlchemy's UUID type relies on it; as_uuid=False turns them into str).
+
+            # The connect event fires on every checkout: the casters are made once.
+            casters = _uuid_casters()
+
+            def uuid_casters(dbapi_conn):
+                conn = getattr(dbapi_conn, "driver_connection", dbapi_conn)
+                conn = getattr(conn, "connection", conn)
+                for c in casters:
+                    _extensions.register_type(c, conn)
+
+            fns.append(uuid_casters)
         if self._json_deserializer:
             loads = self._json_deserializer
 

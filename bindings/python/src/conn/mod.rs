@@ -437,10 +437,13 @@ impl Connection {
         sql: &str,
         begin: bool,
     ) -> PyResult<QueryResult> {
-        // User typecasters run at fetch time, with the cursor: no early decoding then.
-        let early = !crate::casters::any_global() && !self.has_casters();
-        self.with_state(py, |st, intr| st.statement(sql, intr, early, begin))?
-            .map_err(|e| map_err_q(py, &e, Some(sql)))
+        // User typecasters run at fetch time, with the cursor: a result with a column
+        // of a type that has one is not decoded early (the others still are).
+        let cast_oids = self.caster_oids();
+        self.with_state(py, |st, intr| {
+            st.statement(sql, intr, Some(&cast_oids), begin)
+        })?
+        .map_err(|e| map_err_q(py, &e, Some(sql)))
     }
 
     /// The `notices` object, a new list on first use.
@@ -536,6 +539,15 @@ impl Connection {
 
     pub(crate) fn has_casters(&self) -> bool {
         self.any_caster.load(Ordering::Acquire)
+    }
+
+    /// The type OIDs with a typecaster registered on this connection or globally.
+    pub(crate) fn caster_oids(&self) -> Vec<u32> {
+        let mut oids = crate::casters::global_oids();
+        if self.has_casters() {
+            oids.extend(self.casters.lock().keys().copied());
+        }
+        oids
     }
 
     /// The caster registered on this connection for `oid`.

@@ -106,9 +106,10 @@ impl State {
         Ok(())
     }
 
-    /// One statement, simple protocol (a pending BEGIN rides along). `decode_early`:
-    /// the rows of a large result are decoded as they arrive (takes the GIL meanwhile;
-    /// not on the asyncio face's runtime threads). `begin`: start a transaction first
+    /// One statement, simple protocol (a pending BEGIN rides along). `decode_early`
+    /// (the type OIDs that have a user typecaster): the rows of a large result with no
+    /// column of those types are decoded as they arrive (takes the GIL meanwhile; not on
+    /// the asyncio face's runtime threads: `None`). `begin`: start a transaction first
     /// when none is open (psycopg2's `no_begin` is the opposite: a named cursor's CLOSE,
     /// and FETCH/MOVE on a WITH HOLD cursor, run in the transaction if there is one,
     /// else on their own).
@@ -116,15 +117,21 @@ impl State {
         &mut self,
         sql: &str,
         intr: Interrupt<'_>,
-        decode_early: bool,
+        decode_early: Option<&[u32]>,
         begin: bool,
     ) -> pgpool::error::Result<QueryResult> {
         self.tpc.check_not_prepared("execute")?;
         if begin {
             self.prepare_begin()?;
         }
-        let sink: Option<pgpool::conn::RowSink<'_>> = if decode_early {
-            Some(&mut crate::predecode::predecode)
+        let mut early = |r: &mut QueryResult| {
+            let cast = decode_early.unwrap_or_default();
+            if cast.is_empty() || !r.columns.iter().any(|c| cast.contains(&c.type_oid)) {
+                crate::predecode::predecode(r);
+            }
+        };
+        let sink: Option<pgpool::conn::RowSink<'_>> = if decode_early.is_some() {
+            Some(&mut early)
         } else {
             None
         };
