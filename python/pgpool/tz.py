@@ -130,3 +130,30 @@ class LocalTimezone(datetime.tzinfo):
 
 
 LOCAL = LocalTimezone()
+
+
+def _with_factory(value: Any, cur: Any) -> Any:
+    tz = getattr(value, "tzinfo", None)
+    if tz is None:
+        return value
+    return value.replace(tzinfo=cur.tzinfo_factory(value.utcoffset()))
+
+
+def _cast_timestamptz(value: Optional[str], cur: Any) -> Any:
+    """timestamptz with ``cur.tzinfo_factory``'s tzinfo (psycopg2 calls the factory with
+    the value's UTC offset); the binding uses it when the factory is not
+    ``datetime.timezone``."""
+    if value is None:
+        return None
+    from pgpool._pgpool import _cast
+
+    return _with_factory(_cast(1184, value), cur)
+
+
+def _cast_timetz(value: Optional[str], cur: Any) -> Any:
+    """timetz with ``cur.tzinfo_factory``'s tzinfo (see :func:`_cast_timestamptz`)."""
+    if value is None:
+        return None
+    from pgpool._pgpool import _cast
+
+    return _with_factory(_cast(1266, value), cur)

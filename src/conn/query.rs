@@ -61,6 +61,22 @@ impl Connection {
                 self.flush()?;
                 self.read_until_ready(intr, sink)
             }
+            // Nothing but whitespace: "BEGIN; " would be one statement, and the empty
+            // query's answer (EmptyQueryResponse, what the caller must see) would be
+            // lost. Two Query messages in one write, as psycopg2 sends them.
+            Some(begin) if sql.trim_matches([' ', '\t', '\n', '\r', '\x0c']).is_empty() => {
+                if let Err(e) = begin
+                    .write_query(&mut self.wbuf)
+                    .and_then(|_| self.put_query(sql))
+                {
+                    self.wbuf.clear();
+                    self.pending_begin = Some(begin);
+                    return Err(e);
+                }
+                self.flush()?;
+                self.read_begin(intr)?;
+                self.read_until_ready(intr, sink)
+            }
             Some(begin) => {
                 // One Query message "BEGIN;<sql>": one write, and one flush and one
                 // wake-up on the server side (two Query messages cost two).

@@ -157,7 +157,9 @@ pub(crate) fn scalar<'py>(py: Python<'py>, tc: Typecast, s: &[u8]) -> PyResult<B
         }
         Typecast::Bytea => {
             let v = types::decode_bytea(s).map_err(|e| parse_error(py, &e))?;
-            Ok(PyMemoryView::from(&PyBytes::new(py, &v))?.into_any())
+            // psycopg2's buffer: items are 1-byte bytes (format 'c'), not ints.
+            let mv = PyMemoryView::from(&PyBytes::new(py, &v))?;
+            mv.call_method1(pyo3::intern!(py, "cast"), (pyo3::intern!(py, "c"),))
         }
         Typecast::Date => match types::parse_date(s).map_err(|e| parse_error(py, &e))? {
             DateValue::Date(d) => {

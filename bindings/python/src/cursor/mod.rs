@@ -163,22 +163,55 @@ impl Cursor {
     /// registrations, as psycopg2 looks them up); empty when none applies.
     fn custom_casters(&self, py: Python<'_>, r: &QueryResult) -> Vec<Option<Py<PyAny>>> {
         let conn = self.conn.as_ref().map(|c| c.bind(py).clone());
+        let tz = self.tz_casters(py, r);
         if self.casters.is_empty()
             && !crate::casters::any_global()
             && !conn.as_ref().is_some_and(|c| c.get().has_casters())
+            && tz.is_none()
         {
             return Vec::new();
         }
         let v: Vec<Option<Py<PyAny>>> = r
             .columns
             .iter()
-            .map(|c| self.caster_for(py, c.type_oid))
+            .map(|c| {
+                self.caster_for(py, c.type_oid).or_else(|| {
+                    let (ts, t) = tz.as_ref()?;
+                    match c.type_oid {
+                        1184 => Some(ts.clone_ref(py)),
+                        1266 => Some(t.clone_ref(py)),
+                        _ => None,
+                    }
+                })
+            })
             .collect();
         if v.iter().any(Option::is_some) {
             v
         } else {
             Vec::new()
         }
+    }
+
+    /// With a `tzinfo_factory` other than `datetime.timezone` (psycopg2's default) and a
+    /// timestamptz or timetz column: the casters that give their values the factory's
+    /// tzinfo (`pgpool.tz`), for the columns no user typecaster claims.
+    fn tz_casters(&self, py: Python<'_>, r: &QueryResult) -> Option<(Py<PyAny>, Py<PyAny>)> {
+        let f = self.tzinfo_factory.as_ref()?.bind(py);
+        if !r.columns.iter().any(|c| matches!(c.type_oid, 1184 | 1266)) {
+            return None;
+        }
+        let default = py
+            .import("datetime")
+            .and_then(|m| m.getattr("timezone"))
+            .ok()?;
+        if f.is(&default) {
+            return None;
+        }
+        let m = py.import("pgpool.tz").ok()?;
+        Some((
+            m.getattr("_cast_timestamptz").ok()?.unbind(),
+            m.getattr("_cast_timetz").ok()?.unbind(),
+        ))
     }
 
     /// The typecaster `cast()` uses for `oid`: the cursor's, the connection's, then a
@@ -527,7 +560,14 @@ impl Cursor {
         vars: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let py = slf.py();
-        let conn = slf.borrow().open_conn(py)?;
+        // As psycopg2: a closed cursor (or connection) still renders statements.
+        let Some(conn) = slf.borrow().conn.as_ref().map(|c| c.clone_ref(py)) else {
+            return Err(client_error(
+                py,
+                Kind::Interface,
+                "the cursor has no connection",
+            ));
+        };
         let sql = adapt::render(py, &adapt::query_text(query, slf.as_any())?, vars, |q| {
             conn.get().quoting_for(py, q)
         })?;
