@@ -58,6 +58,8 @@ __all__ = [
     "POLL_READ",
     "POLL_WRITE",
     "POLL_ERROR",
+    "set_wait_callback",
+    "get_wait_callback",
     "parse_dsn",
     "make_dsn",
     "connection",
@@ -160,6 +162,12 @@ POLL_OK = 0
 POLL_READ = 1
 POLL_WRITE = 2
 POLL_ERROR = 3
+
+#: psycopg2's green mode: ``set_wait_callback(f)`` makes every connection call
+#: ``f(conn)`` where it would block on the socket (``extras.wait_select`` is such a
+#: callback; gevent and eventlet install their own); ``None`` removes it.
+set_wait_callback = _pgpool.set_wait_callback
+get_wait_callback = _pgpool.get_wait_callback
 
 
 # ---------------------------------------------------------------------------

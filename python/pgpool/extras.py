@@ -38,6 +38,7 @@ from ._pgpool import Connection as _Connection
 from ._pgpool import Cursor as _Cursor
 
 __all__ = [
+    "wait_select",
     "DictCursorBase",
     "DictCursor",
     "DictRow",
@@ -847,3 +848,30 @@ from ._composite import CompositeCaster, register_composite  # noqa: E402
 from ._hstore import HstoreAdapter, register_hstore  # noqa: E402
 from ._netaddr import Inet, register_inet, register_ipaddress  # noqa: E402
 from ._range import RangeAdapter, RangeCaster, register_range  # noqa: E402
+
+
+def wait_select(conn: Any) -> None:
+    """psycopg2's ``wait_select``: polls ``conn`` (an asynchronous connection, or the
+    one a wait callback is given) until ``poll()`` says ``POLL_OK``, waiting on its
+    ``fileno()`` with ``select()``. Usable as a wait callback
+    (``extensions.set_wait_callback(wait_select)``): Ctrl-C then cancels the statement
+    (the server's error ends it)."""
+    import select
+
+    while True:
+        try:
+            state = conn.poll()
+            if state == _ext.POLL_OK:
+                break
+            elif state == _ext.POLL_READ:
+                select.select([conn.fileno()], [], [])
+            elif state == _ext.POLL_WRITE:
+                select.select([], [conn.fileno()], [])
+            else:
+                from .errors import OperationalError
+
+                raise OperationalError(f"bad state from poll: {state}")
+        except KeyboardInterrupt:
+            conn.cancel()
+            # the loop is ended by the server's error
+            continue

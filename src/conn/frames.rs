@@ -96,6 +96,22 @@ impl ReadBuf {
         &mut self.buf[self.end..]
     }
 
+    /// Makes [`spare_mut`](Self::spare_mut) non-empty without handling any message (for
+    /// a read of everything the socket holds): compacts, and grows the buffer when it is
+    /// full of unhandled bytes.
+    pub(crate) fn make_room(&mut self) {
+        if self.end < self.buf.len() {
+            return;
+        }
+        if self.pos > 0 {
+            self.compact();
+        }
+        if self.end == self.buf.len() {
+            let n = (self.buf.len() * 2).max(8192);
+            self.buf.resize(n, 0);
+        }
+    }
+
     /// Records that `n` bytes were written at the start of [`spare_mut`](Self::spare_mut).
     pub(crate) fn filled(&mut self, n: usize) {
         self.end += n;

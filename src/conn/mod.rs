@@ -10,7 +10,8 @@
 //! exchange, no I/O), `startup` (hosts, TLS negotiation, driving `auth`), `read` (the
 //! read loop; each message of an answer without I/O), `query` (simple and extended
 //! protocol), `begin` (the queued BEGIN), `pipeline` (`executemany`), `copy`, `txn`
-//! (transaction end and session reset); this file holds the state and its accessors.
+//! (transaction end and session reset), `green` (the wait hook and asynchronous
+//! statements); this file holds the state and its accessors.
 #![forbid(unsafe_code)]
 
 use std::collections::HashMap;
@@ -32,6 +33,7 @@ mod auth;
 mod begin;
 mod copy;
 mod frames;
+mod green;
 mod message;
 mod notify;
 mod pipeline;
@@ -41,6 +43,7 @@ mod startup;
 mod stream;
 mod txn;
 
+pub use self::green::{AsyncPoll, Wait, WaitHook};
 pub use self::notify::Notification;
 pub use self::stream::CancelToken;
 use self::{begin::PendingBegin, frames::ReadBuf, stream::*};
@@ -170,6 +173,10 @@ pub struct Connection {
     extended: bool,
     /// The TLS settings, when the connection uses TLS (for the cancel connection).
     tls: Option<crate::tls::TlsConnector>,
+    /// A face's wait hook ([`green`]): called instead of blocking on the socket.
+    wait_hook: Option<WaitHook>,
+    /// The answer being read of a statement sent with [`Connection::send_async`].
+    async_read: Option<Box<green::AsyncRead>>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -396,6 +403,11 @@ impl Connection {
     /// (its client encoding is one pgpool speaks): before a statement of the face's.
     fn check_sendable(&self) -> Result<()> {
         self.check_usable()?;
+        if self.async_read.is_some() {
+            return Err(Error::Interface(
+                "another command is already in progress (an asynchronous statement)".into(),
+            ));
+        }
         if let Some(e) = &self.unsupported_encoding {
             return Err(Error::Interface(format!(
                 "client_encoding {e:?} is not supported by pgpool: no statement runs on this connection until it goes back to its pool (whose reset restores the encoding) or is closed; supported: {}",

@@ -62,6 +62,7 @@ impl Connection {
         self.stream.set_nonblocking(true)?;
         let mut total = 0;
         let r = loop {
+            self.rb.make_room();
             match self.stream.read(self.rb.spare_mut()) {
                 Ok(0) => break Ok((total, true)),
                 Ok(n) => {

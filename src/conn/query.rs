@@ -32,6 +32,20 @@ impl Connection {
         }
     }
 
+    /// The checks before `sql` goes out with the simple query protocol (shared with
+    /// [`send_async`](Self::send_async)).
+    pub(super) fn start_simple(&mut self, sql: &str) -> Result<()> {
+        self.check_sendable()?;
+        self.extended = false;
+        if sql.as_bytes().contains(&0) {
+            return Err(Error::InvalidParameter(
+                "the query contains NUL (0x00) characters".into(),
+            ));
+        }
+        self.scan_session(sql);
+        Ok(())
+    }
+
     /// Runs SQL with the simple query protocol (no parameters; several statements
     /// allowed; no prepared statement of any kind). Returns the last statement's result,
     /// as psycopg2 does. One round trip, a deferred BEGIN included.
@@ -47,14 +61,7 @@ impl Connection {
         intr: Option<Interrupt<'_>>,
         sink: Option<RowSink<'_>>,
     ) -> Result<QueryResult> {
-        self.check_sendable()?;
-        self.extended = false;
-        if sql.as_bytes().contains(&0) {
-            return Err(Error::InvalidParameter(
-                "the query contains NUL (0x00) characters".into(),
-            ));
-        }
-        self.scan_session(sql);
+        self.start_simple(sql)?;
         match self.pending_begin.take() {
             None => {
                 self.put_query(sql)?;

@@ -19,6 +19,11 @@ impl Connection {
         if self.wbuf.is_empty() {
             return Ok(());
         }
+        if let Some(hook) = self.wait_hook.clone() {
+            if self.plain_socket() {
+                return self.flush_green(&hook);
+            }
+        }
         let r = self.stream.write_all(&self.wbuf);
         self.wbuf.clear();
         r.map_err(|e| {
@@ -46,6 +51,16 @@ impl Connection {
                     self.broken = true;
                     return Err(e);
                 }
+            }
+            if let Some(hook) = self.wait_hook.clone() {
+                // Green mode: the hook waits (and handles Ctrl-C) its own way.
+                if !self.read_green(&hook)? {
+                    self.broken = true;
+                    return Err(Error::Connection(
+                        "server closed the connection unexpectedly".into(),
+                    ));
+                }
+                continue;
             }
             if self.read_deadline.is_some() && started.is_none() {
                 started = Some(Instant::now());

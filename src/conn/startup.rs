@@ -246,6 +246,8 @@ impl Connection {
             generation: crate::runtime::generation(),
             extended: false,
             tls,
+            wait_hook: None,
+            async_read: None,
         }
     }
 

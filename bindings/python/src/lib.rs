@@ -66,6 +66,7 @@ fn connect(
         py,
         Connection::new(py, ConnSlot::Plain(Box::new(c)), None, facts)?,
     )?;
+    Connection::set_object(conn.bind(py));
     if let Some(f) = cursor_factory.filter(|f| !f.is_none()) {
         conn.bind(py).setattr("cursor_factory", f)?;
     }
@@ -176,6 +177,8 @@ fn _pgpool(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_quote, m)?)?;
     m.add_function(wrap_pyfunction!(_parse_dsn, m)?)?;
     m.add_function(wrap_pyfunction!(_encodings, m)?)?;
+    m.add_function(wrap_pyfunction!(conn::set_wait_callback, m)?)?;
+    m.add_function(wrap_pyfunction!(conn::get_wait_callback, m)?)?;
     m.add_function(wrap_pyfunction!(register::_register_caster, m)?)?;
     m.add_function(wrap_pyfunction!(casters::_register_adapter, m)?)?;
     m.add_function(wrap_pyfunction!(casters::_cast, m)?)?;

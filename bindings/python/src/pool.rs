@@ -140,7 +140,9 @@ impl Pool {
             Some(slf.clone().into_any().unbind()),
             facts,
         )?;
-        Py::new(py, c)
+        let c = Py::new(py, c)?;
+        Connection::set_object(c.bind(py));
+        Ok(c)
     }
 
     fn give_back(slf: &Bound<'_, Self>, conn: &Bound<'_, PyAny>, close: bool) -> PyResult<()> {

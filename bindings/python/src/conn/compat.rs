@@ -11,6 +11,7 @@ impl Connection {
     /// `DISCARD ALL` (psycopg2's `reset()`).
     fn reset(&self, py: Python<'_>) -> PyResult<()> {
         self.check_open(py)?;
+        self.check_not_async(py, "reset")?;
         self.run(py, |st, intr| st.reset_session(intr))
     }
 
@@ -27,6 +28,7 @@ impl Connection {
     ) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         slf.get().check_open(py)?;
+        slf.get().check_not_async(py, "lobject")?;
         slf.get()
             .locked(py, |st| st.tpc.check_not_prepared("lobject"))
             .map_err(|e| super::map_err(py, &e))?;
@@ -58,6 +60,7 @@ impl Connection {
     /// cannot convert raises `NotSupportedError` and nothing is sent.
     fn set_client_encoding(&self, py: Python<'_>, encoding: &str) -> PyResult<()> {
         self.check_open(py)?;
+        self.check_not_async(py, "set_client_encoding")?;
         let Some(enc) = pgpool::encoding::Encoding::from_name(encoding) else {
             return Err(crate::errors::client_error(
                 py,

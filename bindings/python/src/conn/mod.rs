@@ -22,12 +22,14 @@ mod notify;
 mod signal;
 mod state;
 mod tpc;
+mod waiting;
 
 use args::parse_onoff;
 pub(crate) use args::{map_err, map_err_q, parse_isolevel, tx_status_code};
 pub(crate) use facts::{ConnectionInfo, PublicParams};
 pub(crate) use signal::SignalHook;
 pub(crate) use state::{CallOutcome, ConnSlot, State};
+pub(crate) use waiting::{get_wait_callback, set_wait_callback};
 
 /// What a connection object knows of its server connection, set once connected.
 struct Ident {
@@ -78,6 +80,10 @@ pub struct Connection {
     casters: Mutex<std::collections::HashMap<u32, Py<PyAny>>>,
     /// `casters` is not empty (checked per statement without taking its lock).
     any_caster: std::sync::atomic::AtomicBool,
+    /// Green and asynchronous mode ([`waiting`]).
+    wait: std::sync::Arc<waiting::Waiting>,
+    /// The state's `mark` (shared: read without the state lock).
+    mark: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Connection {
@@ -123,6 +129,7 @@ impl Connection {
     /// An object without a server connection (what `__new__` makes; closed).
     fn blank(state: State, pool: Option<Py<PyAny>>) -> Connection {
         Connection {
+            mark: state.mark.clone(),
             state: Mutex::new(state),
             closed: AtomicU8::new(1),
             ident: std::sync::OnceLock::new(),
@@ -133,6 +140,7 @@ impl Connection {
             facts: std::sync::OnceLock::new(),
             casters: Mutex::new(std::collections::HashMap::new()),
             any_caster: std::sync::atomic::AtomicBool::new(false),
+            wait: waiting::Waiting::new(),
         }
     }
 
@@ -161,7 +169,7 @@ impl Connection {
     /// psycopg2's `connection.__init__(dsn, async_=0)`: connects an object `__new__`
     /// made. The DSN (password masked) is set first, so that a subclass sees it even
     /// when connecting fails.
-    fn init_connect(&self, py: Python<'_>, dsn: &str) -> PyResult<()> {
+    fn init_connect(&self, py: Python<'_>, dsn: &str, asynchronous: bool) -> PyResult<()> {
         if self.ident.get().is_some() || self.facts.get().is_some() {
             return Err(client_error(
                 py,
@@ -190,20 +198,31 @@ impl Connection {
             Some(dsn),
         )));
         let params = cfg.connect.clone();
+        if asynchronous {
+            return self.start_async_connect(py, params);
+        }
         let c = crate::exit::detach(py, move || pgpool::Connection::connect_checked(&params))
             .map_err(|e| to_py(py, &e))?;
+        self.install_connected(py, c, false);
+        Ok(())
+    }
+
+    /// Puts a new core connection in place (`__init__`, an asynchronous connect's end).
+    fn install_connected(&self, py: Python<'_>, c: pgpool::Connection, autocommit: bool) {
         let ident = Ident {
             cancel: c.cancel_token(),
             pid: c.backend_pid(),
             server_version: c.server_version(),
         };
         let old = self.locked(py, move |st| {
+            if autocommit {
+                st.autocommit = true;
+            }
             std::mem::replace(&mut st.holder, ConnSlot::Plain(Box::new(c)))
         });
         drop(old);
         let _ = self.ident.set(ident);
         self.closed.store(0, Ordering::Release);
-        Ok(())
     }
 
     /// Runs `f` on the state. Never waits for the lock while holding the GIL: the thread
@@ -221,7 +240,8 @@ impl Connection {
 
     /// psycopg2's `conn->mark` (see [`State::mark`]).
     pub(crate) fn mark(&self, py: Python<'_>) -> u64 {
-        self.locked(py, |st| st.mark)
+        let _ = py;
+        self.mark.load(Ordering::Acquire)
     }
 
     /// The server's transaction status as of the last message (`Unknown` when closed or
@@ -296,6 +316,25 @@ impl Connection {
         T: Send,
         F: FnOnce(&mut State, Interrupt<'_>) -> T + Send,
     {
+        let green = self.green_hook(py);
+        if green.is_some() {
+            let (out, after) = crate::exit::detach(py, || {
+                self.locked_run(
+                    |st, intr| {
+                        self.install_hook(st, green);
+                        let out = f(st, intr);
+                        self.install_hook(st, None);
+                        out
+                    },
+                    &|| false,
+                )
+            });
+            if let Some(e) = self.callback_raised(py) {
+                return Err(e);
+            }
+            self.apply_after(py, after)?;
+            return Ok(out);
+        }
         let (out, after, interrupted) = crate::exit::detach(py, || {
             let hook = SignalHook::new();
             let (out, after) = self.locked_run(f, &|| hook.check());
@@ -483,6 +522,7 @@ impl Connection {
 
     fn commit_or_rollback(&self, py: Python<'_>, commit: bool) -> PyResult<()> {
         self.check_open(py)?;
+        self.check_not_async(py, if commit { "commit" } else { "rollback" })?;
         self.run(py, move |st, intr| {
             st.tpc
                 .check_plain_end(if commit { "commit" } else { "rollback" })?;
@@ -498,6 +538,7 @@ impl Connection {
         change: DefaultsChange,
     ) -> PyResult<()> {
         self.check_open(py)?;
+        self.check_not_async(py, "set_session")?;
         let in_tx = self.locked(py, |st| st.in_tx);
         if in_tx {
             return Err(client_error(
@@ -558,40 +599,13 @@ impl Connection {
     pub(crate) fn default_cursor_factory(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         self.cursor_factory.lock().as_ref().map(|f| f.clone_ref(py))
     }
-}
-
-impl Drop for Connection {
-    /// A connection dropped without `putconn()`/`close()` goes back to its pool (rolled
-    /// back, reset) or is closed; that may take a round trip, so not with the GIL held.
-    fn drop(&mut self) {
-        let h = std::mem::replace(&mut self.state.get_mut().holder, ConnSlot::Closed);
-        if matches!(h, ConnSlot::Plain(_) | ConnSlot::Pooled(_)) {
-            Python::attach(|py| crate::exit::detach(py, move || drop(h)));
-        }
-    }
-}
-
-#[pymethods]
-impl Connection {
-    /// `Connection(dsn, async_=0)`: takes any arguments (a subclass's `__init__` may take
-    /// others); `__init__` connects.
-    #[new]
-    #[pyo3(signature = (*_args, **_kwargs))]
-    fn py_new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Connection {
-        Connection::blank(State::new(ConnSlot::Closed), None)
-    }
-
-    /// psycopg2's `connection.__init__(dsn, async_=0)`: connects to `dsn` (a libpq
-    /// connection string or URI; empty: from the environment). Asynchronous connections
-    /// are not supported.
-    #[pyo3(signature = (dsn, async_=None, **kwargs))]
-    fn __init__(
-        &self,
-        py: Python<'_>,
+    /// `__init__`'s arguments: the DSN and whether the connection is asynchronous
+    /// (`async_`, or psycopg2's old `async` keyword).
+    fn init_args(
         dsn: &Bound<'_, PyAny>,
         async_: Option<&Bound<'_, PyAny>>,
         kwargs: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<()> {
+    ) -> PyResult<(String, bool)> {
         let mut asynchronous = match async_ {
             Some(a) => a.is_truthy()?,
             None => false,
@@ -613,14 +627,86 @@ impl Connection {
                 dsn.get_type().name()?
             )));
         };
-        if asynchronous {
-            return Err(client_error(
-                py,
-                Kind::NotSupported,
-                "asynchronous connections are not supported by pgpool",
-            ));
+        Ok((dsn.to_str()?.to_owned(), asynchronous))
+    }
+}
+
+impl Drop for Connection {
+    /// A connection dropped without `putconn()`/`close()` goes back to its pool (rolled
+    /// back, reset) or is closed; that may take a round trip, so not with the GIL held.
+    fn drop(&mut self) {
+        let h = std::mem::replace(&mut self.state.get_mut().holder, ConnSlot::Closed);
+        if matches!(h, ConnSlot::Plain(_) | ConnSlot::Pooled(_)) {
+            Python::attach(|py| crate::exit::detach(py, move || drop(h)));
         }
-        self.init_connect(py, dsn.to_str()?)
+    }
+}
+
+#[pymethods]
+impl Connection {
+    /// `Connection(dsn, async_=0)`: takes any arguments (a subclass's `__init__` may take
+    /// others, and connects); `Connection` itself, whose `__init__` Python does not call,
+    /// connects here.
+    #[new]
+    #[classmethod]
+    #[pyo3(signature = (*args, **kwargs))]
+    fn py_new(
+        cls: &Bound<'_, pyo3::types::PyType>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Connection> {
+        let py = cls.py();
+        let c = Connection::blank(State::new(ConnSlot::Closed), None);
+        if !cls.is(py.get_type::<Connection>()) {
+            return Ok(c);
+        }
+        let kw = PyDict::new(py);
+        if let Some(k) = kwargs {
+            kw.update(k.as_mapping())?;
+        }
+        let dsn = match args.get_item(0) {
+            Ok(d) => d,
+            Err(_) => match kw.get_item("dsn")? {
+                Some(d) => {
+                    kw.del_item("dsn")?;
+                    d
+                }
+                None => {
+                    return Err(PyTypeError::new_err(
+                        "Connection() missing required argument 'dsn' (pos 1)",
+                    ))
+                }
+            },
+        };
+        let async_ = match args.get_item(1) {
+            Ok(a) => Some(a),
+            Err(_) => {
+                let a = kw.get_item("async_")?;
+                if a.is_some() {
+                    kw.del_item("async_")?;
+                }
+                a
+            }
+        };
+        let (dsn, asynchronous) = Self::init_args(&dsn, async_.as_ref(), Some(&kw))?;
+        c.init_connect(py, &dsn, asynchronous)?;
+        Ok(c)
+    }
+
+    /// psycopg2's `connection.__init__(dsn, async_=0)`: connects to `dsn` (a libpq
+    /// connection string or URI; empty: from the environment); `async_`: an
+    /// asynchronous connection (`poll()` says when it is established).
+    #[pyo3(signature = (dsn, async_=None, **kwargs))]
+    fn __init__(
+        slf: &Bound<'_, Self>,
+        dsn: &Bound<'_, PyAny>,
+        async_: Option<&Bound<'_, PyAny>>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let (dsn, asynchronous) = Self::init_args(dsn, async_, kwargs)?;
+        Connection::set_object(slf);
+        slf.get().init_connect(py, &dsn, asynchronous)
     }
 
     /// Commits the current transaction (nothing to do when none was started).
@@ -639,6 +725,7 @@ impl Connection {
             return;
         }
         let h = self.take_holder(py, ConnSlot::Closed);
+        self.end_async();
         crate::exit::detach(py, move || match h {
             ConnSlot::Plain(c) => c.close(),
             ConnSlot::Pooled(c) => c.discard(),
@@ -792,6 +879,9 @@ impl Connection {
     /// `TRANSACTION_STATUS_*` of the server (a BEGIN still queued counts as idle, as the
     /// server has not seen it).
     fn get_transaction_status(&self, py: Python<'_>) -> i32 {
+        if self.executing() {
+            return 1; // TRANSACTION_STATUS_ACTIVE: a statement is underway
+        }
         self.locked(py, |st| {
             st.conn_ref()
                 .map(|c| tx_status_code(c.transaction_status()))
@@ -877,17 +967,26 @@ impl Connection {
         *self.cursor_factory.lock() = value;
     }
 
+    /// 1 for an asynchronous connection (`connect(dsn, async_=True)`).
     #[getter]
     fn async_(&self) -> i32 {
-        0
+        i32::from(self.is_async())
     }
 
+    /// True while an asynchronous statement (or connect) is underway.
     fn isexecuting(&self) -> bool {
-        false
+        self.executing()
     }
 
     /// Cancels the running statement (callable from any thread).
     fn cancel(&self, py: Python<'_>) -> PyResult<()> {
+        if self.is_async() && self.ident.get().is_none() && !self.is_closed() {
+            return Err(client_error(
+                py,
+                Kind::Operational,
+                "asynchronous connection attempt underway",
+            ));
+        }
         self.check_open(py)?;
         // Never wait for the state lock here: the statement to cancel holds it.
         if let Some(st) = self.state.try_lock() {

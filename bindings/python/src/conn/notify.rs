@@ -1,6 +1,7 @@
 //! LISTEN/NOTIFY on a connection, as psycopg2 has it: `notifies` (a list of
 //! `extensions.Notify`, assignable), `poll()` reads what arrived without blocking,
-//! `fileno()` is the socket to `select()` on.
+//! `fileno()` is the socket to `select()` on (see `waiting` for asynchronous connections
+//! and wait callbacks).
 
 use pyo3::prelude::*;
 use pyo3::types::PyList;
@@ -49,14 +50,19 @@ impl Connection {
 
     /// Reads what the server sent without blocking (notifications go to `notifies`);
     /// `POLL_OK` (0). Raises `OperationalError` when the connection was lost.
+    /// On an asynchronous connection, reads what arrived of the connect or of the
+    /// statement underway (`POLL_READ`, 1: wait for `fileno()` to be readable and poll
+    /// again); inside a wait callback, says whether the socket is ready.
     fn poll(&self, py: Python<'_>) -> PyResult<i32> {
-        self.check_open(py)?;
-        self.run(py, |st, _| st.conn_mut()?.poll_input())?;
-        Ok(0)
+        self.poll_any(py)
     }
 
     /// The socket's file descriptor (wait on it with `select()`, then `poll()`).
     fn fileno(&self, py: Python<'_>) -> PyResult<i32> {
+        let fd = self.known_fd();
+        if fd >= 0 && (!self.is_closed() || self.executing()) {
+            return Ok(fd);
+        }
         self.check_open(py)?;
         self.locked(py, |st| st.conn_ref().map(|c| c.raw_fd()))
             .ok_or_else(|| client_error(py, Kind::Interface, "connection already closed"))

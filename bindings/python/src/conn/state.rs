@@ -30,7 +30,7 @@ pub(crate) struct State {
     pub(crate) entered: bool,
     /// psycopg2's `conn->mark`: counts the transactions ended, so that a named cursor
     /// (a server cursor without HOLD) knows when its transaction is gone.
-    pub(crate) mark: u64,
+    pub(crate) mark: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// The two-phase transaction (`tpc_begin` .. `tpc_commit`), if any.
     pub(crate) tpc: pgpool::tpc::TwoPhase,
 }
@@ -43,9 +43,15 @@ impl State {
             chars: Characteristics::default(),
             in_tx: false,
             entered: false,
-            mark: 0,
+            mark: Default::default(),
             tpc: pgpool::tpc::TwoPhase::Off,
         }
+    }
+
+    /// A transaction ended: `mark` counts one more (read without the state lock, by the
+    /// connection object, so that making a cursor never waits for a running statement).
+    pub(crate) fn bump_mark(&mut self) {
+        self.mark.fetch_add(1, std::sync::atomic::Ordering::Release);
     }
 
     pub(crate) fn conn_mut(&mut self) -> pgpool::error::Result<&mut pgpool::Connection> {
@@ -170,7 +176,7 @@ impl State {
             self.end(false, false, Some(intr))?;
         }
         self.tpc.end();
-        self.mark += 1;
+        self.bump_mark();
         let conn = self.conn_mut()?;
         conn.simple_query("DISCARD ALL", Some(intr))?;
         if self.autocommit {
@@ -187,7 +193,7 @@ impl State {
         intr: Option<Interrupt<'_>>,
     ) -> pgpool::error::Result<()> {
         if std::mem::replace(&mut self.in_tx, false) {
-            self.mark += 1;
+            self.bump_mark();
         }
         self.tpc.end();
         let how = if commit {

@@ -43,6 +43,7 @@ impl Connection {
     /// Begins a two-phase transaction with the id `xid` (an `Xid` or a string).
     fn tpc_begin(&self, py: Python<'_>, xid: &Bound<'_, PyAny>) -> PyResult<()> {
         self.check_open(py)?;
+        self.check_not_async(py, "tpc_begin")?;
         let tid = tid_of(&ensure_xid(xid)?)?;
         self.run(py, move |st, _| {
             st.tpc.begin(tid, st.in_tx, st.autocommit)?;
@@ -54,6 +55,7 @@ impl Connection {
     /// transaction, `status` is `STATUS_PREPARED`).
     fn tpc_prepare(&self, py: Python<'_>) -> PyResult<()> {
         self.check_open(py)?;
+        self.check_not_async(py, "tpc_prepare")?;
         let q = self.quoting(py);
         self.run(py, move |st, intr| {
             let sql = st.tpc.prepare_sql(q)?;
@@ -61,7 +63,7 @@ impl Connection {
             st.conn_mut()?.simple_query_with(&sql, Some(intr), None)?;
             st.tpc.mark_prepared();
             if std::mem::replace(&mut st.in_tx, false) {
-                st.mark += 1;
+                st.bump_mark();
             }
             Ok(())
         })
@@ -121,6 +123,7 @@ impl Connection {
         commit: bool,
     ) -> PyResult<()> {
         self.check_open(py)?;
+        self.check_not_async(py, if commit { "tpc_commit" } else { "tpc_rollback" })?;
         let q = self.quoting(py);
         let recovered = match xid {
             Some(x) => Some(tid_of(&ensure_xid(x)?)?),

@@ -68,6 +68,7 @@ pub(super) fn copy(
 ) -> PyResult<()> {
     // Named cursors too: psycopg2 runs COPY on their connection like any cursor's.
     let conn = slf.borrow().open_conn(py)?;
+    conn.get().check_not_async(py, "copy")?;
     {
         let mut me = slf.borrow_mut();
         me.reset();

@@ -20,6 +20,7 @@ impl Cursor {
     ) -> PyResult<()> {
         let py = slf.py();
         let conn = Cursor::prepare_executemany(slf)?;
+        conn.get().check_not_async(py, "executemany")?;
         let qtext = adapt::query_text(query, slf.as_any())?;
         let it: Py<PyIterator> = vars_list.try_iter()?.unbind();
         slf.borrow_mut().reset();

@@ -349,6 +349,9 @@ impl Cursor {
         if self.closed {
             return Err(client_error(py, Kind::Interface, "cursor already closed"));
         }
+        if let Some(c) = &self.conn {
+            c.get().check_not_executing(py, "fetch")?;
+        }
         if self.rows.is_none() {
             return Err(client_error(py, Kind::Programming, "no results to fetch"));
         }
@@ -538,7 +541,17 @@ impl Cursor {
         if Self::is_named(slf) {
             return Self::execute_named(slf, query, vars);
         }
+        let asynchronous = match &slf.borrow().conn {
+            Some(c) if c.get().is_async() => {
+                c.get().check_not_executing(py, "execute")?;
+                true
+            }
+            _ => false,
+        };
         let (conn, sql) = Cursor::prepare_execute(slf, query, vars)?;
+        if asynchronous {
+            return conn.get().execute_async(py, slf.as_any(), sql);
+        }
         let r = conn.get().execute(py, &sql)?;
         slf.borrow_mut().set_result(py, r)
     }
@@ -667,6 +680,9 @@ impl Cursor {
     #[pyo3(signature = (value, mode="relative"))]
     fn scroll(slf: &Bound<'_, Self>, value: i64, mode: &str) -> PyResult<()> {
         let py = slf.py();
+        if let Some(c) = &slf.borrow().conn {
+            c.get().check_not_executing(py, "scroll")?;
+        }
         if Self::is_named(slf) {
             // `MOVE` on the server; psycopg2 keeps no result from it (and takes any mode
             // other than "absolute" as relative).
@@ -936,6 +952,14 @@ impl Connection {
     ) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         slf.get().check_open(py)?;
+        Connection::set_object(slf);
+        if slf.get().is_async() && name.is_some_and(|n| !n.is_none()) {
+            return Err(client_error(
+                py,
+                Kind::Programming,
+                "asynchronous connections cannot produce named cursors",
+            ));
+        }
         let scrollable = match scrollable.filter(|s| !s.is_none()) {
             Some(s) => Some(s.is_truthy()?),
             None => None,
