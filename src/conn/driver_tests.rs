@@ -315,3 +315,95 @@ fn poll_input_reads_an_idle_connection_without_blocking() {
     assert!(c.poll_input().is_err());
     assert!(c.is_broken());
 }
+
+fn error_response(code: &str, message: &str) -> Vec<u8> {
+    msg(
+        b'E',
+        format!("SERROR\0VERROR\0C{code}\0M{message}\0\0").as_bytes(),
+    )
+}
+
+#[test]
+fn an_async_statement_is_read_without_blocking_as_it_arrives() {
+    let (mut c, mut peer) = connection(&[]);
+    c.send_async("SELECT 1; SELECT n").unwrap();
+    assert!(c.async_pending());
+    assert_eq!(client_sent(&mut peer), query("SELECT 1; SELECT n"));
+    // Nothing else may go out meanwhile.
+    assert!(matches!(
+        c.simple_query("SELECT 2", None),
+        Err(Error::Interface(_))
+    ));
+    assert!(matches!(c.poll_async(), Ok(AsyncPoll::Pending)));
+    let answer = [
+        row_description("a"),
+        data_row("1"),
+        complete("SELECT 1"),
+        row_description("n"),
+        data_row("7"),
+        complete("SELECT 1"),
+        ready(b'I'),
+    ]
+    .concat();
+    // Split inside a message: the first half is not enough.
+    peer.write_all(&answer[..answer.len() - 9]).unwrap();
+    assert!(matches!(c.poll_async(), Ok(AsyncPoll::Pending)));
+    peer.write_all(&answer[answer.len() - 9..]).unwrap();
+    let Ok(AsyncPoll::Done(r)) = c.poll_async() else {
+        panic!("the answer is complete")
+    };
+    // The last statement's result, as psycopg2 has it.
+    assert_eq!(
+        (r.columns[0].name.as_str(), r.get(0, 0)),
+        ("n", Some(&b"7"[..]))
+    );
+    assert!(!c.async_pending());
+    assert!(!c.is_broken());
+}
+
+#[test]
+fn an_async_statement_returns_its_first_error_once_complete() {
+    let (mut c, _peer) = connection(&[
+        error_response("42703", "column \"x\" does not exist"),
+        ready(b'I'),
+    ]);
+    c.send_async("SELECT x; SELECT 1").unwrap();
+    match c.poll_async() {
+        Err(Error::Db(e)) => assert_eq!(e.code, "42703"),
+        other => panic!("expected the server's error, got {other:?}"),
+    }
+    assert!(!c.async_pending() && !c.is_broken());
+}
+
+#[test]
+fn the_wait_hook_is_called_where_a_read_would_block() {
+    let (mut c, mut peer) = connection(&[]);
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let peer2 = std::sync::Arc::new(std::sync::Mutex::new(peer.try_clone().unwrap()));
+    let (n, p) = (calls.clone(), peer2.clone());
+    // The "coroutine library": on the first wait the server answers.
+    c.set_wait_hook(Some(std::sync::Arc::new(move |w| {
+        assert_eq!(w, Wait::Read);
+        if n.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            let mut p = p.lock().unwrap();
+            p.write_all(&[row_description("n"), data_row("5")].concat())
+                .unwrap();
+            p.write_all(&[complete("SELECT 1"), ready(b'I')].concat())
+                .unwrap();
+        }
+        Ok(())
+    })));
+    let r = c.simple_query("SELECT n", None).unwrap();
+    assert_eq!(r.get(0, 0), Some(&b"5"[..]));
+    assert!(calls.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+    assert_eq!(client_sent(&mut peer), query("SELECT n"));
+    // A hook's error ends the statement and gives the connection up.
+    c.set_wait_hook(Some(std::sync::Arc::new(|_| {
+        Err(Error::Interface("the callback failed".into()))
+    })));
+    assert!(matches!(
+        c.simple_query("SELECT 2", None),
+        Err(Error::Interface(_))
+    ));
+    assert!(c.is_broken());
+}

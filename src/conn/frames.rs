@@ -188,4 +188,19 @@ mod tests {
         feed(&mut rb, &m[5..]);
         assert!(rb.has_message());
     }
+
+    #[test]
+    fn make_room_keeps_unhandled_messages_and_grows_a_full_buffer() {
+        let mut rb = ReadBuf::with_capacity(16);
+        let a = message(b'A', b"0123456789"); // 15 bytes
+        feed(&mut rb, &a);
+        let n = rb.spare_mut().len();
+        feed(&mut rb, &message(b'B', b"xyz")[..n]); // the buffer is now full
+        assert!(rb.spare_mut().is_empty());
+        rb.make_room();
+        assert!(!rb.spare_mut().is_empty());
+        let (tag, len) = rb.peek().unwrap().unwrap();
+        let at = rb.take(len);
+        assert_eq!((tag, rb.get(at)), (b'A', &b"0123456789"[..]));
+    }
 }

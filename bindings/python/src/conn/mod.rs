@@ -199,7 +199,7 @@ impl Connection {
         )));
         let params = cfg.connect.clone();
         if asynchronous {
-            return self.start_async_connect(py, params);
+            return self.connect_async(py, params);
         }
         let c = crate::exit::detach(py, move || pgpool::Connection::connect_checked(&params))
             .map_err(|e| to_py(py, &e))?;
@@ -316,24 +316,23 @@ impl Connection {
         T: Send,
         F: FnOnce(&mut State, Interrupt<'_>) -> T + Send,
     {
-        let green = self.green_hook(py);
-        if green.is_some() {
-            let (out, after) = crate::exit::detach(py, || {
-                self.locked_run(
-                    |st, intr| {
-                        self.install_hook(st, green);
-                        let out = f(st, intr);
-                        self.install_hook(st, None);
-                        out
-                    },
-                    &|| false,
-                )
-            });
-            if let Some(e) = self.callback_raised(py) {
-                return Err(e);
+        // Green mode, as psycopg2 has it: the GIL stays held (the socket is used without
+        // blocking, and the callback, Python code that may switch to another coroutine
+        // on this thread, is called where the read or write would block).
+        if let Some(hook) = self.green_hook(py) {
+            if let Some(mut st) = self.state.try_lock() {
+                self.install_hook(&mut st, Some(hook));
+                let out = f(&mut st, &|| false);
+                self.install_hook(&mut st, None);
+                let after = st.take_after();
+                drop(st);
+                if let Some(e) = self.callback_raised(py) {
+                    return Err(e);
+                }
+                self.apply_after(py, after)?;
+                return Ok(out);
             }
-            self.apply_after(py, after)?;
-            return Ok(out);
+            // Busy on another thread: wait for it without the GIL, then block as usual.
         }
         let (out, after, interrupted) = crate::exit::detach(py, || {
             let hook = SignalHook::new();
@@ -980,7 +979,7 @@ impl Connection {
 
     /// Cancels the running statement (callable from any thread).
     fn cancel(&self, py: Python<'_>) -> PyResult<()> {
-        if self.is_async() && self.ident.get().is_none() && !self.is_closed() {
+        if self.connecting() {
             return Err(client_error(
                 py,
                 Kind::Operational,

@@ -6,7 +6,6 @@
 //! while its state is locked, and the asynchronous statement's cursor.
 
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU8, Ordering};
-use std::sync::mpsc;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -49,13 +48,6 @@ pub(crate) fn green() -> bool {
     GREEN.load(Ordering::Acquire)
 }
 
-/// A connection being established on a thread of its own (an asynchronous connect).
-struct Connecting {
-    done: mpsc::Receiver<pgpool::error::Result<pgpool::Connection>>,
-    /// Readable once the thread is done: the `fileno()` while connecting.
-    _wake: std::os::unix::net::UnixStream,
-}
-
 /// A connection object's non-blocking side, shared with the wait hook it installs.
 #[derive(Default)]
 pub(crate) struct Waiting {
@@ -76,7 +68,9 @@ pub(crate) struct Waiting {
     /// The cursor the asynchronous statement's result goes to (a weak reference) and
     /// its SQL (for the error).
     cursor: Mutex<Option<(Py<PyAny>, String)>>,
-    connecting: Mutex<Option<Connecting>>,
+    /// An asynchronous connection not polled yet (psycopg2's connect is underway until
+    /// `poll()` says `POLL_OK`).
+    connecting: AtomicBool,
 }
 
 impl Waiting {
@@ -194,72 +188,38 @@ impl Connection {
         Ok(())
     }
 
-    /// The asynchronous connect: the object is made open (`closed == 0`) at once, and
-    /// the connection is established on a thread of its own; `poll()` says when it is
-    /// there (`POLL_READ` until then, with `fileno()` readable once it is done).
-    pub(super) fn start_async_connect(
+    /// The asynchronous connect. The connection is established here, the GIL released
+    /// (libpq's `PQconnectStart` blocks for the host name lookup too; pgpool's connect
+    /// does the whole startup), so that `fileno()` is the socket from the start (aiopg
+    /// registers it once, right after `connect()`); for psycopg2's API the connect is
+    /// underway (`isexecuting()`, `cancel()` refused) until the first `poll()`.
+    pub(super) fn connect_async(
         &self,
         py: Python<'_>,
         params: pgpool::config::ConnectParams,
     ) -> PyResult<()> {
-        let (tx, rx) = mpsc::channel();
-        let (wake, signal) = std::os::unix::net::UnixStream::pair()
-            .map_err(|e| to_py(py, &pgpool::Error::Connection(format!("socketpair: {e}"))))?;
+        let c = crate::exit::detach(py, move || pgpool::Connection::connect_checked(&params))
+            .map_err(|e| to_py(py, &e))?;
         self.wait.is_async.store(true, Ordering::Release);
-        self.wait
-            .fd
-            .store(std::os::fd::AsRawFd::as_raw_fd(&wake), Ordering::Release);
-        *self.wait.connecting.lock() = Some(Connecting {
-            done: rx,
-            _wake: wake,
-        });
+        self.wait.fd.store(c.raw_fd(), Ordering::Release);
+        self.install_connected(py, c, true);
+        self.wait.connecting.store(true, Ordering::Release);
         self.wait.executing.store(true, Ordering::Release);
-        self.mark_closed(0);
-        std::thread::Builder::new()
-            .name("pgpool-connect".into())
-            .spawn(move || {
-                let r = pgpool::Connection::connect_checked(&params);
-                let _ = tx.send(r);
-                let mut s = signal;
-                let _ = std::io::Write::write_all(&mut s, b"!");
-            })
-            .map_err(|e| to_py(py, &pgpool::Error::Connection(format!("thread: {e}"))))?;
         Ok(())
     }
 
-    /// `poll()` of an asynchronous connect.
-    fn poll_connecting(&self, py: Python<'_>) -> PyResult<Option<i32>> {
-        let mut g = self.wait.connecting.lock();
-        let Some(c) = g.as_ref() else {
-            return Ok(None);
-        };
-        let r = match c.done.try_recv() {
-            Err(mpsc::TryRecvError::Empty) => return Ok(Some(POLL_READ)),
-            Err(mpsc::TryRecvError::Disconnected) => Err(pgpool::Error::Connection(
-                "asynchronous connection failed".into(),
-            )),
-            Ok(r) => r,
-        };
-        *g = None;
-        drop(g);
-        self.wait.executing.store(false, Ordering::Release);
-        match r {
-            Ok(c) => {
-                self.wait.fd.store(c.raw_fd(), Ordering::Release);
-                self.install_connected(py, c, true);
-                Ok(Some(POLL_OK))
-            }
-            Err(e) => {
-                self.mark_closed(1);
-                // As a blocking connect fails (OperationalError whatever the SQLSTATE).
-                let exc = to_py(py, &e);
-                let conv = py
-                    .import("pgpool.errors")?
-                    .getattr("_as_connect_error")?
-                    .call1((exc.value(py),))?;
-                Err(PyErr::from_value(conv))
-            }
+    /// The connect is underway (not polled yet).
+    pub(crate) fn connecting(&self) -> bool {
+        self.wait.connecting.load(Ordering::Acquire)
+    }
+
+    /// `poll()` of an asynchronous connect: done at the first.
+    fn poll_connecting(&self) -> Option<i32> {
+        if !self.wait.connecting.swap(false, Ordering::AcqRel) {
+            return None;
         }
+        self.wait.executing.store(false, Ordering::Release);
+        Some(POLL_OK)
     }
 
     /// `cursor.execute()` on an asynchronous connection: the statement goes out and
@@ -330,7 +290,7 @@ impl Connection {
                 POLL_READ
             });
         }
-        if let Some(s) = self.poll_connecting(py)? {
+        if let Some(s) = self.poll_connecting() {
             return Ok(s);
         }
         self.check_open(py)?;
@@ -344,8 +304,9 @@ impl Connection {
     /// `close()`: no asynchronous statement or connect is underway any more.
     pub(super) fn end_async(&self) {
         self.wait.executing.store(false, Ordering::Release);
-        *self.wait.connecting.lock() = None;
+        self.wait.connecting.store(false, Ordering::Release);
         *self.wait.cursor.lock() = None;
+        self.wait.fd.store(-1, Ordering::Release);
     }
 
     /// The socket without the state lock (set once connected), -1 when unknown.
