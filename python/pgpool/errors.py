@@ -186,10 +186,12 @@ class Diagnostics:
     are None.
     """
 
-    __slots__ = ("_fields",)
+    __slots__ = ("_fields", "_exc")
 
     def __init__(self, exc: BaseException) -> None:
         self._fields: Mapping[str, Any] = getattr(exc, "_fields", None) or {}
+        # As psycopg2's: the exception (and so its cursor) lives as long as this.
+        self._exc = exc
 
     def __getattr__(self, name: str) -> Optional[str]:
         if name in _DIAG_FIELDS:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re as _re
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-from . import _pgpool
+from . import _adapters, _pgpool
 from ._adapters import (
     ISQLQuote,
     _BuiltinAdapter,
@@ -248,31 +248,51 @@ class AsIs:
 
 
 class QuotedString:
-    """An adapter rendering a string as a quoted SQL literal."""
+    """An adapter rendering a string as a quoted SQL literal (``adapt(str)``'s).
+
+    As psycopg2's: ``encoding`` is the Python codec the literal is encoded with
+    (``latin1`` until :meth:`prepare` sets the connection's); a character it cannot
+    encode raises ``UnicodeEncodeError`` from :meth:`getquoted`. (``execute`` does not
+    go through this class: it renders strings in the connection's encoding itself.)"""
 
     def __init__(self, adapted: Any) -> None:
         self.adapted = adapted
-        self.encoding = "UTF8"
+        self.encoding = "latin1"
         self._conn: Any = None
 
     def prepare(self, conn: Any) -> None:
-        """Quote for ``conn`` from now on (its ``standard_conforming_strings``)."""
+        """Quote for ``conn`` from now on: its ``standard_conforming_strings``, and its
+        client encoding (``encoding`` becomes its Python codec)."""
         self._conn = conn
+        pgenc = getattr(conn, "encoding", None)
+        if pgenc:
+            self.encoding = encodings.get(pgenc, self.encoding)
 
     def getquoted(self) -> bytes:
-        """The SQL text for the parameter."""
+        """The SQL text for the parameter, encoded with ``encoding``."""
         value = self.adapted
         if isinstance(value, bytes):
-            value = value.decode("utf-8")
+            value = value.decode(self.encoding)
         if self._conn is None:
-            return _quote_literal(str(value))
-        return _pgpool._quote(str(value), self._conn).encode("utf-8")
+            text = _quote_literal(str(value)).decode("utf-8")
+        else:
+            text = _pgpool._quote(str(value), self._conn)
+        return text.encode(self.encoding)
+
+    def __conform__(self, proto: Any) -> Any:
+        return self
 
     def __str__(self) -> str:
-        return self.getquoted().decode("utf-8")
+        return self.getquoted().decode(self.encoding)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.adapted!r})"
+
+
+# adapt(str) is a QuotedString, as in psycopg2; it stands for pgpool's own rendering of
+# strings (registering it again does not route strings through Python).
+_adapters._BUILTIN_ADAPTERS.add(QuotedString)
+dict.__setitem__(adapters, (str, ISQLQuote), QuotedString)
 
 
 def quote_ident(ident: str, scope: Any = None) -> str:

@@ -55,7 +55,7 @@ pub use self::durations::{
 };
 use self::keywords::*;
 pub use self::keywords::{is_known_keyword, IGNORED_KEYWORDS, USED_KEYWORDS};
-pub use self::redact::redact_dsn;
+pub use self::redact::{obscure_password, redact_dsn};
 
 /// Where to connect.
 #[derive(Debug, Clone, PartialEq, Eq)]

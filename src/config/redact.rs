@@ -8,6 +8,39 @@ use super::MASK;
 // ---------------------------------------------------------------------------------------
 // Redaction
 
+/// psycopg2's `connection.dsn`: `dsn` unchanged when it sets no password, else its
+/// keywords again (a URI becomes keyword/value pairs) with the password (and any other
+/// secret, `sslpassword`) `xxx`, as psycopg2's `conn_obscure_password` rebuilds it. A DSN that does not parse is
+/// [`redact_dsn`]'s.
+pub fn obscure_password(dsn: &str) -> String {
+    let Ok(kv) = super::parse_dsn(dsn) else {
+        return redact_dsn(dsn);
+    };
+    if !kv.iter().any(|(k, _)| is_secret(k)) {
+        return dsn.to_string();
+    }
+    let mut out = Vec::with_capacity(kv.len());
+    for (k, v) in &kv {
+        let v = if is_secret(k) { "xxx" } else { v.as_str() };
+        out.push(format!("{k}={}", quote_value(v)));
+    }
+    out.join(" ")
+}
+
+/// A keyword value as libpq reads it back: `''` when empty, backslashes and quotes
+/// escaped, quoted when it holds white space (psycopg2's `make_dsn`).
+fn quote_value(v: &str) -> String {
+    if v.is_empty() {
+        return "''".into();
+    }
+    let e = v.replace('\\', "\\\\").replace('\'', "\\'");
+    if e.chars().any(char::is_whitespace) {
+        format!("'{e}'")
+    } else {
+        e
+    }
+}
+
 /// `dsn` (keyword/value string or URI) with every password replaced by `********`, for
 /// logs. Best effort on malformed input: it masks more rather than less (a stray word after
 /// a password, anything between the first `:` and the last `@` of a URI's authority...).

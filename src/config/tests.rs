@@ -1804,6 +1804,29 @@ fn debug_never_contains_the_password() {
 }
 
 #[test]
+fn obscure_password_as_psycopg2_shows_a_dsn() {
+    // No secret: unchanged (a URI stays a URI).
+    assert_eq!(obscure_password("host=h  dbname=d"), "host=h  dbname=d");
+    assert_eq!(obscure_password("postgres://u@h/d"), "postgres://u@h/d");
+    assert_eq!(
+        obscure_password(&format!("dbname=nosuch password={SECRET}")),
+        "dbname=nosuch password=xxx"
+    );
+    assert_eq!(
+        obscure_password(&format!("postgres://someone:{SECRET}@localhost/nosuch")),
+        "user=someone password=xxx host=localhost dbname=nosuch"
+    );
+    assert_eq!(
+        obscure_password(&format!(
+            "sslpassword={SECRET} application_name='a b' password=y"
+        )),
+        "sslpassword=xxx application_name='a b' password=xxx"
+    );
+    // Unparsable: redacted the other way, never shown.
+    assert_no_secret(&obscure_password(&format!("password='{SECRET}")));
+}
+
+#[test]
 fn redact_keyword_value_strings() {
     assert_eq!(
         redact_dsn(&format!("host=h password={SECRET} dbname=d")),

@@ -300,3 +300,107 @@ def test_info_of_a_connection_never_connected(driver: Any) -> None:
     assert c.info.protocol_version == 0
     assert c.info.socket < 0
     assert c.info.used_password is False
+
+
+def test_reset_restores_the_connection_defaults(cx: Any, ext: Any) -> None:
+    """After reset() the connection has its defaults again: not autocommit, the
+    server's transaction characteristics (psycopg2's conn_setup)."""
+    cx.autocommit = True
+    cx.isolation_level = "serializable"
+    cx.readonly = True
+    cx.deferrable = False
+    cx.reset()
+    assert cx.autocommit is False
+    assert cx.isolation_level == ext.ISOLATION_LEVEL_DEFAULT
+    assert cx.readonly is None and cx.deferrable is None
+    cur = cx.cursor()
+    cur.execute("SHOW transaction_isolation")
+    assert cur.fetchone()[0] == "read committed"
+    cur.execute("SHOW transaction_read_only")
+    assert cur.fetchone()[0] == "off"
+
+
+def test_error_message_and_exception_cursor(cx: Any, driver: Any) -> None:
+    """info.error_message is the last statement's error (None after a success); the
+    exception names the cursor, and its diag keeps it alive."""
+    import gc
+    import weakref
+
+    assert cx.info.error_message is None
+    cur = cx.cursor()
+    with pytest.raises(driver.ProgrammingError) as ei:
+        cur.execute("SELECT 1 FROM no_such_table_em")
+    assert ei.value.cursor is cur
+    msg = cx.info.error_message
+    assert msg is not None and "no_such_table_em" in msg
+    assert msg == ei.value.pgerror
+    diag, w = ei.value.diag, weakref.ref(cur)
+    del ei, cur
+    gc.collect()
+    assert w() is not None
+    assert diag.sqlstate == "42P01"
+    cx.rollback()
+    cur = cx.cursor()
+    cur.execute("SELECT 1")
+    assert cx.info.error_message is None
+
+
+def test_close_after_the_connection_broke(
+    cx: Any, driver: Any, direct_dsn: str
+) -> None:
+    killer = psycopg2.connect(direct_dsn)
+    killer.autocommit = True
+    killer.cursor().execute("SELECT pg_terminate_backend(%s)", (cx.info.backend_pid,))
+    killer.close()
+    with pytest.raises(driver.OperationalError):
+        cx.cursor().execute("SELECT 1")
+    assert cx.closed == 2
+    cx.close()
+    assert cx.closed == 1
+
+
+@pytest.mark.parametrize(
+    "dsn_tail, expected",
+    [
+        (" password=whateva", {"dbname=nosuch_dsn", "password=xxx"}),
+        ("", {"dbname=nosuch_dsn"}),
+    ],
+)
+def test_dsn_hides_the_password_as_psycopg2(
+    driver: Any, direct_dsn: str, dsn_tail: str, expected: set
+) -> None:
+    """A connection's dsn shows the password as xxx, also when connecting failed."""
+    seen = []
+    ext = driver.extensions
+
+    class Grassing(ext.connection):  # type: ignore[misc, name-defined]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            try:
+                super().__init__(*args, **kwargs)
+            finally:
+                seen.append(self.dsn)
+
+    host = psycopg2.extensions.parse_dsn(direct_dsn)
+    base = (
+        f"host={host['host']} port={host['port']} user={host.get('user', 'postgres')}"
+    )
+    with pytest.raises(driver.OperationalError):
+        driver.connect(
+            f"{base} dbname=nosuch_dsn{dsn_tail}", connection_factory=Grassing
+        )
+    assert set(seen[0].split()) - set(base.split()) == expected
+
+
+def test_quoted_string_encoding(cx: Any, ext: Any) -> None:
+    """adapt(str) is a QuotedString: latin1 until prepared, then the connection's
+    codec; what its encoding cannot hold raises UnicodeEncodeError."""
+    # (ASCII only: unprepared, psycopg2 escapes with the encoding of libpq's last
+    # connection, whatever `encoding` says.)
+    a = ext.adapt("it's")
+    assert type(a).__name__ == "QuotedString"
+    assert (a.encoding, a.getquoted()) == ("latin1", b"'it''s'")
+    with pytest.raises(UnicodeEncodeError):
+        ext.adapt("\u2603").getquoted()
+    b = ext.adapt("\u2603")
+    b.prepare(cx)
+    assert (b.encoding, b.getquoted()) == ("utf_8", b"'\xe2\x98\x83'")

@@ -70,9 +70,18 @@ def test_literals_render_as_psycopg2(pg2, value):
     assert sql.Literal(value).as_string(None) == psycopg2.sql.Literal(value).as_string(
         pg2
     )
-    assert pgpool.extensions.adapt(value).getquoted() == (
-        psycopg2.extensions.adapt(value).getquoted()
-        if not isinstance(value, (list, str))
+
+    def quoted(ext: Any) -> Any:
+        # adapt(str) is a QuotedString encoding with latin1 until prepared: a character
+        # latin1 lacks raises, in both.
+        try:
+            return ext.adapt(value).getquoted()
+        except UnicodeEncodeError:
+            return UnicodeEncodeError
+
+    assert quoted(pgpool.extensions) == (
+        quoted(psycopg2.extensions)
+        if not isinstance(value, list)
         else psycopg2.sql.Literal(value).as_string(pg2).encode()
     )
 

@@ -27,7 +27,7 @@ impl PublicParams {
         };
         PublicParams {
             dsn: match dsn {
-                Some(d) if !d.trim().is_empty() => pgpool::config::redact_dsn(d),
+                Some(d) if !d.trim().is_empty() => pgpool::config::obscure_password(d),
                 _ => p.describe(),
             },
             host,
@@ -70,6 +70,13 @@ impl ConnectionInfo {
     #[getter]
     fn transaction_status(&self, py: Python<'_>) -> i32 {
         self.conn.get().get_transaction_status(py)
+    }
+
+    /// libpq's `PQerrorMessage`: the error of the last statement (`pgerror`), `None`
+    /// after one that succeeded.
+    #[getter]
+    fn error_message(&self) -> Option<String> {
+        self.conn.get().error_message()
     }
 
     #[getter]

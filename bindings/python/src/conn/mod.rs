@@ -84,6 +84,11 @@ pub struct Connection {
     wait: std::sync::Arc<waiting::Waiting>,
     /// The state's `mark` (shared: read without the state lock).
     mark: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// libpq's `PQerrorMessage`: the error of the last call, as `pgerror` has it (cleared
+    /// by a call that succeeds). `last_failed` says whether there is one (checked without
+    /// the lock).
+    last_error: Mutex<Option<String>>,
+    last_failed: std::sync::atomic::AtomicBool,
 }
 
 impl Connection {
@@ -130,6 +135,8 @@ impl Connection {
     fn blank(state: State, pool: Option<Py<PyAny>>) -> Connection {
         Connection {
             mark: state.mark.clone(),
+            last_error: Mutex::new(None),
+            last_failed: std::sync::atomic::AtomicBool::new(false),
             state: Mutex::new(state),
             closed: AtomicU8::new(1),
             ident: std::sync::OnceLock::new(),
@@ -460,7 +467,38 @@ impl Connection {
         T: Send,
         F: FnOnce(&mut State, Interrupt<'_>) -> pgpool::error::Result<T> + Send,
     {
-        self.with_state(py, f)?.map_err(|e| map_err(py, &e))
+        let r = self.with_state(py, f)?.map_err(|e| map_err(py, &e));
+        self.note_outcome(py, r)
+    }
+
+    /// Records the error of a call for `info.error_message` (a success clears it).
+    pub(crate) fn note_outcome<T>(&self, py: Python<'_>, r: PyResult<T>) -> PyResult<T> {
+        match &r {
+            Ok(_) => {
+                if self.last_failed.swap(false, Ordering::AcqRel) {
+                    *self.last_error.lock() = None;
+                }
+            }
+            Err(e) => {
+                let v = e.value(py);
+                let text = match v.getattr("pgerror") {
+                    Ok(p) if !p.is_none() => p.extract::<String>().ok(),
+                    _ => None,
+                }
+                .or_else(|| v.str().ok().map(|s| format!("{s}\n")));
+                *self.last_error.lock() = text;
+                self.last_failed.store(true, Ordering::Release);
+            }
+        }
+        r
+    }
+
+    /// libpq's `PQerrorMessage` (`None` when the last call succeeded).
+    pub(crate) fn error_message(&self) -> Option<String> {
+        if self.is_closed() && self.facts_if_connected().is_none() {
+            return Some("connection pointer is NULL\n".into());
+        }
+        self.last_error.lock().clone()
     }
 
     /// Runs one statement (simple protocol; a pending BEGIN rides along).
@@ -478,10 +516,12 @@ impl Connection {
         // User typecasters run at fetch time, with the cursor: a result with a column
         // of a type that has one is not decoded early (the others still are).
         let cast_oids = self.caster_oids();
-        self.with_state(py, |st, intr| {
-            st.statement(sql, intr, Some(&cast_oids), begin)
-        })?
-        .map_err(|e| map_err_q(py, &e, Some(sql)))
+        let r = self
+            .with_state(py, |st, intr| {
+                st.statement(sql, intr, Some(&cast_oids), begin)
+            })?
+            .map_err(|e| map_err_q(py, &e, Some(sql)));
+        self.note_outcome(py, r)
     }
 
     /// The `notices` object, a new list on first use.
@@ -724,6 +764,8 @@ impl Connection {
             return;
         }
         let h = self.take_holder(py, ConnSlot::Closed);
+        // A broken connection (2) is closed (1) now, as psycopg2's close() makes it.
+        self.mark_closed(1);
         self.end_async();
         crate::exit::detach(py, move || match h {
             ConnSlot::Plain(c) => c.close(),

@@ -168,9 +168,10 @@ impl State {
         self.end(commit && self.in_tx, true, intr)
     }
 
-    /// psycopg2's `reset()`: ROLLBACK of an open transaction, `DISCARD ALL`, then the
-    /// session characteristics of autocommit mode set again (the prepared transaction of
-    /// a two-phase commit stays on the server, for `tpc_recover`).
+    /// psycopg2's `reset()`: ROLLBACK of an open transaction, `DISCARD ALL`, and the
+    /// connection's defaults again (not autocommit, the server's transaction
+    /// characteristics), as psycopg2 has them after it (the prepared transaction of a
+    /// two-phase commit stays on the server, for `tpc_recover`).
     pub(crate) fn reset_session(&mut self, intr: Interrupt<'_>) -> pgpool::error::Result<()> {
         if self.in_tx {
             self.end(false, false, Some(intr))?;
@@ -179,10 +180,10 @@ impl State {
         self.bump_mark();
         let conn = self.conn_mut()?;
         conn.simple_query("DISCARD ALL", Some(intr))?;
-        if self.autocommit {
-            let again = pgpool::transaction::DefaultsChange::to(&self.chars);
-            self.conn_mut()?.set_session_defaults(&again, Some(intr))?;
-        }
+        // psycopg2's conn_setup after the reset: the session's defaults again (DISCARD
+        // ALL reset the server's side).
+        self.autocommit = false;
+        self.chars = Characteristics::default();
         Ok(())
     }
 

@@ -257,12 +257,19 @@ impl Connection {
             .lock()
             .take()
             .expect("an asynchronous statement has its cursor");
+        let cur = weak.bind(py).call0()?;
         let res = match r {
             Ok(AsyncPoll::Done(res)) => res,
             Ok(AsyncPoll::Pending | AsyncPoll::Write) => unreachable!("handled above"),
-            Err(e) => return Err(map_err_q(py, &e, Some(&sql))),
+            Err(e) => {
+                let e = map_err_q(py, &e, Some(&sql));
+                return Err(if cur.is_none() {
+                    e
+                } else {
+                    crate::cursor::raised_by(&cur, e)
+                });
+            }
         };
-        let cur = weak.bind(py).call0()?;
         if cur.is_none() {
             return Err(client_error(
                 py,

@@ -463,6 +463,42 @@ impl Cursor {
     }
 }
 
+impl Cursor {
+    fn execute_inner(
+        slf: &Bound<'_, Self>,
+        query: &Bound<'_, PyAny>,
+        vars: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        if Self::is_named(slf) {
+            return Self::execute_named(slf, query, vars);
+        }
+        let asynchronous = match &slf.borrow().conn {
+            Some(c) if c.get().is_async() => {
+                c.get().check_not_executing(py, "execute")?;
+                true
+            }
+            _ => false,
+        };
+        let (conn, sql) = Cursor::prepare_execute(slf, query, vars)?;
+        if asynchronous {
+            return conn.get().execute_async(py, slf.as_any(), sql);
+        }
+        let r = conn.get().execute(py, &sql)?;
+        slf.borrow_mut().set_result(py, r)
+    }
+}
+
+/// psycopg2's `exc.cursor`: the cursor whose call raised a pgpool error.
+pub(crate) fn raised_by(cur: &Bound<'_, PyAny>, e: PyErr) -> PyErr {
+    let py = cur.py();
+    let v = e.value(py);
+    if v.getattr("cursor").is_ok_and(|c| c.is_none()) {
+        let _ = v.setattr("cursor", cur);
+    }
+    e
+}
+
 #[pymethods]
 impl Cursor {
     /// `Cursor(conn, name=None, *, row_mode="tuple", row_factory=None)`. Construction is
@@ -537,23 +573,7 @@ impl Cursor {
         query: &Bound<'_, PyAny>,
         vars: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let py = slf.py();
-        if Self::is_named(slf) {
-            return Self::execute_named(slf, query, vars);
-        }
-        let asynchronous = match &slf.borrow().conn {
-            Some(c) if c.get().is_async() => {
-                c.get().check_not_executing(py, "execute")?;
-                true
-            }
-            _ => false,
-        };
-        let (conn, sql) = Cursor::prepare_execute(slf, query, vars)?;
-        if asynchronous {
-            return conn.get().execute_async(py, slf.as_any(), sql);
-        }
-        let r = conn.get().execute(py, &sql)?;
-        slf.borrow_mut().set_result(py, r)
+        Self::execute_inner(slf, query, vars).map_err(|e| raised_by(slf.as_any(), e))
     }
 
     /// Executes `query` once per item of `vars_list`, pipelined; `rowcount` is the total.
@@ -562,7 +582,7 @@ impl Cursor {
         query: &Bound<'_, PyAny>,
         vars_list: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        Self::run_executemany(slf, query, vars_list)
+        Self::run_executemany(slf, query, vars_list).map_err(|e| raised_by(slf.as_any(), e))
     }
 
     /// The statement `execute` would send, as bytes.
@@ -890,7 +910,7 @@ impl Cursor {
                 "file must be a readable file-like object for COPY FROM; a writable file-like object for COPY TO.",
             ));
         }
-        copy(slf, py, sql, file, size)
+        copy(slf, py, sql, file, size).map_err(|e| raised_by(slf.as_any(), e))
     }
 
     #[pyo3(signature = (file, table, sep="\t", null="\\N", size=8192, columns=None))]
@@ -906,7 +926,7 @@ impl Cursor {
     ) -> PyResult<()> {
         let py = slf.py();
         let sql = copy_table_sql(slf, CopyDirection::In, table, sep, null, columns)?;
-        copy(slf, py, sql, file, size)
+        copy(slf, py, sql, file, size).map_err(|e| raised_by(slf.as_any(), e))
     }
 
     #[pyo3(signature = (file, table, sep="\t", null="\\N", columns=None))]
@@ -920,7 +940,7 @@ impl Cursor {
     ) -> PyResult<()> {
         let py = slf.py();
         let sql = copy_table_sql(slf, CopyDirection::Out, table, sep, null, columns)?;
-        copy(slf, py, sql, file, 8192)
+        copy(slf, py, sql, file, 8192).map_err(|e| raised_by(slf.as_any(), e))
     }
 
     fn __repr__(slf: &Bound<'_, Self>) -> String {
