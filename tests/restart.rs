@@ -17,7 +17,32 @@ fn restart_and_down_at_start() {
         return;
     }
     server_restart_under_load();
+    listener_survives_a_restart();
     database_down_at_start();
+}
+
+/// A `Listener` made before a server restart listens again after it (issue 15 item 3).
+fn listener_survives_a_restart() {
+    let params = pgpool::config::PoolConfig::new(
+        Some(&common::url()),
+        &pgpool::config::PoolOverrides::default(),
+    )
+    .expect("config")
+    .connect;
+    let mut l = pgpool::Listener::new(params, ["after_restart"]).expect("listener");
+    assert_eq!(common::pgctl(&["restart", "-m", "fast", "-w"]), Some(true));
+    let until = Instant::now() + Duration::from_secs(15);
+    let mut got = Vec::new();
+    while got.is_empty() && Instant::now() < until {
+        if l.reconnects() >= 1 {
+            let mut c = common::admin();
+            c.simple_query("NOTIFY after_restart, 'back'", None)
+                .expect("notify");
+        }
+        got = l.wait(Duration::from_millis(300), None).expect("wait");
+    }
+    assert_eq!(l.reconnects(), 1, "{:?}", l.last_error());
+    assert_eq!(got.first().map(|n| n.payload.as_str()), Some("back"));
 }
 
 fn server_restart_under_load() {

@@ -31,7 +31,7 @@ import time as _time
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from . import _pgpool
-from ._pgpool import Connection, Cursor, Pool
+from ._pgpool import Connection, Cursor, Listener, Pool
 
 if TYPE_CHECKING:
     from ._aio import (
@@ -113,6 +113,8 @@ __all__ = [
     "stats",
     "health_check",
     "PostgresPool",
+    "Listener",
+    "listen",
     "install_as_psycopg2",
     "__version__",
 ]
@@ -368,6 +370,24 @@ def _after_fork_in_child() -> None:
 
 if hasattr(_os, "register_at_fork"):
     _os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def listen(*channels: str, dsn: Optional[str] = None) -> Listener:
+    """A :class:`Listener` on ``channels``: LISTEN on a connection of its own that is
+    made again (and LISTENs again on every channel) when it is lost, e.g. across a
+    server restart. ``dsn`` (a direct server: a transaction pooler such as PgBouncer
+    does not keep a LISTEN) defaults to the default pool's server and settings::
+
+        with pgpool.listen("orders") as listener:
+            for n in listener:          # extensions.Notify objects, forever
+                handle(n.channel, n.payload)
+
+    ``listener.get(timeout)`` returns one (or None), ``listener.poll(timeout=0)`` the
+    list of those received; ``listener.reconnects`` counts the connections lost (the
+    notifications sent meanwhile are lost: re-read what may have been missed)."""
+    if dsn is not None:
+        return Listener(*channels, dsn=dsn)
+    return default_pool().listen(*channels)
 
 
 def get_cursor(

@@ -3,6 +3,7 @@
 //! non-blocking read of what arrived on an idle connection (psycopg2's `poll()`).
 
 use std::io::{self, Read};
+use std::time::{Duration, Instant};
 
 use super::message::{parse_error_fields, Body};
 use super::Connection;
@@ -110,6 +111,56 @@ impl Connection {
             ));
         }
         Ok(())
+    }
+
+    /// Waits up to `timeout` for the server to send something to this idle connection
+    /// (a notification, a notice, a parameter change) and handles what came, as
+    /// [`poll_input`](Self::poll_input) does: returns at the first arrival, or when
+    /// `timeout` passes (not an error: the connection stays usable), or when `intr` asks
+    /// to stop ([`Error::Interrupted`]).
+    pub fn wait_input(
+        &mut self,
+        timeout: Duration,
+        intr: Option<super::Interrupt<'_>>,
+    ) -> Result<()> {
+        self.check_usable()?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.poll_input()?;
+            if !self.notifications.is_empty() {
+                return Ok(());
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(());
+            }
+            if intr.is_some_and(|f| f()) {
+                return Err(Error::Interrupted);
+            }
+            // Sleep on the socket: a read that times out after a poll interval at most.
+            let tick = (deadline - now).min(super::POLL_INTERVAL);
+            let _ = self
+                .stream
+                .set_read_timeout(Some(tick.max(Duration::from_millis(1))));
+            let r = self.stream.read(self.rb.spare_mut());
+            let _ = self.stream.set_read_timeout(Some(super::POLL_INTERVAL));
+            match r {
+                Ok(0) => {
+                    self.broken = true;
+                    return Err(Error::Connection(
+                        "server closed the connection unexpectedly".into(),
+                    ));
+                }
+                Ok(n) => self.rb.filled(n),
+                Err(e)
+                    if e.kind() == io::ErrorKind::WouldBlock
+                        || e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.broken = true;
+                    return Err(super::io_err("could not receive data from server", e));
+                }
+            }
+        }
     }
 
     /// The messages buffered on an idle connection: only asynchronous ones may come.

@@ -14,6 +14,7 @@ mod cursor;
 mod decode;
 mod errors;
 mod exit;
+mod listen;
 mod pool;
 mod predecode;
 mod pylog;
@@ -173,6 +174,7 @@ fn _pgpool(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<conn::ConnectionInfo>()?;
     m.add_class::<cursor::Cursor>()?;
     m.add_class::<cursor::Column>()?;
+    m.add_class::<listen::Listener>()?;
     m.add_function(wrap_pyfunction!(connect, m)?)?;
     m.add_function(wrap_pyfunction!(_quote, m)?)?;
     m.add_function(wrap_pyfunction!(_parse_dsn, m)?)?;

@@ -598,6 +598,19 @@ impl Pool {
         self.pool.is_closed()
     }
 
+    /// A [`Listener`](crate::listen::Listener) on `channels`: a connection of its own
+    /// (not one of the pool's), to the pool's server with its settings, made again when
+    /// it is lost.
+    #[pyo3(signature = (*channels))]
+    fn listen(
+        &self,
+        py: Python<'_>,
+        channels: &Bound<'_, pyo3::types::PyTuple>,
+    ) -> PyResult<crate::listen::Listener> {
+        let channels: Vec<String> = channels.extract()?;
+        crate::listen::Listener::open(py, self.pool.config().connect.clone(), channels)
+    }
+
     /// Changes the sizes (shrinking closes idle connections; busy ones when returned).
     fn resize(&self, py: Python<'_>, min_size: i64, max_size: i64) -> PyResult<()> {
         let min = size(py, "min_size", Some(min_size))?.unwrap_or(0);
