@@ -27,7 +27,7 @@ TEST_THREADS ?= 2
 PYTEST_ARGS  ?=
 
 .PHONY: all bootstrap build build-rust build-python test test-suites test-rust \
-        test-python test-psycopg2-suite test-sqlalchemy-suite test-frameworks test-c check-header check-generated header demo demo-run lint clean distclean
+        test-python test-psycopg2-suite test-sqlalchemy-suite test-django-suite test-frameworks test-c check-header check-generated header demo demo-run lint clean distclean
 
 all: build
 
@@ -52,7 +52,7 @@ test: bootstrap build
 	$(TEST_ENV) $(MAKE) --no-print-directory test-suites
 
 # Runs inside scripts/test-env (DATABASE_URL, PGBOUNCER_URL, PGPOOL_TEST_* are set).
-test-suites: test-rust test-c test-python test-psycopg2-suite test-sqlalchemy-suite test-frameworks check-header check-generated
+test-suites: test-rust test-c test-python test-psycopg2-suite test-sqlalchemy-suite test-django-suite test-frameworks check-header check-generated
 
 test-rust:
 	$(CARGO) test --release --workspace --exclude pgpool-python -- --test-threads=$(TEST_THREADS)
@@ -72,6 +72,18 @@ test-psycopg2-suite:
 # .tools/cache; the gate compares against tests/sqlalchemy/known-failures.txt)
 test-sqlalchemy-suite:
 	$(PYTHON) tests/sqlalchemy/run_suites.py --drivers psycopg2,pgpool,pgpool_async
+
+# --- test-django-suite: Django's own backend tests (backends, postgres_tests, queries, ...)
+# with the stock backend on psycopg2 and with pgpool.django, for Django 5.2 and the 4.2 LTS
+# of requirements-frameworks.txt (sdists fetched into .tools/cache; the gate compares
+# against tests/django/known-failures.txt)
+test-django-suite:
+	$(PYTHON) tests/django/run_suite.py
+	@for dir in .tools/py/django-*/; do \
+	    [ -d "$$dir" ] || continue; \
+	    echo "Django's own tests with $$(basename $$dir)"; \
+	    PYTHONPATH="$$dir" $(PYTHON) tests/django/run_suite.py || exit 1; \
+	done
 
 # --- test-frameworks: the SQLAlchemy/Django integration tests again with the frameworks'
 # other supported series (requirements-frameworks.txt, installed by bootstrap in .tools/py)

@@ -174,6 +174,25 @@ class _DBAPITypeObject:
     def __hash__(self) -> int:
         return hash((self.name, self.values))
 
+    def __call__(self, value: Optional[str], cursor: Any = None) -> Any:
+        """As psycopg2's (its type objects are typecasters too, e.g. the base of
+        ``extensions.new_array_type(oids, name, psycopg2.STRING)``): ``value``, the
+        text of a value of one of these types, as the cursor would return it."""
+        if value is None:
+            return None
+        if self is STRING:
+            return value
+        if self is NUMBER:
+            import decimal
+
+            for conv in (int, float):
+                try:
+                    return conv(value)
+                except ValueError:
+                    continue
+            return decimal.Decimal(value)
+        return _pgpool._cast(self.values[0], value)
+
     def __repr__(self) -> str:
         return f"<pgpool type object {self.name!r} {self.values}>"
 

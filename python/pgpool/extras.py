@@ -418,7 +418,13 @@ class Json:
         return f"Json({self.adapted!r})"
 
 
-def _json_text(j: Json) -> str:
+def _json_text(j: Json) -> Any:
+    if type(j).getquoted is not Json.getquoted:
+        # A subclass with its own getquoted() (Django's Jsonb adds ``::jsonb``): its
+        # SQL, as psycopg2 takes it.
+        from ._adapters import _Raw
+
+        return _Raw(j.getquoted().decode("utf-8"))
     text = j.dumps(j.adapted)
     return text.decode("utf-8") if isinstance(text, bytes) else text
 

@@ -136,7 +136,11 @@ def _with_factory(value: Any, cur: Any) -> Any:
     tz = getattr(value, "tzinfo", None)
     if tz is None:
         return value
-    return value.replace(tzinfo=cur.tzinfo_factory(value.utcoffset()))
+    factory = cur.tzinfo_factory
+    if factory is None:
+        # psycopg2 with no factory: the wall-clock time as the server wrote it.
+        return value.replace(tzinfo=None)
+    return value.replace(tzinfo=factory(value.utcoffset()))
 
 
 def _cast_timestamptz(value: Optional[str], cur: Any) -> Any:
@@ -157,3 +161,46 @@ def _cast_timetz(value: Optional[str], cur: Any) -> Any:
     from pgpool._pgpool import _cast
 
     return _with_factory(_cast(1266, value), cur)
+
+
+def _apply_factory(value: Any, cur: Any) -> Any:
+    """``value`` (a timestamptz/timetz, or a list or range of them, as the builtin
+    decoding made it) with ``cur.tzinfo_factory``'s tzinfo on every datetime."""
+    if isinstance(value, list):
+        return [_apply_factory(v, cur) for v in value]
+    if isinstance(value, (datetime.datetime, datetime.time)):
+        return _with_factory(value, cur)
+    from .extras import Range
+
+    if isinstance(value, Range) and not value.isempty:
+        return type(value)(
+            _apply_factory(value.lower, cur),
+            _apply_factory(value.upper, cur),
+            value._bounds or "[)",
+        )
+    return value
+
+
+def _tz_caster(oid: int) -> Any:
+    def cast(value: Optional[str], cur: Any) -> Any:
+        if value is None:
+            return None
+        from pgpool._pgpool import _cast
+
+        return _apply_factory(_cast(oid, value), cur)
+
+    cast.__name__ = f"_cast_{oid}_with_tzinfo_factory"
+    return cast
+
+
+#: type oid -> the caster the binding uses for its columns when the cursor's
+#: ``tzinfo_factory`` is not ``datetime.timezone``: timestamptz, timetz, their arrays,
+#: tstzrange and its array.
+_TZ_CASTERS = {
+    1184: _cast_timestamptz,
+    1266: _cast_timetz,
+    1185: _tz_caster(1185),
+    1270: _tz_caster(1270),
+    3910: _tz_caster(3910),
+    3911: _tz_caster(3911),
+}

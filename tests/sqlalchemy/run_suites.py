@@ -26,20 +26,20 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import hashlib
 import os
 import re
 import subprocess
 import sys
-import tarfile
 import time
-import urllib.request
 import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Dict, List, Set, Tuple
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # tests/sdist.py
+import sdist  # noqa: E402
+
 ROOT = HERE.parents[1]
 CACHE = ROOT / ".tools" / "cache"
 KNOWN = HERE / "known-failures.txt"
@@ -76,48 +76,8 @@ def sa_version(python: str, env: Dict[str, str]) -> str:
 
 def fetch_sdist(python: str, version: str) -> Path:
     """SQLAlchemy's sdist, downloaded once from PyPI into .tools/cache (its sha256
-    checked against PyPI's) and unpacked. Fetched by URL: ``pip download
-    --no-binary`` would build the package's metadata, Cython and all, for nothing."""
-    dest = CACHE / f"sqlalchemy-{version}"
-    if (dest / "test" / "requirements.py").exists():
-        return dest
-    dl = CACHE / "downloads"
-    dl.mkdir(parents=True, exist_ok=True)
-    # PyPI's simple index (what pip reads): each file's link carries its sha256.
-    with urllib.request.urlopen("https://pypi.org/simple/sqlalchemy/", timeout=60) as r:
-        index = r.read().decode()
-    links = re.findall(
-        r'href="([^"#]+/(sqlalchemy-[^/"#]+\.tar\.gz))#sha256=([0-9a-f]{64})"',
-        index,
-        re.I,
-    )
-    try:
-        url, filename, sha = next(
-            (u, f, h)
-            for u, f, h in links
-            if f.lower() == f"sqlalchemy-{version}.tar.gz"
-        )
-    except StopIteration:
-        raise SystemExit(f"no sdist of SQLAlchemy {version} on PyPI") from None
-    sdist = {"url": url, "filename": filename, "digests": {"sha256": sha}}
-    archive = dl / sdist["filename"]
-    if not archive.exists():
-        log(f"download {sdist['filename']} from PyPI")
-        with urllib.request.urlopen(sdist["url"], timeout=300) as r:
-            data = r.read()
-        digest = hashlib.sha256(data).hexdigest()
-        if digest != sdist["digests"]["sha256"]:
-            raise SystemExit(f"sha256 mismatch for {sdist['filename']}")
-        tmp = archive.with_suffix(".part")
-        tmp.write_bytes(data)
-        tmp.rename(archive)
-    with tarfile.open(archive) as tf:
-        tf.extractall(CACHE, filter="data")
-    # The archive's top directory may be spelled SQLAlchemy-x or sqlalchemy-x.
-    for p in CACHE.iterdir():
-        if p.is_dir() and p.name.lower() == dest.name and p != dest:
-            p.rename(dest)
-    return dest
+    checked against PyPI's) and unpacked."""
+    return sdist.fetch_sdist("SQLAlchemy", version, CACHE, "test/requirements.py", log)
 
 
 def database_url(base: str, dbname: str) -> str:

@@ -114,8 +114,9 @@ pub struct Cursor {
     query: Option<Py<PyBytes>>,
     status: Option<String>,
     lastrowid: u32,
-    #[pyo3(get, set)]
-    tzinfo_factory: Option<Py<PyAny>>,
+    /// psycopg2's `tzinfo_factory`: `None` here until set (psycopg2's default,
+    /// `datetime.timezone`); set to `None`, timestamptz values come back naive.
+    tzinfo_factory: Option<Option<Py<PyAny>>>,
     /// Named (server-side) cursors: `DECLARE ... WITH HOLD`, `[NO] SCROLL`, rows per
     /// `FETCH` when iterating, whether `execute` declared it, and the connection's
     /// transaction mark when it did (psycopg2's `curs->mark`).
@@ -176,12 +177,8 @@ impl Cursor {
             .iter()
             .map(|c| {
                 self.caster_for(py, c.type_oid).or_else(|| {
-                    let (ts, t) = tz.as_ref()?;
-                    match c.type_oid {
-                        1184 => Some(ts.clone_ref(py)),
-                        1266 => Some(t.clone_ref(py)),
-                        _ => None,
-                    }
+                    let tz = tz.as_ref()?.bind(py);
+                    Some(tz.get_item(c.type_oid).ok()??.unbind())
                 })
             })
             .collect();
@@ -193,25 +190,29 @@ impl Cursor {
     }
 
     /// With a `tzinfo_factory` other than `datetime.timezone` (psycopg2's default) and a
-    /// timestamptz or timetz column: the casters that give their values the factory's
-    /// tzinfo (`pgpool.tz`), for the columns no user typecaster claims.
-    fn tz_casters(&self, py: Python<'_>, r: &QueryResult) -> Option<(Py<PyAny>, Py<PyAny>)> {
-        let f = self.tzinfo_factory.as_ref()?.bind(py);
-        if !r.columns.iter().any(|c| matches!(c.type_oid, 1184 | 1266)) {
+    /// column of timestamptz or timetz (or arrays or ranges of them): the casters that
+    /// give their values the factory's tzinfo, or none (`None` set: naive values), by
+    /// type oid (`pgpool.tz._TZ_CASTERS`), for the columns no user typecaster claims.
+    fn tz_casters(&self, py: Python<'_>, r: &QueryResult) -> Option<Py<PyDict>> {
+        let f = self.tzinfo_factory.as_ref()?;
+        if !r
+            .columns
+            .iter()
+            .any(|c| matches!(c.type_oid, 1184 | 1266 | 1185 | 1270 | 3910 | 3911))
+        {
             return None;
         }
-        let default = py
-            .import("datetime")
-            .and_then(|m| m.getattr("timezone"))
-            .ok()?;
-        if f.is(&default) {
-            return None;
+        if let Some(f) = f {
+            let default = py
+                .import("datetime")
+                .and_then(|m| m.getattr("timezone"))
+                .ok()?;
+            if f.bind(py).is(&default) {
+                return None;
+            }
         }
         let m = py.import("pgpool.tz").ok()?;
-        Some((
-            m.getattr("_cast_timestamptz").ok()?.unbind(),
-            m.getattr("_cast_timetz").ok()?.unbind(),
-        ))
+        Some(m.getattr("_TZ_CASTERS").ok()?.cast_into::<PyDict>().ok()?.unbind())
     }
 
     /// The typecaster `cast()` uses for `oid`: the cursor's, the connection's, then a
@@ -783,6 +784,20 @@ impl Cursor {
             RowMode::DictRow(f) | RowMode::Dict(Some(f)) => Some(f.clone_ref(py)),
             _ => None,
         }
+    }
+
+    /// psycopg2's `tzinfo_factory` (default `datetime.timezone`; `None`: naive values).
+    #[getter]
+    fn get_tzinfo_factory(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        match &self.tzinfo_factory {
+            Some(f) => Ok(f.as_ref().map(|f| f.clone_ref(py))),
+            None => Ok(Some(py.import("datetime")?.getattr("timezone")?.unbind())),
+        }
+    }
+
+    #[setter]
+    fn set_tzinfo_factory(&mut self, value: Option<Py<PyAny>>) {
+        self.tzinfo_factory = Some(value);
     }
 
     #[getter]
