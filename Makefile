@@ -140,6 +140,15 @@ demo-run:
 	    echo "== Python drop-in smoke test, through PgBouncer"; \
 	    scripts/with-pg-env "$$PGBOUNCER_URL" $(PYTHON) examples/python/test_pg_pool.py; \
 	fi
+	@echo "== Django project (ENGINE pgpool.django), direct to PostgreSQL"
+	@cd examples/django_app && $(CURDIR)/$(PYTHON) run_demo.py
+	@echo "== FastAPI + SQLAlchemy asyncio (postgresql+pgpool://), direct to PostgreSQL"
+	@cd examples/fastapi_sqlalchemy && $(CURDIR)/$(PYTHON) -W ignore::DeprecationWarning demo.py
+	@if [ -n "$${PGBOUNCER_URL:-}" ]; then \
+	    echo "== Django project and FastAPI app, through PgBouncer"; \
+	    (cd examples/django_app && DATABASE_URL="$$PGBOUNCER_URL" $(CURDIR)/$(PYTHON) run_demo.py) && \
+	    (cd examples/fastapi_sqlalchemy && DATABASE_URL="$$PGBOUNCER_URL" $(CURDIR)/$(PYTHON) -W ignore::DeprecationWarning demo.py); \
+	fi
 	@echo "== C smoke example, direct to PostgreSQL"
 	@$(MAKE) --no-print-directory -C examples/c run-smoke
 	@if [ -n "$${PGBOUNCER_URL:-}" ]; then \
