@@ -174,6 +174,7 @@ impl Connection {
     /// Sends a COPY statement (a queued BEGIN in front of it, its answer read).
     fn start_copy(&mut self, sql: &str) -> Result<()> {
         self.check_sendable()?;
+        self.settle_deferred(None)?;
         self.extended = false;
         self.encoding.encode(sql)?; // (checked before a queued BEGIN goes out)
         let begin = self.put_pending_begin()?;

@@ -407,3 +407,26 @@ fn the_wait_hook_is_called_where_a_read_would_block() {
     ));
     assert!(c.is_broken());
 }
+
+#[test]
+fn an_autocommit_writes_reset_rides_with_the_next_users_first_statement() {
+    let (mut c, mut peer) = connection(&[
+        complete("INSERT 0 1"),
+        ready(b'I'),
+        complete("DISCARD SEQUENCES"),
+        row_description("n"),
+        data_row("1"),
+        complete("SELECT 1"),
+        ready(b'I'),
+    ]);
+    c.simple_query("INSERT INTO t DEFAULT VALUES", None).unwrap();
+    assert_eq!(client_sent(&mut peer), query("INSERT INTO t DEFAULT VALUES"));
+    // Back to the pool: no round trip (only DISCARD SEQUENCES was needed).
+    assert!(!c.release_needs_io());
+    c.reset().unwrap();
+    assert!(client_sent(&mut peer).is_empty());
+    // The next user's first statement carries it, in the same message.
+    let r = c.simple_query("SELECT 1", None).unwrap();
+    assert_eq!(r.get(0, 0), Some(&b"1"[..]));
+    assert_eq!(client_sent(&mut peer), query("DISCARD SEQUENCES;SELECT 1"));
+}

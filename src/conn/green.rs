@@ -154,6 +154,7 @@ impl Connection {
     /// Nothing else can be sent until it is complete. A pending BEGIN rides in front.
     pub fn send_async(&mut self, sql: &str) -> Result<()> {
         self.start_simple(sql)?;
+        self.settle_deferred(None)?;
         match self.pending_begin.take() {
             None => self.put_query(sql)?,
             Some(begin) => {

@@ -175,6 +175,10 @@ pub struct Connection {
     tls: Option<crate::tls::TlsConnector>,
     /// A face's wait hook ([`green`]): called instead of blocking on the socket.
     wait_hook: Option<WaitHook>,
+    /// The reset a previous pool user's session still needs, deferred to ride in front of
+    /// the next statement ([`txn`]): only `DISCARD SEQUENCES` (what an autocommit write
+    /// leaves), never behind a pooler.
+    deferred_reset: Dirty,
     /// The answer being read of a statement sent with [`Connection::send_async`].
     async_read: Option<Box<green::AsyncRead>>,
 }

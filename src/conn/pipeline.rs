@@ -65,6 +65,7 @@ impl Connection {
         intr: Option<Interrupt<'_>>,
     ) -> Result<u64> {
         self.check_sendable()?;
+        self.settle_deferred(intr)?;
         let autocommit = self.tx == TxStatus::Idle && self.pending_begin.is_none();
         self.extended = false;
         let per_write = if autocommit { 1 } else { PACKS_PER_WRITE };

@@ -62,16 +62,40 @@ impl Connection {
         sink: Option<RowSink<'_>>,
     ) -> Result<QueryResult> {
         self.start_simple(sql)?;
+        let blank = sql.trim_matches([' ', '\t', '\n', '\r', '\x0c']).is_empty();
+        if blank {
+            // The empty query's answer must stay the caller's: a deferred reset goes
+            // first, on its own.
+            self.settle_deferred(intr)?;
+        }
+        // A previous pool user's deferred reset rides in front, in the same message.
+        let (prefix, deferred) = self.take_deferred_prefix();
         match self.pending_begin.take() {
             None => {
-                self.put_query(sql)?;
+                let sent = if prefix.is_empty() {
+                    self.put_query(sql)
+                } else {
+                    self.put_query(&format!("{prefix}{sql}"))
+                };
+                if let Err(e) = sent {
+                    self.deferred_reset |= deferred;
+                    return Err(e);
+                }
                 self.flush()?;
-                self.read_until_ready(intr, sink)
+                let r = self
+                    .read_until_ready(intr, sink)
+                    .map_err(|e| shift_position(e, prefix.len()));
+                if let Err(e) = &r {
+                    if !self.broken && unparsed(e) {
+                        self.deferred_reset |= deferred; // nothing of the message ran
+                    }
+                }
+                r
             }
             // Nothing but whitespace: "BEGIN; " would be one statement, and the empty
             // query's answer (EmptyQueryResponse, what the caller must see) would be
             // lost. Two Query messages in one write, as psycopg2 sends them.
-            Some(begin) if sql.trim_matches([' ', '\t', '\n', '\r', '\x0c']).is_empty() => {
+            Some(begin) if blank => {
                 if let Err(e) = begin
                     .write_query(&mut self.wbuf)
                     .and_then(|_| self.put_query(sql))
@@ -88,8 +112,14 @@ impl Connection {
                 // One Query message "BEGIN;<sql>": one write, and one flush and one
                 // wake-up on the server side (two Query messages cost two).
                 let (q, at) = begin.prefixed(sql);
+                let (q, at) = if prefix.is_empty() {
+                    (q, at)
+                } else {
+                    (format!("{prefix}{q}"), at + prefix.len())
+                };
                 if let Err(e) = self.put_query(&q) {
                     self.pending_begin = Some(begin);
+                    self.deferred_reset |= deferred;
                     return Err(e);
                 }
                 self.flush()?;
@@ -103,6 +133,7 @@ impl Connection {
                     // syntax error means BEGIN did not run either. Keep the transaction
                     // pending, so what follows still runs inside one.
                     self.pending_begin = Some(begin);
+                    self.deferred_reset |= deferred;
                 }
                 r
             }
@@ -119,6 +150,7 @@ impl Connection {
         intr: Option<Interrupt<'_>>,
     ) -> Result<QueryResult> {
         self.check_sendable()?;
+        self.settle_deferred(intr)?;
         self.extended = true;
         if params.len() > i16::MAX as usize {
             return Err(Error::InvalidParameter(format!(
@@ -215,4 +247,10 @@ impl Connection {
         frontend::execute("", 0, &mut self.wbuf).map_err(|e| io_err("encode", e))?;
         Ok(())
     }
+}
+
+/// The server rejected the whole message before running any of it (a syntax error is
+/// found when the message is parsed, before its first statement runs).
+fn unparsed(e: &Error) -> bool {
+    matches!(e, Error::Db(d) if matches!(d.code.as_str(), "42601" | "22021" | "54001"))
 }

@@ -248,6 +248,7 @@ impl Connection {
             tls,
             wait_hook: None,
             async_read: None,
+            deferred_reset: Dirty::NONE,
         }
     }
 

@@ -109,7 +109,43 @@ impl Connection {
     /// `BEGIN` that never left is just dropped.) Faces return a connection without
     /// releasing their runtime's lock (Python's GIL, an event loop's thread) when false.
     pub fn release_needs_io(&self) -> bool {
-        self.broken || self.tx != TxStatus::Idle || !self.session.is_clean()
+        self.broken || self.tx != TxStatus::Idle || !(self.session.is_clean() || self.can_defer())
+    }
+
+    /// The session's reset can wait for the next user's first statement: only
+    /// `DISCARD SEQUENCES` is needed (the `currval()`/`lastval()` an autocommit write may
+    /// leave: nothing the pool or the next user's statement depends on before it runs),
+    /// and no transaction pooler may hand the server connection to someone else
+    /// meanwhile.
+    fn can_defer(&self) -> bool {
+        !self.behind_pooler && !self.session.is_clean() && Dirty::SEQUENCES.contains(self.session)
+    }
+
+    /// The deferred reset as a statement prefix (`"DISCARD SEQUENCES;"`), taken: empty when
+    /// there is none.
+    pub(super) fn take_deferred_prefix(&mut self) -> (String, Dirty) {
+        let d = std::mem::replace(&mut self.deferred_reset, Dirty::NONE);
+        let mut p = String::new();
+        crate::session::reset_sql(d, &mut p);
+        (p, d)
+    }
+
+    /// Sends the deferred reset on its own now (a round trip), for a statement that cannot
+    /// carry it in front (extended protocol, COPY, a pipeline).
+    pub(super) fn settle_deferred(&mut self, intr: Option<Interrupt<'_>>) -> Result<()> {
+        if self.deferred_reset.is_clean() {
+            return Ok(());
+        }
+        let (sql, _) = self.take_deferred_prefix();
+        self.extended = false;
+        frontend::query(&sql, &mut self.wbuf).map_err(|e| io_err("encode", e))?;
+        self.flush()?;
+        let (_, err) = self.read_until_ready_all(intr)?;
+        if let Some(e) = err {
+            self.broken = true;
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// `end` (if any) and the reset of `self.session`, in one Query message.
@@ -119,9 +155,15 @@ impl Connection {
         intr: Option<Interrupt<'_>>,
     ) -> Result<Ended> {
         self.pending_begin = None;
+        if end.is_none() && self.can_defer() {
+            // Rides in front of the next user's first statement (`take_deferred_prefix`).
+            self.deferred_reset |= std::mem::replace(&mut self.session, Dirty::NONE);
+            return Ok(Ended::Nothing);
+        }
         if end.is_none() && self.session.is_clean() {
             return Ok(Ended::Nothing);
         }
+        self.session |= std::mem::replace(&mut self.deferred_reset, Dirty::NONE);
         let mut sql = String::with_capacity(64);
         if let Some(how) = end {
             sql.push_str(match how {

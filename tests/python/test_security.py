@@ -746,3 +746,41 @@ def test_interpreter_exit_with_daemon_threads_inside_pgpool(
         results.append((lib, p.returncode, p.stdout.strip(), p.stderr[-300:]))
     bad = [r for r in results if r[1] != 0 or r[2] != "exiting"]
     assert not bad, bad
+
+
+def test_deferred_sequence_reset_rides_with_the_next_statement(
+    direct_dsn: str, leak_objects: None
+) -> None:
+    """An autocommit write leaves currval()/lastval(): the reset (DISCARD SEQUENCES)
+    rides in front of the next user's first statement instead of costing a round trip
+    at the return. The next user never sees the value, whatever its first statement
+    (autocommit, in a block, a syntax error, executemany, COPY), its own lastval() works
+    from its second statement on, and error positions count from its own SQL."""
+    probe = "SELECT pgpool_try_lastval() IS NOT NULL"
+    firsts = {
+        "autocommit": lambda cur: cur.execute(probe),
+        "syntax_error_first": lambda cur: cur.execute("SELEC 1"),
+        "runtime_error_first": lambda cur: cur.execute("SELECT 1/0"),
+        "executemany_first": lambda cur: cur.executemany("SELECT %s", [(1,), (2,)]),
+        "copy_first": lambda cur: cur.copy_expert(
+            "COPY (SELECT 1) TO STDOUT", io.StringIO()
+        ),
+    }
+    with pgpool.Pool(direct_dsn, min_size=1, max_size=1, timeout=10) as pool:
+        for name, first in firsts.items():
+            with pool.cursor(autocommit=True) as cur:
+                cur.execute("SELECT nextval('pgpool_leak_seq')")
+            with pool.cursor(autocommit=True) as cur:
+                try:
+                    first(cur)
+                except pgpool.DatabaseError as e:
+                    if name == "syntax_error_first":
+                        # the position is the caller's: "SELEC" starts at 1
+                        assert e.diag.statement_position == "1", name
+                cur.execute(probe)
+                assert cur.fetchone() == (False,), name
+                # the user's own sequence state lasts for its checkout
+                cur.execute("SELECT nextval('pgpool_leak_seq')")
+                (v,) = cur.fetchone()
+                cur.execute("SELECT lastval()")
+                assert cur.fetchone() == (v,), name

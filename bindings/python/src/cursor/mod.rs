@@ -212,7 +212,13 @@ impl Cursor {
             }
         }
         let m = py.import("pgpool.tz").ok()?;
-        Some(m.getattr("_TZ_CASTERS").ok()?.cast_into::<PyDict>().ok()?.unbind())
+        Some(
+            m.getattr("_TZ_CASTERS")
+                .ok()?
+                .cast_into::<PyDict>()
+                .ok()?
+                .unbind(),
+        )
     }
 
     /// The typecaster `cast()` uses for `oid`: the cursor's, the connection's, then a
