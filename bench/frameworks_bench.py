@@ -19,9 +19,10 @@ deadline; rows picked at random among 1,000):
 Contenders: ``postgresql+pgpool`` (sync and ``create_async_engine``), SQLAlchemy's stock
 ``postgresql+psycopg2`` and ``postgresql+psycopg`` with its ``QueuePool``,
 ``postgresql+asyncpg`` and ``postgresql+psycopg_async`` (``AsyncAdaptedQueuePool``);
-Django's ``pgpool.django`` (``CONN_MAX_AGE = 0``: a checkout per request) against the
+Django's ``pgpool.django`` with ``CONN_MAX_AGE = 0`` (a checkout per request) against the
 stock backend on psycopg2 with ``CONN_MAX_AGE = 0`` (a new server connection per request,
-Django's default) and ``= 60`` (persistent connections). Every pool: 10 connections
+Django's default) and ``= 60`` (persistent connections, one server connection per
+thread), and ``pgpool.django`` with ``CONN_MAX_AGE = 60`` against the latter. Every pool: 10 connections
 (``pool_size=10, max_overflow=0``), opened before the clock starts.
 
 Method: each measurement runs in a child process of its own (settings and imports are
@@ -58,7 +59,12 @@ CONTENDERS: Dict[str, Tuple[str, ...]] = {
     "core": ("pgpool", "psycopg2", "psycopg"),
     "orm": ("pgpool", "psycopg2", "psycopg"),
     "async": ("pgpool_async", "asyncpg", "psycopg_async"),
-    "django": ("pgpool.django", "django+psycopg2 (CONN_MAX_AGE=0)", "django+psycopg2 (CONN_MAX_AGE=60)"),
+    "django": (
+        "pgpool.django (CONN_MAX_AGE=0)",
+        "django+psycopg2 (CONN_MAX_AGE=0)",
+        "django+psycopg2 (CONN_MAX_AGE=60)",
+        "pgpool.django (CONN_MAX_AGE=60)",
+    ),
 }
 SA_SCHEME = {
     "pgpool": "postgresql+pgpool",
@@ -115,7 +121,9 @@ def run_threads(fn: Any, threads: int, seconds: float) -> int:
     return sum(counts)
 
 
-def child_sqlalchemy(contender: str, workload: str, threads: int, seconds: float) -> int:
+def child_sqlalchemy(
+    contender: str, workload: str, threads: int, seconds: float
+) -> int:
     from sqlalchemy import Column, Integer, MetaData, Table, create_engine, select
     from sqlalchemy.orm import DeclarativeBase, Session
 
@@ -124,7 +132,12 @@ def child_sqlalchemy(contender: str, workload: str, threads: int, seconds: float
     conns = [engine.connect() for _ in range(POOL)]
     for c in conns:
         c.close()
-    items = Table("bench_items", MetaData(), Column("id", Integer, primary_key=True), Column("n", Integer))
+    items = Table(
+        "bench_items",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("n", Integer),
+    )
 
     class Base(DeclarativeBase):
         pass
@@ -164,7 +177,12 @@ def child_async(contender: str, tasks: int, seconds: float) -> int:
     from sqlalchemy import Column, Integer, MetaData, Table, select
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    items = Table("bench_items", MetaData(), Column("id", Integer, primary_key=True), Column("n", Integer))
+    items = Table(
+        "bench_items",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("n", Integer),
+    )
 
     async def main() -> int:
         engine = create_async_engine(sa_url(contender), pool_size=POOL, max_overflow=0)
@@ -179,7 +197,9 @@ def child_async(contender: str, tasks: int, seconds: float) -> int:
             while not state["stop"]:
                 i = rng.randrange(1, ROWS + 1)
                 async with engine.connect() as c:
-                    row = (await c.execute(select(items).where(items.c.id == i))).first()
+                    row = (
+                        await c.execute(select(items).where(items.c.id == i))
+                    ).first()
                     assert row is not None and row.id == i
                 if state["measure"]:
                     counts[k] += 1
@@ -205,10 +225,14 @@ def child_async(contender: str, tasks: int, seconds: float) -> int:
 def child_django(contender: str, threads: int, seconds: float) -> int:
     from urllib.parse import unquote, urlsplit
 
-    if contender == "pgpool.django":
+    if contender.startswith("pgpool.django"):
         import pgpool.django  # noqa: F401  (before Django loads: psycopg 3 is installed)
 
-        engine, max_age, options = "pgpool.django", 0, {"pool": {"min_size": POOL, "max_size": POOL}}
+        engine, options = (
+            "pgpool.django",
+            {"pool": {"min_size": POOL, "max_size": POOL}},
+        )
+        max_age = 60 if "60" in contender else 0
     else:
         sys.modules["psycopg"] = None  # type: ignore[assignment]  # the stock backend on psycopg2
         engine, options = "django.db.backends.postgresql", {}
@@ -278,13 +302,23 @@ def setup_table() -> None:
     cur = c.cursor()
     cur.execute("DROP TABLE IF EXISTS bench_items")
     cur.execute("CREATE TABLE bench_items (id int PRIMARY KEY, n int NOT NULL)")
-    cur.execute("INSERT INTO bench_items SELECT g, 0 FROM generate_series(1, %s) g", (ROWS,))
+    cur.execute(
+        "INSERT INTO bench_items SELECT g, 0 FROM generate_series(1, %s) g", (ROWS,)
+    )
     cur.execute("VACUUM ANALYZE bench_items")
     c.close()
 
 
 def measure(contender: str, workload: str, threads: int, seconds: float) -> float:
-    cmd = [sys.executable, __file__, "--child", contender, workload, str(threads), str(seconds)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        contender,
+        workload,
+        str(threads),
+        str(seconds),
+    ]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=120 + seconds * 3)
     if p.returncode != 0:
         log(f"{contender} {workload} x{threads} failed:\n{p.stderr[-3000:]}")
@@ -299,14 +333,18 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=2.0)
     ap.add_argument("--only", default=",".join(WORKLOADS))
     ap.add_argument("--json", help="write the figures here")
-    ap.add_argument("--child", nargs=4, metavar=("CONTENDER", "WORKLOAD", "N", "SECONDS"))
+    ap.add_argument(
+        "--child", nargs=4, metavar=("CONTENDER", "WORKLOAD", "N", "SECONDS")
+    )
     args = ap.parse_args()
     if args.child:
         c, w, n, s = args.child
         child(c, w, int(n), float(s))
         return 0
     if not os.environ.get("DATABASE_URL"):
-        raise SystemExit("DATABASE_URL is not set: run through make bench / scripts/test-env")
+        raise SystemExit(
+            "DATABASE_URL is not set: run through make bench / scripts/test-env"
+        )
     setup_table()
     results: Dict[str, Dict[str, List[float]]] = {}
     for workload in args.only.split(","):
@@ -317,8 +355,12 @@ def main() -> int:
             for r in range(args.rounds):
                 for c in order[r % len(order) :] + order[: r % len(order)]:
                     results[key][c].append(measure(c, workload, threads, args.seconds))
-                log(f"{key} round {r + 1}: " + ", ".join(f"{c} {v[-1]:,.0f}/s" for c, v in results[key].items()))
+                log(
+                    f"{key} round {r + 1}: "
+                    + ", ".join(f"{c} {v[-1]:,.0f}/s" for c, v in results[key].items())
+                )
     if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
     print(report(results, args))
@@ -335,12 +377,18 @@ def report(results: Dict[str, Dict[str, List[float]]], args: argparse.Namespace)
     ]
     for key, by in results.items():
         workload, threads = key.split(" x")
-        names = list(by)
-        ours = statistics.median(by[names[0]])
-        for other in names[1:]:
+        names = [n for n in by if not n.startswith("pgpool.django (CONN_MAX_AGE=60")]
+        pairs = [(names[0], other) for other in names[1:]]
+        if "pgpool.django (CONN_MAX_AGE=60)" in by:
+            # persistent connections on both sides: like with like
+            pairs.append(
+                ("pgpool.django (CONN_MAX_AGE=60)", "django+psycopg2 (CONN_MAX_AGE=60)")
+            )
+        for mine, other in pairs:
+            ours = statistics.median(by[mine])
             theirs = statistics.median(by[other])
             out.append(
-                f"| {workload} | {threads} | {names[0]} {ours:,.0f} | {other} | {theirs:,.0f} | "
+                f"| {workload} | {threads} | {mine} {ours:,.0f} | {other} | {theirs:,.0f} | "
                 f"**{ours / theirs:.2f}x** |"
             )
     return "\n".join(out)
