@@ -419,8 +419,12 @@ fn an_autocommit_writes_reset_rides_with_the_next_users_first_statement() {
         complete("SELECT 1"),
         ready(b'I'),
     ]);
-    c.simple_query("INSERT INTO t DEFAULT VALUES", None).unwrap();
-    assert_eq!(client_sent(&mut peer), query("INSERT INTO t DEFAULT VALUES"));
+    c.simple_query("INSERT INTO t DEFAULT VALUES", None)
+        .unwrap();
+    assert_eq!(
+        client_sent(&mut peer),
+        query("INSERT INTO t DEFAULT VALUES")
+    );
     // Back to the pool: no round trip (only DISCARD SEQUENCES was needed).
     assert!(!c.release_needs_io());
     c.reset().unwrap();

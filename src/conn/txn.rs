@@ -22,6 +22,8 @@ impl Connection {
     /// neither. Used when a connection goes back to the pool.
     pub fn reset(&mut self) -> Result<()> {
         self.pending_begin = None;
+        // A face's wait hook belongs to the user that set it, never to the next one.
+        self.wait_hook = None;
         self.extended = false;
         if self.broken {
             return Err(Error::Interface("connection is broken".into()));

@@ -502,3 +502,29 @@ def test_gevent(variant: str, dsn: str) -> None:
     finish the slow ones first: the thread would be stuck in the first)."""
     out = run_child(GEVENT, variant, dsn)
     assert out.strip() == "['fast', 'slow', 'slow', 'slow']"
+
+
+def test_green_hook_never_outlives_its_call(dsn: str) -> None:
+    """The wait callback is installed on the core connection for one call only: once it
+    is removed, the next user of the same pooled connection never reaches it."""
+    calls: List[int] = []
+
+    def cb(conn: Any) -> None:
+        calls.append(1)
+        pgpool.extras.wait_select(conn)
+
+    p = pgpool.Pool(dsn, min_size=1, max_size=1)
+    try:
+        pgpool.extensions.set_wait_callback(cb)
+        try:
+            with p.cursor() as cur:
+                cur.execute("SELECT pg_sleep(0.05)")
+        finally:
+            pgpool.extensions.set_wait_callback(None)
+        seen = len(calls)
+        assert seen > 0
+        with p.cursor() as cur:  # the same server connection, another object
+            cur.execute("SELECT pg_sleep(0.05)")
+        assert len(calls) == seen
+    finally:
+        p.close()

@@ -329,8 +329,13 @@ impl Connection {
         if let Some(hook) = self.green_hook(py) {
             if let Some(mut st) = self.state.try_lock() {
                 self.install_hook(&mut st, Some(hook));
-                let out = f(&mut st, &|| false);
+                // The hook points at this object: it never stays on the core connection
+                // (which may go to another object's user), not even through a panic.
+                let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    f(&mut st, &|| false)
+                }));
                 self.install_hook(&mut st, None);
+                let out = out.unwrap_or_else(|p| std::panic::resume_unwind(p));
                 let after = st.take_after();
                 drop(st);
                 if let Some(e) = self.callback_raised(py) {
