@@ -260,9 +260,9 @@ def connect(
     from .errors import _as_connect_error
 
     try:
-        kwasync = {k: kwargs.pop(k) for k in ("async", "async_") if k in kwargs}
-        if connection_factory is None and not any(kwasync.values()):
+        if connection_factory is None:
             return _pgpool.connect(dsn, cursor_factory=cursor_factory, **kwargs)
+        kwasync = {k: kwargs.pop(k) for k in ("async", "async_") if k in kwargs}
         from .extensions import make_dsn
 
         conn = _connect(

@@ -42,22 +42,23 @@ fn connect(
         ));
     }
     let mut kv = pool::keywords(kwargs)?;
-    if kv
+    let asynchronous = kv
         .iter()
-        .any(|(k, v)| (k == "async" || k == "async_") && v != "False" && v != "0")
-    {
-        return Err(errors::client_error(
-            py,
-            errors::Kind::NotSupported,
-            "asynchronous connections are not supported by pgpool",
-        ));
-    }
+        .any(|(k, v)| (k == "async" || k == "async_") && v != "False" && v != "0");
     kv.retain(|(k, _)| k != "async" && k != "async_");
     let o = pgpool::config::PoolOverrides {
         keywords: kv,
         ..Default::default()
     };
     let cfg = pgpool::PoolConfig::new(dsn.as_deref(), &o).map_err(|e| to_py(py, &e))?;
+    if asynchronous {
+        let facts = std::sync::Arc::new(PublicParams::new(&cfg.connect, dsn.as_deref()));
+        let conn = Connection::new_async(py, cfg.connect.clone(), facts)?;
+        if let Some(f) = cursor_factory.filter(|f| !f.is_none()) {
+            conn.bind(py).setattr("cursor_factory", f)?;
+        }
+        return Ok(conn);
+    }
     let params = cfg.connect.clone();
     let c = py
         .detach(move || pgpool::Connection::connect_checked(&params))

@@ -208,6 +208,20 @@ impl Connection {
         Ok(())
     }
 
+    /// A new asynchronous connection object (`connect(dsn, async_=True)`).
+    pub(crate) fn new_async(
+        py: Python<'_>,
+        params: pgpool::config::ConnectParams,
+        facts: Arc<super::PublicParams>,
+    ) -> PyResult<Py<Connection>> {
+        let c = Connection::blank(super::State::new(ConnSlot::Closed), None);
+        let _ = c.facts.set(facts);
+        c.connect_async(py, params)?;
+        let obj = Py::new(py, c)?;
+        Connection::set_object(obj.bind(py));
+        Ok(obj)
+    }
+
     /// The connect is underway (not polled yet).
     pub(crate) fn connecting(&self) -> bool {
         self.wait.connecting.load(Ordering::Acquire)
