@@ -149,7 +149,6 @@ class DatabaseWrapper(_PgWrapper):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.Database = _PooledDriver(self)
-        self._pgpool_pool: Optional[pgpool.Pool] = None
 
     # Django 5.1's psycopg 3 pool: not used here (pgpool's pool is).
     @property
@@ -197,7 +196,6 @@ class DatabaseWrapper(_PgWrapper):  # type: ignore[misc]
         conn = pool.getconn()
         if cursor_factory is not None:
             conn.cursor_factory = cursor_factory
-        self._pgpool_pool = pool
         return conn
 
     def _close(self) -> None:
