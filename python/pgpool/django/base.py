@@ -149,6 +149,9 @@ class DatabaseWrapper(_PgWrapper):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.Database = _PooledDriver(self)
+        self._pgpool_last: Optional[Tuple[Dict[str, Any], Dict[str, Any], int, Any]] = (
+            None
+        )
 
     # Django 5.1's psycopg 3 pool: not used here (pgpool's pool is).
     @property
@@ -177,6 +180,8 @@ class DatabaseWrapper(_PgWrapper):  # type: ignore[misc]
 
     def get_connection_params(self) -> Dict[str, Any]:
         saved = self.settings_dict
+        if "pool" not in saved["OPTIONS"]:
+            return super().get_connection_params()  # type: ignore[no-any-return]
         options = {k: v for k, v in saved["OPTIONS"].items() if k != "pool"}
         # Django's backend refuses OPTIONS["pool"] with psycopg2: it is ours here.
         self.settings_dict = {**saved, "OPTIONS": options}
@@ -192,7 +197,22 @@ class DatabaseWrapper(_PgWrapper):  # type: ignore[misc]
         if tz:
             opt = params.get("options") or ""
             params["options"] = f"{opt} -c TimeZone={tz}".strip()
-        pool = _pool_for(params, self._pool_options())
+        # The pool of these settings: remembered by the wrapper (a checkout per request
+        # must not pay for finding it), looked up again when the settings, the process
+        # or the pool changed.
+        options = self._pool_options()
+        last = self._pgpool_last
+        if (
+            last is not None
+            and last[0] == params
+            and last[1] == options
+            and last[2] == os.getpid()
+            and not last[3].closed
+        ):
+            pool = last[3]
+        else:
+            pool = _pool_for(params, options)
+            self._pgpool_last = (params, options, os.getpid(), pool)
         conn = pool.getconn()
         if cursor_factory is not None:
             conn.cursor_factory = cursor_factory
