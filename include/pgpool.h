@@ -278,6 +278,30 @@ typedef struct pgpool_stats {
      The longest wait since the pool was created, in milliseconds (a high-water mark).
      */
     uint64_t wait_high_water_ms;
+    /*
+     Checkouts given back (returned, or released by `pgpool_release`/`pgpool_discard`).
+     Appended with the four below, after `wait_high_water_ms`.
+     */
+    uint64_t returns;
+    /*
+     Total time connections were held, checkout to return, in microseconds:
+     `hold_us_total / returns` is the mean hold (PgBouncer's `avg_xact_time` for
+     callers that hold a connection per transaction).
+     */
+    uint64_t hold_us_total;
+    /*
+     Transaction blocks on pool connections that ended committed.
+     */
+    uint64_t xact_committed;
+    /*
+     Transaction blocks that ended rolled back (by the caller, a `COMMIT` of a failed
+     transaction, or the pool's rollback at return).
+     */
+    uint64_t xact_rolled_back;
+    /*
+     Connections returned broken or failing their reset (discarded by the pool).
+     */
+    uint64_t returns_bad;
 } pgpool_stats;
 
 /*

@@ -38,6 +38,8 @@ pub struct Stats {
     pub oldest_wait_ms: u64,
     /// Total time connections were held, ms.
     pub usage_ms: u64,
+    /// Total time connections were held, µs (the C API's `hold_us_total`).
+    pub usage_us: u64,
     /// Connections opened.
     pub connections_num: u64,
     /// Failed connection attempts.
@@ -55,6 +57,22 @@ pub struct Stats {
     /// Acquire-wait histogram: counts of waits <= each bound in [`WAIT_BUCKETS_MS`]
     /// (cumulative, as Prometheus expects), the last entry is +Inf.
     pub wait_buckets: Vec<u64>,
+    /// Checkouts given back (returned, discarded or dropped): the count of the hold
+    /// histogram.
+    pub returns_num: u64,
+    /// Checkout-hold histogram (checkout to return, PgBouncer's `avg_xact_time` for a
+    /// pool whose users hold a connection per transaction): counts of holds <= each bound
+    /// in [`HOLD_BUCKETS_MS`] (cumulative), the last entry is +Inf; its sum is
+    /// `usage_ms`.
+    pub hold_buckets: Vec<u64>,
+    /// Transaction blocks on pool connections that ended committed (PgBouncer's
+    /// `xact_count` is their sum with `xact_rolled_back`).
+    pub xact_committed: u64,
+    /// Transaction blocks that ended rolled back: by the user, by a `COMMIT` of a failed
+    /// transaction, or by the pool at return.
+    pub xact_rolled_back: u64,
+    /// Connections returned with a transaction still open (the pool rolled it back).
+    pub returns_in_transaction: u64,
 }
 
 impl Stats {
@@ -98,27 +116,48 @@ impl Stats {
                 out.push_str(&format!("{name}{{pool=\"{label}\"}} {}\n", m[i].3));
             }
         }
-        out.push_str("# HELP pgpool_acquire_wait_seconds Time spent waiting for a connection.\n");
-        out.push_str("# TYPE pgpool_acquire_wait_seconds histogram\n");
-        for (label, (_, s)) in labels.iter().zip(pools) {
-            for (i, b) in WAIT_BUCKETS_MS.iter().enumerate() {
-                let c = s.wait_buckets.get(i).copied().unwrap_or(0);
+        fn waits(s: &Stats) -> (&[u64], u64) {
+            (&s.wait_buckets, s.requests_wait_us)
+        }
+        fn holds(s: &Stats) -> (&[u64], u64) {
+            (&s.hold_buckets, s.usage_us)
+        }
+        type Of = fn(&Stats) -> (&[u64], u64);
+        let histograms: [(&str, &str, &[f64], Of); 2] = [
+            (
+                "pgpool_acquire_wait_seconds",
+                "Time spent waiting for a connection.",
+                &WAIT_BUCKETS_MS,
+                waits,
+            ),
+            (
+                "pgpool_hold_seconds",
+                "How long connections were held, checkout to return.",
+                &HOLD_BUCKETS_MS,
+                holds,
+            ),
+        ];
+        for (name, help, bounds, of) in histograms {
+            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} histogram\n"));
+            for (label, (_, s)) in labels.iter().zip(pools) {
+                let (buckets, sum_us) = of(s);
+                for (i, b) in bounds.iter().enumerate() {
+                    let c = buckets.get(i).copied().unwrap_or(0);
+                    out.push_str(&format!(
+                        "{name}_bucket{{pool=\"{label}\",le=\"{}\"}} {c}\n",
+                        b / 1000.0
+                    ));
+                }
+                let total = buckets.last().copied().unwrap_or(0);
                 out.push_str(&format!(
-                    "pgpool_acquire_wait_seconds_bucket{{pool=\"{label}\",le=\"{}\"}} {c}\n",
-                    b / 1000.0
+                    "{name}_bucket{{pool=\"{label}\",le=\"+Inf\"}} {total}\n"
                 ));
+                out.push_str(&format!(
+                    "{name}_sum{{pool=\"{label}\"}} {}\n",
+                    sum_us as f64 / 1e6
+                ));
+                out.push_str(&format!("{name}_count{{pool=\"{label}\"}} {total}\n"));
             }
-            let total = s.wait_buckets.last().copied().unwrap_or(0);
-            out.push_str(&format!(
-                "pgpool_acquire_wait_seconds_bucket{{pool=\"{label}\",le=\"+Inf\"}} {total}\n"
-            ));
-            out.push_str(&format!(
-                "pgpool_acquire_wait_seconds_sum{{pool=\"{label}\"}} {}\n",
-                s.requests_wait_us as f64 / 1e6
-            ));
-            out.push_str(&format!(
-                "pgpool_acquire_wait_seconds_count{{pool=\"{label}\"}} {total}\n"
-            ));
         }
         out
     }
@@ -251,13 +290,54 @@ impl Stats {
                 "Time connections were held.",
                 self.usage_ms as f64 / 1000.0,
             ),
+            (
+                "pgpool_xact_committed_total",
+                "counter",
+                "Transaction blocks on pool connections that ended committed.",
+                self.xact_committed as f64,
+            ),
+            (
+                "pgpool_xact_rolled_back_total",
+                "counter",
+                "Transaction blocks that ended rolled back (by the user, a failed COMMIT, or the pool at return).",
+                self.xact_rolled_back as f64,
+            ),
+            (
+                "pgpool_returns_in_transaction_total",
+                "counter",
+                "Connections returned with a transaction open (rolled back by the pool).",
+                self.returns_in_transaction as f64,
+            ),
         ]
     }
 }
 
+/// Upper bounds (ms) of the checkout-hold histogram buckets.
+pub const HOLD_BUCKETS_MS: [f64; 12] = [
+    1.0, 5.0, 10.0, 50.0, 100.0, 500.0, 1000.0, 5000.0, 10000.0, 30000.0, 60000.0, 300000.0,
+];
+
 /// Upper bounds (ms) of the acquire-wait histogram buckets.
 pub const WAIT_BUCKETS_MS: [f64; 10] =
     [0.1, 0.5, 1.0, 5.0, 10.0, 50.0, 100.0, 500.0, 1000.0, 5000.0];
+
+/// The index of the bucket of `bounds` (ms) that `us` falls in (`bounds.len()`: +Inf).
+fn bucket(bounds: &[f64], us: u64) -> usize {
+    let ms = us as f64 / 1000.0;
+    bounds.iter().position(|b| ms <= *b).unwrap_or(bounds.len())
+}
+
+/// Per-bucket counts as Prometheus's cumulative counts, starting from `base`.
+fn cumulative(base: u64, buckets: &[AtomicU64]) -> Vec<u64> {
+    let mut acc = base;
+    buckets
+        .iter()
+        .map(|b| {
+            acc += b.load(Ordering::Relaxed);
+            acc
+        })
+        .collect()
+}
 
 /// The live counters of a pool.
 #[derive(Debug, Default)]
@@ -277,6 +357,10 @@ pub(crate) struct Counters {
     pub(crate) recycled_idle: AtomicU64,
     pub(crate) returns_implicit: AtomicU64,
     pub(crate) wait_buckets: [AtomicU64; 11],
+    pub(crate) hold_buckets: [AtomicU64; 13],
+    pub(crate) xact_committed: AtomicU64,
+    pub(crate) xact_rolled_back: AtomicU64,
+    pub(crate) returns_in_transaction: AtomicU64,
 }
 
 impl Counters {
@@ -288,12 +372,21 @@ impl Counters {
     pub(crate) fn record_wait(&self, us: u64) {
         self.requests_wait_us.fetch_add(us, Ordering::Relaxed);
         self.max_wait_us.fetch_max(us, Ordering::Relaxed);
-        let ms = us as f64 / 1000.0;
-        let i = WAIT_BUCKETS_MS
-            .iter()
-            .position(|b| ms <= *b)
-            .unwrap_or(WAIT_BUCKETS_MS.len());
-        self.wait_buckets[i].fetch_add(1, Ordering::Relaxed);
+        self.wait_buckets[bucket(&WAIT_BUCKETS_MS, us)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A checkout given back after `us` microseconds, with the transactions it ended.
+    pub(crate) fn record_hold(&self, us: u64, xacts: crate::conn::XactCounts) {
+        self.usage_us.fetch_add(us, Ordering::Relaxed);
+        self.hold_buckets[bucket(&HOLD_BUCKETS_MS, us)].fetch_add(1, Ordering::Relaxed);
+        if xacts.committed > 0 {
+            self.xact_committed
+                .fetch_add(xacts.committed, Ordering::Relaxed);
+        }
+        if xacts.rolled_back > 0 {
+            self.xact_rolled_back
+                .fetch_add(xacts.rolled_back, Ordering::Relaxed);
+        }
     }
 
     pub(crate) fn fill(&self, s: &mut Stats) {
@@ -305,7 +398,8 @@ impl Counters {
         s.requests_timeouts = g(&self.requests_timeouts);
         s.requests_rejected = g(&self.requests_rejected);
         s.max_wait_ms = g(&self.max_wait_us) / 1000;
-        s.usage_ms = g(&self.usage_us) / 1000;
+        s.usage_us = g(&self.usage_us);
+        s.usage_ms = s.usage_us / 1000;
         s.connections_num = g(&self.connections_num);
         s.connections_errors = g(&self.connections_errors);
         s.connections_lost = g(&self.connections_lost);
@@ -313,20 +407,17 @@ impl Counters {
         s.recycled_lifetime = g(&self.recycled_lifetime);
         s.recycled_idle = g(&self.recycled_idle);
         s.returns_implicit = g(&self.returns_implicit);
+        s.xact_committed = g(&self.xact_committed);
+        s.xact_rolled_back = g(&self.xact_rolled_back);
+        s.returns_in_transaction = g(&self.returns_in_transaction);
+        s.hold_buckets = cumulative(0, &self.hold_buckets);
+        s.returns_num = s.hold_buckets.last().copied().unwrap_or(0);
         // Waits that never queued count in the first bucket.
         let fast = s
             .requests_num
             .saturating_sub(s.requests_queued)
             .saturating_sub(s.requests_rejected);
-        let mut acc = fast;
-        s.wait_buckets = self
-            .wait_buckets
-            .iter()
-            .map(|b| {
-                acc += g(b);
-                acc
-            })
-            .collect();
+        s.wait_buckets = cumulative(fast, &self.wait_buckets);
     }
 }
 

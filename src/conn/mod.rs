@@ -75,6 +75,15 @@ pub enum TxEnd {
     Rollback,
 }
 
+/// Transaction blocks ended, by outcome ([`Connection::take_xact_counts`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct XactCounts {
+    /// Ended by a `COMMIT` the server accepted.
+    pub committed: u64,
+    /// Ended any other way (`ROLLBACK`, a `COMMIT` of a failed transaction).
+    pub rolled_back: u64,
+}
+
 /// How [`Connection::end_transaction`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ended {
@@ -140,6 +149,12 @@ pub struct Connection {
     connect_timeout: Option<Duration>,
     tx: TxStatus,
     broken: bool,
+    /// Transaction blocks ended on the server since [`take_xact_counts`] last ran: how
+    /// the pool counts committed and rolled-back transactions ([`crate::stats`]).
+    xacts: XactCounts,
+    /// The answer being read carried a `COMMIT` command tag (so a transaction block
+    /// that ends with it committed; anything else ending one rolled back).
+    saw_commit: bool,
     /// What the users since the last reset may have left in the session.
     session: Dirty,
     /// The server's `standard_conforming_strings` (reported at startup and on change).
@@ -240,6 +255,15 @@ impl Connection {
             let patch = it.next().unwrap_or(0);
             major * 10000 + minor * 100 + patch
         }
+    }
+
+    /// The transaction blocks ended on the server since the last call (a transaction
+    /// block: the server's status went from in a transaction, or failed, back to idle),
+    /// taken: committed (ended by a `COMMIT` the server accepted) and rolled back
+    /// (`ROLLBACK`, a `COMMIT` of a failed transaction, the pool's rollback at return). A
+    /// block begun and ended inside one multi-statement message is not seen.
+    pub fn take_xact_counts(&mut self) -> XactCounts {
+        std::mem::take(&mut self.xacts)
     }
 
     /// Transaction status after the last statement.

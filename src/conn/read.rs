@@ -9,7 +9,7 @@ use std::time::Instant;
 use postgres_protocol::message::frontend;
 
 use super::message::{parse_error_fields, parse_row_description, short, Body};
-use super::{io_err, tx_from, Connection, Interrupt, RowSink, Step, CANCEL_GRACE};
+use super::{io_err, tx_from, Connection, Interrupt, RowSink, Step, TxStatus, CANCEL_GRACE};
 use crate::error::{Error, Result};
 use crate::result::QueryResult;
 use crate::session::Dirty;
@@ -176,6 +176,9 @@ impl Connection {
             b'C' => {
                 let mut b = Body::new(body);
                 cur.command_tag = b.cstr()?.to_string();
+                if cur.command_tag == "COMMIT" {
+                    self.saw_commit = true;
+                }
                 return Ok(Step::Done);
             }
             b'I' => {
@@ -183,7 +186,18 @@ impl Connection {
                 return Ok(Step::Done);
             }
             b'Z' => {
+                let was = self.tx;
                 self.tx = tx_from(body.first().copied().unwrap_or(b'I'));
+                if self.tx == TxStatus::Idle
+                    && matches!(was, TxStatus::InTransaction | TxStatus::InError)
+                {
+                    if was == TxStatus::InTransaction && self.saw_commit {
+                        self.xacts.committed += 1;
+                    } else {
+                        self.xacts.rolled_back += 1;
+                    }
+                }
+                self.saw_commit = false;
                 self.last_used = Instant::now();
                 return Ok(Step::Ready);
             }

@@ -11,7 +11,7 @@ use bytes::BytesMut;
 use super::auth::{Event, Startup, Transport};
 use super::frames::ReadBuf;
 use super::stream::{configure_tcp, open_socket, Stream};
-use super::{describe_target, io_err, Connection, TxStatus, POLL_INTERVAL};
+use super::{describe_target, io_err, Connection, TxStatus, XactCounts, POLL_INTERVAL};
 use crate::config::{ConnectParams, Host, SslMode, TargetSessionAttrs};
 use crate::encoding::Encoding;
 use crate::error::{Error, Result};
@@ -230,6 +230,8 @@ impl Connection {
             connect_timeout: p.connect_timeout,
             tx: TxStatus::Unknown,
             broken: false,
+            xacts: XactCounts::default(),
+            saw_commit: false,
             session: Dirty::NONE,
             standard_strings: true,
             encoding: Encoding::UTF8,

@@ -358,6 +358,20 @@ pub struct pgpool_stats {
     pub oldest_wait_ms: u64,
     /// The longest wait since the pool was created, in milliseconds (a high-water mark).
     pub wait_high_water_ms: u64,
+    /// Checkouts given back (returned, or released by `pgpool_release`/`pgpool_discard`).
+    /// Appended with the four below, after `wait_high_water_ms`.
+    pub returns: u64,
+    /// Total time connections were held, checkout to return, in microseconds:
+    /// `hold_us_total / returns` is the mean hold (PgBouncer's `avg_xact_time` for
+    /// callers that hold a connection per transaction).
+    pub hold_us_total: u64,
+    /// Transaction blocks on pool connections that ended committed.
+    pub xact_committed: u64,
+    /// Transaction blocks that ended rolled back (by the caller, a `COMMIT` of a failed
+    /// transaction, or the pool's rollback at return).
+    pub xact_rolled_back: u64,
+    /// Connections returned broken or failing their reset (discarded by the pool).
+    pub returns_bad: u64,
 }
 
 fn u32_sat(v: usize) -> u32 {
@@ -396,6 +410,11 @@ pub extern "C" fn pgpool_pool_stats_sized(
                 connections_lost: s.connections_lost,
                 oldest_wait_ms: s.oldest_wait_ms,
                 wait_high_water_ms: s.max_wait_ms,
+                returns: s.returns_num,
+                hold_us_total: s.usage_us,
+                xact_committed: s.xact_committed,
+                xact_rolled_back: s.xact_rolled_back,
+                returns_bad: s.returns_bad,
             };
             let n = size.min(size_of::<pgpool_stats>());
             // SAFETY: the caller owns `size` writable bytes at `out`.

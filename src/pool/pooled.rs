@@ -2,7 +2,6 @@
 //! discard of a broken connection), with the leak registry.
 
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -97,11 +96,18 @@ impl PooledConnection {
         }
         let c = &self.shared.counters;
         let now = Coarse::now();
-        c.usage_us.fetch_add(
-            now.duration_since(self.acquired).as_micros(),
-            Ordering::Relaxed,
-        );
+        if !close
+            && matches!(
+                obj.conn.transaction_status(),
+                crate::conn::TxStatus::InTransaction | crate::conn::TxStatus::InError
+            )
+        {
+            Counters::inc(&c.returns_in_transaction);
+        }
         let ok = !close && obj.conn.reset().is_ok();
+        // After the reset: its rollback of an open transaction counts.
+        let xacts = obj.conn.take_xact_counts();
+        c.record_hold(now.duration_since(self.acquired).as_micros(), xacts);
         if !ok {
             if !close {
                 Counters::inc(&c.returns_bad);

@@ -95,6 +95,7 @@ char *t_value(pgpool_conn *c, const char *sql, size_t nparams, const char *const
     X(syntax_error)                                                           \
     X(unique_violation)                                                       \
     X(pool_exhausted)                                                         \
+    X(stats_outcomes)                                                         \
     X(closed_pool)                                                            \
     X(too_many_requests)                                                      \
     X(bad_conninfo)                                                           \

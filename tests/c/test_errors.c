@@ -63,6 +63,35 @@ void test_unique_violation(void) {
     pgpool_pool_free(pool);
 }
 
+/* Issue 18 item 3: transaction blocks by outcome, checkouts given back and the time they
+ * were held (pgpool_stats' appended fields). */
+void test_stats_outcomes(void) {
+    pgpool_error *err = NULL;
+    const pgpool_pool *pool = t_pool(0, 1, 5000);
+    pgpool_conn *c = NULL;
+    pgpool_stats s0, s1;
+    if (!pool) return;
+    EXPECT_OK(pgpool_pool_stats(pool, &s0));
+    if (EXPECT_OK(pgpool_acquire(pool, -1, &c, &err))) {
+        EXPECT_OK(pgpool_begin(c, &err));
+        EXPECT_OK(pgpool_exec(c, "SELECT 1", 0, NULL, NULL, &err));
+        EXPECT_OK(pgpool_commit(c, &err));
+        EXPECT_OK(pgpool_begin(c, &err));
+        EXPECT_OK(pgpool_exec(c, "SELECT 1", 0, NULL, NULL, &err));
+        EXPECT_OK(pgpool_rollback(c, &err));
+        EXPECT_OK(pgpool_begin(c, &err));
+        EXPECT_OK(pgpool_exec(c, "SELECT pg_sleep(0.02)", 0, NULL, NULL, &err));
+        pgpool_release(c); /* inside the block: the pool rolls it back */
+    }
+    EXPECT_OK(pgpool_pool_stats(pool, &s1));
+    CHECK_U64(s1.xact_committed - s0.xact_committed, 1);
+    CHECK_U64(s1.xact_rolled_back - s0.xact_rolled_back, 2);
+    CHECK_U64(s1.returns - s0.returns, 1);
+    CHECK_U64(s1.returns_bad - s0.returns_bad, 0);
+    CHECK(s1.hold_us_total - s0.hold_us_total >= 20000);
+    pgpool_pool_free(pool);
+}
+
 void test_pool_exhausted(void) {
     pgpool_error *err = NULL;
     const pgpool_pool *pool = t_pool(0, 2, 300); /* pool default: 300 ms */

@@ -384,3 +384,84 @@ def test_oldest_wait_is_the_age_of_the_oldest_waiter_now(dsn, admin):
         assert s["max_wait_ms"] >= 300
         assert s["wait_high_water_ms"] == s["max_wait_ms"]
         assert 'pgpool_oldest_wait_seconds{pool="waits"} 0\n' in p.prometheus()
+
+
+def test_transaction_outcomes_and_hold_times_are_counted(direct_dsn, admin):
+    """PgBouncer-grade counters (issue 18 item 3): transaction blocks by outcome
+    (committed, rolled back — by the user, by a COMMIT of a failed transaction, by the
+    pool at return), returns inside a transaction, broken returns, and the checkout-hold
+    histogram beside the acquire-wait one (stats() and Prometheus)."""
+
+    def delta(before, after, *keys):
+        return tuple(after[k] - before[k] for k in keys)
+
+    keys = (
+        "xact_committed",
+        "xact_rolled_back",
+        "returns_in_transaction",
+        "returns_bad",
+        "returns_num",
+    )
+    with pgpool.Pool(direct_dsn, min_size=1, max_size=1, name="outcomes") as p:
+        s0 = p.stats()
+        assert s0["hold_buckets"][-1] == (float("inf"), s0["returns_num"])
+
+        with p.connection() as c:  # the block commits
+            c.cursor().execute("SELECT 1")
+        s1 = p.stats()
+        assert delta(s0, s1, *keys) == (1, 0, 0, 0, 1)
+
+        c = p.getconn()
+        cur = c.cursor()
+        cur.execute("SELECT 1")
+        cur.execute("SAVEPOINT a")
+        cur.execute("ROLLBACK TO SAVEPOINT a")  # tag ROLLBACK, the block goes on
+        c.rollback()
+        cur.execute("SELECT 1")
+        with pytest.raises(pgpool.DataError):
+            cur.execute("SELECT 1/0")
+        c.commit()  # of a failed transaction: the server rolls it back
+        cur.execute("SELECT 1")  # left open: the pool rolls it back at return
+        p.putconn(c)
+        s2 = p.stats()
+        assert delta(s1, s2, *keys) == (0, 3, 1, 0, 1)
+
+        c = p.getconn()
+        c.autocommit = True
+        cur = c.cursor()
+        cur.execute("BEGIN")
+        cur.execute("SELECT 1")
+        cur.execute("COMMIT")  # a block ended in SQL counts the same
+        cur.execute("SELECT 1")  # autocommit statements are no block
+        cur.execute("COMMIT")  # nothing to commit: the server only warns
+        time.sleep(0.12)
+        p.putconn(c)
+        s3 = p.stats()
+        assert delta(s2, s3, *keys) == (1, 0, 0, 0, 1)
+        holds = dict(s3["hold_buckets"])
+        before = dict(s2["hold_buckets"])
+        # The 120 ms hold is above the 100 ms bound and within the 500 ms one.
+        assert holds[100.0] - before[100.0] == 0, (before, holds)
+        assert holds[500.0] - before[500.0] == 1, (before, holds)
+        assert s3["usage_ms"] - s2["usage_ms"] >= 100
+
+        c = p.getconn()
+        pid = c.get_backend_pid()
+        admin.cursor().execute("SELECT pg_terminate_backend(%s)", (pid,))
+        time.sleep(0.2)
+        with pytest.raises(pgpool.OperationalError):
+            c.cursor().execute("SELECT 1")
+        p.putconn(c)
+        s4 = p.stats()
+        assert delta(s3, s4, *keys) == (0, 0, 0, 1, 1)
+
+        text = p.prometheus()
+        for line in (
+            f'pgpool_xact_committed_total{{pool="outcomes"}} {s4["xact_committed"]}',
+            f'pgpool_xact_rolled_back_total{{pool="outcomes"}} {s4["xact_rolled_back"]}',
+            f'pgpool_returns_in_transaction_total{{pool="outcomes"}} {s4["returns_in_transaction"]}',
+            f'pgpool_hold_seconds_count{{pool="outcomes"}} {s4["returns_num"]}',
+            'pgpool_hold_seconds_bucket{pool="outcomes",le="0.5"}',
+            "# TYPE pgpool_hold_seconds histogram",
+        ):
+            assert line in text, (line, text)

@@ -9,7 +9,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
 use pgpool::config::PoolOverrides;
-use pgpool::stats::WAIT_BUCKETS_MS;
+use pgpool::stats::{HOLD_BUCKETS_MS, WAIT_BUCKETS_MS};
 use pgpool::transaction::{BlockOptions, Characteristics};
 use pgpool::PoolConfig;
 
@@ -236,6 +236,16 @@ impl Pool {
             buckets.append((le, *n))?;
         }
         d.set_item("wait_buckets", buckets)?;
+        d.set_item("returns_num", s.returns_num)?;
+        d.set_item("xact_committed", s.xact_committed)?;
+        d.set_item("xact_rolled_back", s.xact_rolled_back)?;
+        d.set_item("returns_in_transaction", s.returns_in_transaction)?;
+        let holds = PyList::empty(py);
+        for (i, n) in s.hold_buckets.iter().enumerate() {
+            let le = HOLD_BUCKETS_MS.get(i).copied().unwrap_or(f64::INFINITY);
+            holds.append((le, *n))?;
+        }
+        d.set_item("hold_buckets", holds)?;
         Ok(d)
     }
 }
