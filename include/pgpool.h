@@ -221,6 +221,16 @@ typedef struct pgpool_options {
 } pgpool_options;
 
 /*
+ Supplies the password of each new connection (`pgpool_pool_new_with_password`):
+ writes it, NUL-terminated, into `buf` (`size` bytes) and returns its length (without
+ the NUL); a negative value fails that connection attempt (reported as a connection
+ error naming the callback; the secret is never logged). Called on whichever thread
+ opens a connection (a caller of `pgpool_acquire`, the pool's maintenance thread),
+ possibly on several at once; `userdata` is passed back as given.
+ */
+typedef int64_t (*pgpool_password_cb)(void *userdata, char *buf, size_t size);
+
+/*
  A snapshot of a pool's statistics: gauges, then counters since the pool was created.
  */
 typedef struct pgpool_stats {
@@ -344,6 +354,41 @@ pgpool_code pgpool_pool_new(const char *conninfo,
                             const struct pgpool_options *opts,
                             const struct pgpool_pool **out,
                             struct pgpool_error **err);
+
+/*
+ `pgpool_pool_new` with a password callback (see `pgpool_password_cb`): called for
+ every new connection, its answer is the password (rotating secrets, IAM tokens),
+ instead of a password in `conninfo`. `userdata` must stay valid, and usable from any
+ thread, until `pgpool_pool_free` returns. A NULL `cb` is `PGPOOL_NULL_PARAMETER`.
+ */
+pgpool_code pgpool_pool_new_with_password(const char *conninfo,
+                                          const struct pgpool_options *opts,
+                                          pgpool_password_cb cb,
+                                          void *userdata,
+                                          const struct pgpool_pool **out,
+                                          struct pgpool_error **err);
+
+/*
+ Drains the pool (deploys, password rotation, failovers): idle connections close now,
+ checked-out ones when they are released (their callers finish undisturbed), and new
+ connections serve `pgpool_acquire` meanwhile. Waits up to `timeout_ms` (negative: no
+ limit; 0: returns at once) for the checked-out ones; `PGPOOL_TIMEOUT` if some are
+ still out then (they are closed when released all the same). Thread-safe.
+ */
+pgpool_code pgpool_pool_drain(const struct pgpool_pool *pool,
+                              int32_t timeout_ms,
+                              struct pgpool_error **err);
+
+/*
+ New connection settings (a conninfo string or URI, as `pgpool_pool_new` takes; the
+ pool settings stay): new connections use them and the connections open now are
+ replaced as they are released (`pgpool_pool_drain` with timeout 0) — for credentials
+ rotated without a restart. Bad settings are `PGPOOL_CONFIG` and change nothing.
+ Thread-safe.
+ */
+pgpool_code pgpool_pool_set_conninfo(const struct pgpool_pool *pool,
+                                     const char *conninfo,
+                                     struct pgpool_error **err);
 
 /*
  Closes the pool: callers waiting in `pgpool_acquire` and later calls get

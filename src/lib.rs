@@ -28,7 +28,7 @@ pub use config::PoolConfig;
 pub use conn::{Connection, Interrupt, TxStatus};
 pub use error::{DbError, Error};
 pub use listen::Listener;
-pub use pool::{Pool, PooledConnection};
+pub use pool::{PasswordProvider, Pool, PooledConnection};
 pub use result::{Column, QueryResult};
 pub use stats::Stats;
 

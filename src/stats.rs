@@ -52,6 +52,9 @@ pub struct Stats {
     pub recycled_lifetime: u64,
     /// Connections closed after `max_idle`.
     pub recycled_idle: u64,
+    /// Connections retired by a drain or a change of connection settings (closed when
+    /// found idle or given back).
+    pub recycled_retired: u64,
     /// Connections dropped by their user without being returned (returned anyway).
     pub returns_implicit: u64,
     /// Acquire-wait histogram: counts of waits <= each bound in [`WAIT_BUCKETS_MS`]
@@ -279,6 +282,12 @@ impl Stats {
                 self.recycled_idle as f64,
             ),
             (
+                "pgpool_recycled_retired_total",
+                "counter",
+                "Connections retired by a drain or new connection settings.",
+                self.recycled_retired as f64,
+            ),
+            (
                 "pgpool_returns_implicit_total",
                 "counter",
                 "Connections dropped by their user without being returned (returned anyway).",
@@ -355,6 +364,7 @@ pub(crate) struct Counters {
     pub(crate) returns_bad: AtomicU64,
     pub(crate) recycled_lifetime: AtomicU64,
     pub(crate) recycled_idle: AtomicU64,
+    pub(crate) recycled_retired: AtomicU64,
     pub(crate) returns_implicit: AtomicU64,
     pub(crate) wait_buckets: [AtomicU64; 11],
     pub(crate) hold_buckets: [AtomicU64; 13],
@@ -406,6 +416,7 @@ impl Counters {
         s.returns_bad = g(&self.returns_bad);
         s.recycled_lifetime = g(&self.recycled_lifetime);
         s.recycled_idle = g(&self.recycled_idle);
+        s.recycled_retired = g(&self.recycled_retired);
         s.returns_implicit = g(&self.returns_implicit);
         s.xact_committed = g(&self.xact_committed);
         s.xact_rolled_back = g(&self.xact_rolled_back);

@@ -210,39 +210,185 @@ pub extern "C" fn pgpool_pool_new(
     err: *mut *mut pgpool_error,
 ) -> pgpool_code {
     ffi_boundary! {
-        let r: FfiResult = (|| {
-            let out = out_arg(out, "out")?;
-            let dsn = if conninfo.is_null() {
-                None
-            } else {
-                // SAFETY: a NUL-terminated string, by contract.
-                Some(unsafe { str_arg(conninfo, "conninfo") }?)
-            };
-            let raw = if opts.is_null() {
-                None
-            } else {
-                // SAFETY: `opts` points to `struct_size` bytes, by contract.
-                Some(unsafe { read_options(opts) }?)
-            };
-            let ov = match &raw {
-                Some(raw) => overrides(raw)?,
-                None => PoolOverrides::default(),
-            };
-            let mut config = PoolConfig::new(dsn, &ov)?;
-            // The C API has no readonly checkout: replicas from the environment
-            // (`REPLICA_DATABASE_URL`) would only hold connections nobody uses.
-            config.replicas.clear();
-            if let Some(raw) = &raw {
-                // 0: no limit.
-                if let Some(t) =
-                    ms_or_never("pgpool_options.connect_timeout_ms", raw.connect_timeout_ms)?
-                {
-                    config.connect.connect_timeout = t;
-                }
+        // SAFETY: the caller's pointers, as `new_pool` requires.
+        let r = unsafe { new_pool(conninfo, opts, out, None) };
+        finish(r, err)
+    }
+}
+
+/// Supplies the password of each new connection (`pgpool_pool_new_with_password`):
+/// writes it, NUL-terminated, into `buf` (`size` bytes) and returns its length (without
+/// the NUL); a negative value fails that connection attempt (reported as a connection
+/// error naming the callback; the secret is never logged). Called on whichever thread
+/// opens a connection (a caller of `pgpool_acquire`, the pool's maintenance thread),
+/// possibly on several at once; `userdata` is passed back as given.
+pub type pgpool_password_cb = Option<
+    unsafe extern "C" fn(userdata: *mut std::ffi::c_void, buf: *mut c_char, size: usize) -> i64,
+>;
+
+/// The callback and its userdata, movable to the threads that connect.
+struct PasswordCallback {
+    cb: unsafe extern "C" fn(*mut std::ffi::c_void, *mut c_char, usize) -> i64,
+    userdata: *mut std::ffi::c_void,
+}
+
+// SAFETY: the caller promises `userdata` may be used from any thread while the pool lives
+// (documented on `pgpool_pool_new_with_password`).
+unsafe impl Send for PasswordCallback {}
+// SAFETY: as above; the callback is called concurrently by contract.
+unsafe impl Sync for PasswordCallback {}
+
+/// The largest password a callback may write (RDS IAM tokens are ~1-2 kB).
+const PASSWORD_BUF: usize = 8192;
+
+impl PasswordCallback {
+    fn call(&self) -> Result<String, String> {
+        let mut buf = vec![0u8; PASSWORD_BUF];
+        // SAFETY: `buf` has PASSWORD_BUF writable bytes; the callback's contract.
+        let n = unsafe { (self.cb)(self.userdata, buf.as_mut_ptr() as *mut c_char, buf.len()) };
+        let out = match usize::try_from(n) {
+            Err(_) => Err(format!("the password callback returned {n}")),
+            Ok(n) if n >= buf.len() => Err(format!(
+                "the password callback returned length {n}, more than its {PASSWORD_BUF}-byte buffer holds"
+            )),
+            Ok(n) => String::from_utf8(buf[..n].to_vec())
+                .map_err(|_| "the password callback wrote a password that is not UTF-8".to_string()),
+        };
+        // The secret does not stay in freed memory.
+        buf.iter_mut().for_each(|b| *b = 0);
+        out
+    }
+}
+
+/// `pgpool_pool_new` with a password callback (see `pgpool_password_cb`): called for
+/// every new connection, its answer is the password (rotating secrets, IAM tokens),
+/// instead of a password in `conninfo`. `userdata` must stay valid, and usable from any
+/// thread, until `pgpool_pool_free` returns. A NULL `cb` is `PGPOOL_NULL_PARAMETER`.
+#[unsafe(no_mangle)]
+pub extern "C" fn pgpool_pool_new_with_password(
+    conninfo: *const c_char,
+    opts: *const pgpool_options,
+    cb: pgpool_password_cb,
+    userdata: *mut std::ffi::c_void,
+    out: *mut *const pgpool_pool,
+    err: *mut *mut pgpool_error,
+) -> pgpool_code {
+    ffi_boundary! {
+        let r: FfiResult = match cb {
+            None => Err(Failure::null("cb")),
+            Some(cb) => {
+                let pc = PasswordCallback { cb, userdata };
+                let provider: crate::PasswordProvider = Arc::new(move || pc.call());
+                // SAFETY: the caller's pointers, as `new_pool` requires.
+                unsafe { new_pool(conninfo, opts, out, Some(provider)) }
             }
-            let p = handles::export_pool(Pool::new(config)?);
-            // SAFETY: `out` is a writable pointer, by contract.
-            unsafe { *out = p as *const pgpool_pool };
+        };
+        finish(r, err)
+    }
+}
+
+/// The body of `pgpool_pool_new*`.
+///
+/// # Safety
+/// `conninfo` is NULL or NUL-terminated; `opts` is NULL or points to `struct_size`
+/// bytes; `out` is writable.
+unsafe fn new_pool(
+    conninfo: *const c_char,
+    opts: *const pgpool_options,
+    out: *mut *const pgpool_pool,
+    password: Option<crate::PasswordProvider>,
+) -> FfiResult {
+    (|| {
+        let out = out_arg(out, "out")?;
+        let dsn = if conninfo.is_null() {
+            None
+        } else {
+            // SAFETY: a NUL-terminated string, by contract.
+            Some(unsafe { str_arg(conninfo, "conninfo") }?)
+        };
+        let raw = if opts.is_null() {
+            None
+        } else {
+            // SAFETY: `opts` points to `struct_size` bytes, by contract.
+            Some(unsafe { read_options(opts) }?)
+        };
+        let ov = match &raw {
+            Some(raw) => overrides(raw)?,
+            None => PoolOverrides::default(),
+        };
+        let mut config = PoolConfig::new(dsn, &ov)?;
+        // The C API has no readonly checkout: replicas from the environment
+        // (`REPLICA_DATABASE_URL`) would only hold connections nobody uses.
+        config.replicas.clear();
+        if let Some(raw) = &raw {
+            // 0: no limit.
+            if let Some(t) =
+                ms_or_never("pgpool_options.connect_timeout_ms", raw.connect_timeout_ms)?
+            {
+                config.connect.connect_timeout = t;
+            }
+        }
+        let pool = match password {
+            Some(p) => Pool::with_password_provider(config, p)?,
+            None => Pool::new(config)?,
+        };
+        let p = handles::export_pool(pool);
+        // SAFETY: `out` is a writable pointer, by contract.
+        unsafe { *out = p as *const pgpool_pool };
+        Ok(())
+    })()
+}
+
+/// Drains the pool (deploys, password rotation, failovers): idle connections close now,
+/// checked-out ones when they are released (their callers finish undisturbed), and new
+/// connections serve `pgpool_acquire` meanwhile. Waits up to `timeout_ms` (negative: no
+/// limit; 0: returns at once) for the checked-out ones; `PGPOOL_TIMEOUT` if some are
+/// still out then (they are closed when released all the same). Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn pgpool_pool_drain(
+    pool: *const pgpool_pool,
+    timeout_ms: i32,
+    err: *mut *mut pgpool_error,
+) -> pgpool_code {
+    ffi_boundary! {
+        let r: FfiResult = (|| {
+            let pool = pool_arg(pool)?;
+            match u64::try_from(timeout_ms) {
+                Ok(0) => pool.retire_all(),
+                Ok(ms) => pool.drain(Some(config::duration_ms("timeout_ms", ms)?))?,
+                Err(_) => pool.drain(None)?,
+            }
+            Ok(())
+        })();
+        finish(r, err)
+    }
+}
+
+/// New connection settings (a conninfo string or URI, as `pgpool_pool_new` takes; the
+/// pool settings stay): new connections use them and the connections open now are
+/// replaced as they are released (`pgpool_pool_drain` with timeout 0) — for credentials
+/// rotated without a restart. Bad settings are `PGPOOL_CONFIG` and change nothing.
+/// Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn pgpool_pool_set_conninfo(
+    pool: *const pgpool_pool,
+    conninfo: *const c_char,
+    err: *mut *mut pgpool_error,
+) -> pgpool_code {
+    ffi_boundary! {
+        let r: FfiResult = (|| {
+            let pool = pool_arg(pool)?;
+            if conninfo.is_null() {
+                return Err(Failure::null("conninfo"));
+            }
+            // SAFETY: a NUL-terminated string, by contract.
+            let dsn = unsafe { str_arg(conninfo, "conninfo") }?;
+            let mut config = PoolConfig::new(Some(dsn), &PoolOverrides::default())?;
+            if config.connect.connect_timeout.is_none() {
+                // `pgpool_options.connect_timeout_ms` is a pool setting: it stays.
+                config.connect.connect_timeout = pool.connect_params().connect_timeout;
+            }
+            pool.set_connect(config.connect)?;
             Ok(())
         })();
         finish(r, err)

@@ -26,7 +26,59 @@ pub struct Conn {
     pub(super) expires: Option<Coarse>,
     /// When it last went back to the pool.
     pub(super) returned: Coarse,
+    /// The pool's epoch it was opened in: a connection of an older epoch (before a
+    /// [`drain`](super::Pool::drain) or a change of connection settings) is retired
+    /// instead of handed out or taken back.
+    pub(super) epoch: u64,
+    /// Counts it among its generation's live connections of its epoch.
+    pub(super) _live: Live,
 }
+
+/// The live connections of one fork generation, by epoch (what `drain` waits on).
+#[derive(Debug, Default)]
+pub(super) struct EpochTally(parking_lot::Mutex<std::collections::BTreeMap<u64, usize>>);
+
+impl EpochTally {
+    /// Live connections of epochs before `epoch`.
+    pub(super) fn older_than(&self, epoch: u64) -> usize {
+        self.0.lock().range(..epoch).map(|(_, n)| *n).sum()
+    }
+}
+
+/// One live connection in an [`EpochTally`]; uncounted when dropped.
+#[derive(Debug)]
+pub(super) struct Live {
+    tally: Arc<EpochTally>,
+    epoch: u64,
+}
+
+impl Live {
+    fn new(tally: &Arc<EpochTally>, epoch: u64) -> Live {
+        *tally.0.lock().entry(epoch).or_insert(0) += 1;
+        Live {
+            tally: tally.clone(),
+            epoch,
+        }
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        let mut m = self.tally.0.lock();
+        if let Some(n) = m.get_mut(&self.epoch) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.epoch);
+            }
+        }
+    }
+}
+
+/// Supplies the password of each new connection (a secrets manager, an IAM token): called
+/// on the connecting thread; an `Err` is the reason, reported as a connection error
+/// naming the provider (it must not contain the secret).
+pub type PasswordProvider =
+    Arc<dyn Fn() -> std::result::Result<String, String> + Send + Sync + 'static>;
 
 /// deadpool's manager: opens connections on the calling thread (blocking), validates
 /// them at checkout.
@@ -35,7 +87,10 @@ pub struct Conn {
 /// connection error, the leak registry) is this process's own.
 #[derive(Debug)]
 pub struct Manager {
-    pub(super) params: ConnectParams,
+    /// What new connections use: replaced by [`set_connect`](super::Pool::set_connect).
+    pub(super) params: Mutex<Arc<ConnectParams>>,
+    /// Live connections by epoch.
+    pub(super) live: Arc<EpochTally>,
     pub(super) shared: Arc<Shared>,
     pub(super) last_error: Mutex<Option<String>>,
     /// Checked-out connections, tracked only when `leak_threshold` is set.
@@ -49,6 +104,20 @@ pub(super) struct Shared {
     pub(super) pre_ping: bool,
     pub(super) pre_ping_window: Duration,
     pub(super) command_timeout: Option<Duration>,
+    /// The current epoch (see [`Conn::epoch`]).
+    pub(super) epoch: std::sync::atomic::AtomicU64,
+    /// Called for each new connection's password, if set.
+    pub(super) password: Option<Provider>,
+}
+
+/// A [`PasswordProvider`] in [`Shared`] (printed as whether there is one).
+#[derive(Clone)]
+pub(super) struct Provider(pub(super) PasswordProvider);
+
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordProvider")
+    }
 }
 
 impl managed::Manager for Manager {
@@ -65,7 +134,19 @@ impl managed::Manager for Manager {
         }
         // A checkout's deadline cuts the connect attempt (connect_timeout may be longer).
         let until = ACQUIRE_DEADLINE.with(|d| d.get());
-        let connect = || Connection::connect_until(&self.params, until);
+        // The epoch first: a connection opened with settings older than the epoch's
+        // would otherwise pass for a new one.
+        let epoch = self.shared.epoch.load(std::sync::atomic::Ordering::Acquire);
+        let connect = || {
+            let mut params = self.params.lock().clone();
+            if let Some(provide) = &self.shared.password {
+                let pw = (provide.0)().map_err(|why| {
+                    Error::Connection(format!("the password provider failed: {why}"))
+                })?;
+                Arc::make_mut(&mut params).password = Some(pw);
+            }
+            Connection::connect_until(&params, until)
+        };
         let connected = if ON_WORKER.with(|w| w.get()) {
             tokio::task::block_in_place(connect)
         } else {
@@ -87,6 +168,8 @@ impl managed::Manager for Manager {
                     conn: Box::new(conn),
                     expires,
                     returned: now,
+                    epoch,
+                    _live: Live::new(&self.live, epoch),
                 })
             }
             Err(e) => {
@@ -116,6 +199,10 @@ impl managed::Manager for Manager {
         if c.conn.is_broken() || c.conn.is_inherited() {
             Counters::inc(&self.shared.counters.connections_lost);
             return Err(RecycleError::message("connection is broken"));
+        }
+        if c.epoch < self.shared.epoch.load(std::sync::atomic::Ordering::Acquire) {
+            Counters::inc(&self.shared.counters.recycled_retired);
+            return Err(RecycleError::message("retired (drain or new settings)"));
         }
         let now = Coarse::now();
         if let Some(exp) = c.expires {
@@ -151,7 +238,8 @@ pub(super) fn build_dp(
         params.connect_timeout = Some(timeout.max(Duration::from_millis(100)));
     }
     managed::Pool::builder(Manager {
-        params,
+        params: Mutex::new(Arc::new(params)),
+        live: Arc::default(),
         shared: shared.clone(),
         last_error: Mutex::new(None),
         leaks: Arc::default(),

@@ -25,7 +25,7 @@ mod tests;
 
 use maintenance::*;
 use manager::*;
-pub use manager::{Conn, Manager};
+pub use manager::{Conn, Manager, PasswordProvider};
 pub use pooled::PooledConnection;
 
 /// The pool's own timestamps (idle since, expiry, checkout time) use the coarse
@@ -100,6 +100,9 @@ struct PoolInner {
     next_waiter: AtomicU64,
     closed: AtomicBool,
     id: u64,
+    /// What new connections use now ([`Pool::set_connect`]; `config.connect` until
+    /// then), for a forked child's fresh deadpool pool. Held only to clone or replace.
+    connect: std::sync::Mutex<Arc<crate::config::ConnectParams>>,
     /// Sub-pools for `readonly` work (replicas), tried round-robin.
     replicas: Vec<Pool>,
     rr: AtomicUsize,
@@ -136,6 +139,18 @@ impl Pool {
     /// background (a database that is down is not an error here) — or, with
     /// [`PoolConfig::lazy_min`], only as checkouts need them, and kept once open.
     pub fn new(config: PoolConfig) -> Result<Pool> {
+        Pool::build(config, None)
+    }
+
+    /// [`Pool::new`] with a password provider: called for every new connection (of the
+    /// primary and of the replicas), its answer used as the password (rotating secrets,
+    /// IAM tokens); an `Err` fails that connection attempt as a connection error naming
+    /// the provider.
+    pub fn with_password_provider(config: PoolConfig, provider: PasswordProvider) -> Result<Pool> {
+        Pool::build(config, Some(provider))
+    }
+
+    fn build(config: PoolConfig, password: Option<PasswordProvider>) -> Result<Pool> {
         runtime::register_fork_lock(runtime::ForkLock::PoolTable, lock_for_fork, None);
         let config = config.bound_durations()?;
         // Unusable TLS settings fail here, naming the setting, not at every connect.
@@ -161,6 +176,8 @@ impl Pool {
             pre_ping: config.pre_ping,
             pre_ping_window: config.pre_ping_window,
             command_timeout: config.command_timeout,
+            epoch: AtomicU64::new(0),
+            password: password.clone().map(Provider),
         });
         let dp = build_dp(&config.connect, &shared, config.max_size, config.timeout);
         let mut replicas = Vec::with_capacity(config.replicas.len());
@@ -174,8 +191,9 @@ impl Pool {
                 "{}-replica{i}",
                 config.name.as_deref().unwrap_or("pgpool")
             ));
-            replicas.push(Pool::new(rc)?);
+            replicas.push(Pool::build(rc, password.clone())?);
         }
+        let connect = std::sync::Mutex::new(Arc::new(config.connect.clone()));
         let inner = Arc::new(PoolInner {
             replicas,
             rr: AtomicUsize::new(0),
@@ -196,6 +214,7 @@ impl Pool {
             next_waiter: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             id: NEXT_POOL_ID.fetch_add(1, Ordering::Relaxed),
+            connect,
         });
         let pool = Pool { inner };
         pool.start_maintenance(pool.current())?;
@@ -266,10 +285,16 @@ impl Pool {
         // The parent's connections are not ours: Connection never writes to an
         // inherited socket, and the parent's state is left as it is (dropped below only
         // when we could take its lock, so nobody else here holds it).
+        // The settings in use (a parent's thread may have held their lock at the fork:
+        // then the configured ones).
+        let connect = match self.inner.connect.try_lock() {
+            Ok(c) => c.clone(),
+            Err(_) => Arc::new(self.inner.config.connect.clone()),
+        };
         let fresh = Arc::new(GenState {
             gen,
             dp: build_dp(
-                &self.inner.config.connect,
+                &connect,
                 &self.inner.shared,
                 self.inner.max_size.load(Ordering::Relaxed),
                 self.inner.config.timeout,
@@ -416,6 +441,88 @@ impl Pool {
             }
             thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Retires every connection open now: idle ones close at once, checked-out ones when
+    /// they come back (their users finish undisturbed); new ones replace them
+    /// (`min_size` is refilled). Replicas too. Returns at once (see [`Pool::drain`]).
+    pub fn retire_all(&self) {
+        self.inner.shared.epoch.fetch_add(1, Ordering::AcqRel);
+        let epoch = self.inner.shared.epoch.load(Ordering::Acquire);
+        let removed = self.dp().retain(|c, _| c.epoch >= epoch).removed;
+        let n = removed.len() as u64;
+        drop(removed);
+        self.inner
+            .shared
+            .counters
+            .recycled_retired
+            .fetch_add(n, Ordering::Relaxed);
+        self.wake_maintenance();
+        for r in &self.inner.replicas {
+            r.retire_all();
+        }
+    }
+
+    /// Drains the pool (deploys, password rotation, failovers): [`Pool::retire_all`],
+    /// then waits up to `timeout` (`None`: without limit) for the checked-out
+    /// connections of before to come back and close. Checkouts go on meanwhile, served by
+    /// new connections. [`Error::Timeout`] when some are still out at the deadline (they
+    /// retire when they come back all the same).
+    pub fn drain(&self, timeout: Option<Duration>) -> Result<()> {
+        self.retire_all();
+        let start = Instant::now();
+        let deadline = timeout.map(|t| start + t.min(crate::config::MAX_DURATION));
+        let mut pools = vec![self.clone()];
+        pools.extend(self.inner.replicas.iter().cloned());
+        loop {
+            let left: usize = pools
+                .iter()
+                .map(|p| {
+                    let epoch = p.inner.shared.epoch.load(Ordering::Acquire);
+                    p.dp().manager().live.older_than(epoch)
+                })
+                .sum();
+            if left == 0 {
+                return Ok(());
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(Error::Timeout {
+                    timeout_secs: timeout.unwrap_or_default().as_secs_f64(),
+                    size: left,
+                    waiting: 0,
+                    last_error: Some(format!(
+                        "drain: {left} connection(s) checked out before it not returned yet"
+                    )),
+                });
+            }
+            thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Changes what new connections of the primary use (host, user, password, ...; the
+    /// replicas keep theirs) and retires the connections open now as they come back
+    /// ([`Pool::retire_all`]), for credentials rotated without a restart.
+    pub fn set_connect(&self, params: crate::config::ConnectParams) -> Result<()> {
+        crate::tls::check(&params)?;
+        let params = Arc::new(params);
+        *self.inner.connect.lock().unwrap_or_else(|e| e.into_inner()) = params.clone();
+        let dp = self.dp();
+        let mut p = (*params).clone();
+        if p.connect_timeout.is_none() {
+            p.connect_timeout = Some(self.inner.config.timeout.max(Duration::from_millis(100)));
+        }
+        *dp.manager().params.lock() = Arc::new(p);
+        self.retire_all();
+        Ok(())
+    }
+
+    /// The connection settings new connections of the primary use now.
+    pub fn connect_params(&self) -> Arc<crate::config::ConnectParams> {
+        self.inner
+            .connect
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn wake_maintenance(&self) {

@@ -104,12 +104,16 @@ impl PooledConnection {
         {
             Counters::inc(&c.returns_in_transaction);
         }
-        let ok = !close && obj.conn.reset().is_ok();
+        let retired = obj.epoch < self.shared.epoch.load(std::sync::atomic::Ordering::Acquire);
+        if retired && !close {
+            Counters::inc(&c.recycled_retired);
+        }
+        let ok = !close && !retired && obj.conn.reset().is_ok();
         // After the reset: its rollback of an open transaction counts.
         let xacts = obj.conn.take_xact_counts();
         c.record_hold(now.duration_since(self.acquired).as_micros(), xacts);
         if !ok {
-            if !close {
+            if !close && !retired {
                 Counters::inc(&c.returns_bad);
                 if obj.conn.is_broken() {
                     Counters::inc(&c.connections_lost);

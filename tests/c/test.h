@@ -96,6 +96,8 @@ char *t_value(pgpool_conn *c, const char *sql, size_t nparams, const char *const
     X(unique_violation)                                                       \
     X(pool_exhausted)                                                         \
     X(stats_outcomes)                                                         \
+    X(drain_and_set_conninfo)                                                 \
+    X(password_callback)                                                      \
     X(closed_pool)                                                            \
     X(too_many_requests)                                                      \
     X(bad_conninfo)                                                           \

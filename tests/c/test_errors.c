@@ -92,6 +92,108 @@ void test_stats_outcomes(void) {
     pgpool_pool_free(pool);
 }
 
+/* Issue 18 items 1-2: pgpool_pool_drain and pgpool_pool_set_conninfo. */
+void test_drain_and_set_conninfo(void) {
+    pgpool_error *err = NULL;
+    const pgpool_pool *pool = t_pool(0, 2, 5000);
+    pgpool_conn *held = NULL, *c = NULL;
+    char *pid_held = NULL, *v = NULL, conninfo[1024];
+    if (!pool) return;
+    if (!EXPECT_OK(pgpool_acquire(pool, -1, &held, &err))) goto out;
+    pid_held = t_value(held, "SELECT pg_backend_pid()", 0, NULL);
+    /* Held: the drain times out, the holder goes on undisturbed, others are served. */
+    EXPECT_KEEP(PGPOOL_TIMEOUT, pgpool_pool_drain(pool, 150, &err));
+    CHECK(strstr(pgpool_error_message(err), "drain") != NULL);
+    pgpool_error_free(err);
+    err = NULL;
+    free(t_value(held, "SELECT 1", 0, NULL));
+    if (EXPECT_OK(pgpool_acquire(pool, -1, &c, &err))) {
+        v = t_value(c, "SELECT pg_backend_pid()", 0, NULL);
+        CHECK(strcmp(v, pid_held) != 0);
+        free(v);
+        pgpool_release(c);
+        c = NULL;
+    }
+    pgpool_release(held); /* retired: closed, not handed out again */
+    held = NULL;
+    EXPECT_OK(pgpool_pool_drain(pool, 2000, &err));
+    EXPECT_OK(pgpool_pool_drain(pool, 0, &err));
+    /* New settings: new connections use them. */
+    snprintf(conninfo, sizeof conninfo, "%s%sapplication_name=v2", t_dburl(),
+             strchr(t_dburl(), '?') ? "&" : "?");
+    EXPECT_OK(pgpool_pool_set_conninfo(pool, conninfo, &err));
+    if (EXPECT_OK(pgpool_acquire(pool, -1, &c, &err))) {
+        v = t_value(c, "SHOW application_name", 0, NULL);
+        CHECK_STR(v, "v2");
+        free(v);
+        pgpool_release(c);
+    }
+    EXPECT(PGPOOL_CONFIG, pgpool_pool_set_conninfo(pool, "postgresql://%zz", &err));
+    EXPECT(PGPOOL_NULL_PARAMETER, pgpool_pool_set_conninfo(pool, NULL, &err));
+out:
+    free(pid_held);
+    pgpool_release(held);
+    pgpool_pool_free(pool);
+}
+
+static int64_t give_secret(void *userdata, char *buf, size_t size) {
+    const char *pw = (const char *)userdata;
+    size_t n = strlen(pw);
+    if (n + 1 > size) return -1;
+    memcpy(buf, pw, n + 1);
+    return (int64_t)n;
+}
+
+static int64_t fail_secret(void *userdata, char *buf, size_t size) {
+    (void)userdata;
+    (void)buf;
+    (void)size;
+    return -1;
+}
+
+/* Issue 18 item 1: a password callback, against the TLS test server's scramuser (the
+ * main server trusts everyone). */
+void test_password_callback(void) {
+    pgpool_error *err = NULL;
+    const pgpool_pool *pool = NULL;
+    pgpool_conn *c = NULL;
+    pgpool_options o;
+    const char *tls = getenv("PGPOOL_TEST_TLS_URL");
+    const char *at;
+    char conninfo[1024];
+    char *v;
+    if (!tls || !(at = strchr(tls, '@'))) return; /* no TLS server in this run */
+    snprintf(conninfo, sizeof conninfo, "postgresql://scramuser%.*s/postgres?sslmode=disable",
+             (int)(strcspn(at, "/")), at);
+    pgpool_options_init(&o);
+    o.min_size = 0;
+    o.max_size = 1;
+    o.acquire_timeout_ms = 3000;
+    if (EXPECT_OK(pgpool_pool_new_with_password(conninfo, &o, give_secret,
+                                                (void *)"scram-secret", &pool, &err))) {
+        if (EXPECT_OK(pgpool_acquire(pool, -1, &c, &err))) {
+            v = t_value(c, "SELECT current_user", 0, NULL);
+            CHECK_STR(v, "scramuser");
+            free(v);
+            pgpool_release(c);
+            c = NULL;
+        }
+        pgpool_pool_free(pool);
+        pool = NULL;
+    }
+    o.acquire_timeout_ms = 300;
+    if (EXPECT_OK(pgpool_pool_new_with_password(conninfo, &o, fail_secret, NULL, &pool, &err))) {
+        EXPECT_KEEP(PGPOOL_TIMEOUT, pgpool_acquire(pool, -1, &c, &err));
+        CHECK(strstr(pgpool_error_message(err), "password callback returned -1") != NULL);
+        pgpool_error_free(err);
+        err = NULL;
+        pgpool_pool_free(pool);
+        pool = NULL;
+    }
+    EXPECT(PGPOOL_NULL_PARAMETER,
+           pgpool_pool_new_with_password(conninfo, &o, NULL, NULL, &pool, &err));
+}
+
 void test_pool_exhausted(void) {
     pgpool_error *err = NULL;
     const pgpool_pool *pool = t_pool(0, 2, 300); /* pool default: 300 ms */

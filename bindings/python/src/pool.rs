@@ -63,9 +63,35 @@ pub(crate) fn keywords(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Vec<(Stri
 #[pyclass(frozen, subclass, weakref, module = "pgpool._pgpool", name = "Pool")]
 pub struct Pool {
     pub(crate) pool: pgpool::Pool,
-    pub(crate) facts: Arc<PublicParams>,
+    /// The primary's facts (`conn.dsn`, `conn.info`): replaced by `set_conninfo`.
+    pub(crate) facts: parking_lot::Mutex<Arc<PublicParams>>,
     /// The replicas' facts (`conn.dsn`, `conn.info` of a connection routed to one).
     replica_facts: Vec<Arc<PublicParams>>,
+}
+
+/// A Python callable as the core's password provider: called with the GIL on the
+/// connecting thread through `pgpool._credentials.provide` (which also awaits a
+/// coroutine); its exception is the reason given, by type and message.
+fn password_provider(cb: Py<PyAny>) -> pgpool::PasswordProvider {
+    Arc::new(move || {
+        // Not from a finalizing interpreter (a maintenance thread opening a connection
+        // at exit): the attempt fails instead.
+        Python::try_attach(|py| {
+            let got = py
+                .import("pgpool._credentials")
+                .and_then(|m| m.call_method1("provide", (cb.bind(py),)))
+                .and_then(|v| v.extract::<String>());
+            got.map_err(|e| {
+                let name = e
+                    .get_type(py)
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default();
+                format!("{name}: {}", e.value(py))
+            })
+        })
+        .unwrap_or_else(|| Err("the Python interpreter is shutting down".into()))
+    })
 }
 
 static FORMAT_STACK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -91,8 +117,11 @@ impl Pool {
     /// The facts of the server `pc` is connected to: the primary's or a replica's.
     pub(crate) fn facts_for(&self, pc: &pgpool::PooledConnection) -> Arc<PublicParams> {
         match self.pool.replica_of(pc) {
-            Some(i) => self.replica_facts.get(i).unwrap_or(&self.facts).clone(),
-            None => self.facts.clone(),
+            Some(i) => match self.replica_facts.get(i) {
+                Some(f) => f.clone(),
+                None => self.facts.lock().clone(),
+            },
+            None => self.facts.lock().clone(),
         }
     }
 
@@ -228,6 +257,7 @@ impl Pool {
         d.set_item("returns_bad", s.returns_bad)?;
         d.set_item("recycled_lifetime", s.recycled_lifetime)?;
         d.set_item("recycled_idle", s.recycled_idle)?;
+        d.set_item("recycled_retired", s.recycled_retired)?;
         d.set_item("returns_implicit", s.returns_implicit)?;
         d.set_item("utilization", s.utilization())?;
         let buckets = PyList::empty(py);
@@ -407,6 +437,21 @@ impl Pool {
         replica_max_size: Option<i64>,
         conn_kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
+        // `password=callable`: a provider called for each new connection.
+        let mut provider = None;
+        let conn_kwargs = match conn_kwargs {
+            Some(k) => match k.get_item("password")? {
+                Some(pw) if pw.is_callable() => {
+                    let k = k.copy()?;
+                    k.del_item("password")?;
+                    provider = Some(password_provider(pw.unbind()));
+                    Some(k)
+                }
+                _ => Some(k.clone()),
+            },
+            None => None,
+        };
+        let conn_kwargs = conn_kwargs.as_ref();
         let o = PoolOverrides {
             min_size: size(py, "min_size", min_size)?,
             lazy_min,
@@ -439,10 +484,14 @@ impl Pool {
                 Arc::new(PublicParams::new(p, given))
             })
             .collect();
-        let pool = pgpool::Pool::new(cfg).map_err(|e| to_py(py, &e))?;
+        let pool = match provider {
+            Some(p) => pgpool::Pool::with_password_provider(cfg, p),
+            None => pgpool::Pool::new(cfg),
+        }
+        .map_err(|e| to_py(py, &e))?;
         Ok(Pool {
             pool,
-            facts,
+            facts: parking_lot::Mutex::new(facts),
             replica_facts,
         })
     }
@@ -474,6 +523,68 @@ impl Pool {
     #[pyo3(signature = (conn, close=false))]
     fn putconn(slf: &Bound<'_, Self>, conn: &Bound<'_, PyAny>, close: bool) -> PyResult<()> {
         Self::give_back(slf, conn, close)
+    }
+
+    /// Replaces every connection (deploys, password rotation, failovers): idle ones
+    /// close now, checked-out ones when they come back (their users finish undisturbed),
+    /// new ones serve checkouts meanwhile. Waits up to `timeout` seconds (`None`: until
+    /// done) for the checked-out ones; `PoolTimeout` if some are still out then (they
+    /// retire when they come back all the same). `timeout=0` returns at once.
+    #[pyo3(signature = (timeout=None))]
+    fn drain(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
+        let t = timeout.map(|t| secs(py, "timeout", t)).transpose()?;
+        let p = self.pool.clone();
+        if t.is_some_and(|t| t.is_zero()) {
+            p.retire_all();
+            return Ok(());
+        }
+        crate::exit::detach(py, move || p.drain(t)).map_err(|e| to_py(py, &e))
+    }
+
+    /// New connection settings for the primary (a DSN and/or libpq keywords, as the
+    /// constructor takes them; the pool settings stay): new connections use them, the
+    /// connections open now retire as they come back.
+    #[pyo3(signature = (dsn=None, **conn_kwargs))]
+    fn set_conninfo(
+        &self,
+        py: Python<'_>,
+        dsn: Option<String>,
+        conn_kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        let o = PoolOverrides {
+            keywords: keywords(conn_kwargs)?,
+            ..Default::default()
+        };
+        let cfg = PoolConfig::new(dsn.as_deref(), &o).map_err(|e| to_py(py, &e))?;
+        let facts = Arc::new(PublicParams::new(&cfg.connect, dsn.as_deref()));
+        self.pool
+            .set_connect(cfg.connect)
+            .map_err(|e| to_py(py, &e))?;
+        *self.facts.lock() = facts;
+        Ok(())
+    }
+
+    /// New credentials for the primary's new connections (`user`, `password`; `None`
+    /// keeps the current one); the connections open now retire as they come back.
+    #[pyo3(signature = (*, user=None, password=None))]
+    fn set_credentials(
+        &self,
+        py: Python<'_>,
+        user: Option<String>,
+        password: Option<String>,
+    ) -> PyResult<()> {
+        let mut params = (*self.pool.connect_params()).clone();
+        if let Some(u) = user {
+            params.user = u;
+        }
+        if let Some(p) = password {
+            params.password = Some(p);
+        }
+        let given = self.facts.lock().dsn.clone();
+        let facts = Arc::new(PublicParams::new(&params, Some(&given)));
+        self.pool.set_connect(params).map_err(|e| to_py(py, &e))?;
+        *self.facts.lock() = facts;
+        Ok(())
     }
 
     /// `with pool.cursor(...) as cur:` — checkout, BEGIN (deferred) unless autocommit,
@@ -645,7 +756,7 @@ impl Pool {
     /// The connection target, without password.
     #[getter]
     fn dsn(&self) -> String {
-        self.facts.dsn.clone()
+        self.facts.lock().dsn.clone()
     }
 
     /// The configured settings (seconds for durations, `None` for never/off).
@@ -667,7 +778,7 @@ impl Pool {
             c.command_timeout.map(|x| x.as_secs_f64()),
         )?;
         d.set_item("name", c.name.as_deref())?;
-        d.set_item("dsn", &self.facts.dsn)?;
+        d.set_item("dsn", &self.facts.lock().dsn)?;
         Ok(d)
     }
 
@@ -726,7 +837,7 @@ impl Pool {
         };
         Ok(format!(
             "<{cls}{name} {} size={}/{} in_use={}{}>",
-            me.facts.dsn,
+            me.facts.lock().dsn,
             s.pool_size,
             s.pool_max,
             s.in_use,
