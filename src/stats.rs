@@ -55,6 +55,10 @@ pub struct Stats {
     /// Connections retired by a drain or a change of connection settings (closed when
     /// found idle or given back).
     pub recycled_retired: u64,
+    /// Connections retired because their server turned out to be a standby (a write
+    /// refused as read-only, then `pg_is_in_recovery()` true): the pool's other
+    /// connections of before retire with them.
+    pub retired_role_change: u64,
     /// Connections dropped by their user without being returned (returned anyway).
     pub returns_implicit: u64,
     /// Acquire-wait histogram: counts of waits <= each bound in [`WAIT_BUCKETS_MS`]
@@ -288,6 +292,12 @@ impl Stats {
                 self.recycled_retired as f64,
             ),
             (
+                "pgpool_retired_role_change_total",
+                "counter",
+                "Connections retired because their server became a standby (failover).",
+                self.retired_role_change as f64,
+            ),
+            (
                 "pgpool_returns_implicit_total",
                 "counter",
                 "Connections dropped by their user without being returned (returned anyway).",
@@ -365,6 +375,7 @@ pub(crate) struct Counters {
     pub(crate) recycled_lifetime: AtomicU64,
     pub(crate) recycled_idle: AtomicU64,
     pub(crate) recycled_retired: AtomicU64,
+    pub(crate) retired_role_change: AtomicU64,
     pub(crate) returns_implicit: AtomicU64,
     pub(crate) wait_buckets: [AtomicU64; 11],
     pub(crate) hold_buckets: [AtomicU64; 13],
@@ -417,6 +428,7 @@ impl Counters {
         s.recycled_lifetime = g(&self.recycled_lifetime);
         s.recycled_idle = g(&self.recycled_idle);
         s.recycled_retired = g(&self.recycled_retired);
+        s.retired_role_change = g(&self.retired_role_change);
         s.returns_implicit = g(&self.returns_implicit);
         s.xact_committed = g(&self.xact_committed);
         s.xact_rolled_back = g(&self.xact_rolled_back);

@@ -112,6 +112,78 @@ fn readonly_routing_and_failover() {
     assert!(!in_recovery(&mut c));
     drop(c);
 
+    // 1b. a server that became a standby under a pool for writes (what a failover
+    // behind a pooler or a virtual IP looks like; here the pool is simply pointed at
+    // the standby): the refused write says it may be retried, the connection is
+    // retired with every other one of before, and nothing asked-for counts.
+    let rw = Pool::new(
+        PoolConfig::new(
+            Some(&format!(
+                "host=127.0.0.1 port={} user=postgres dbname=postgres",
+                standby.port
+            )),
+            &common::overrides(2, 4),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    rw.wait_ready(Duration::from_secs(10)).unwrap();
+    let first_pid;
+    {
+        let mut c = rw.get(None).unwrap();
+        first_pid = c.backend_pid();
+        let e = c
+            .simple_query("CREATE TABLE role_change_t (x int)", None)
+            .unwrap_err();
+        let pgpool::Error::Db(d) = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(d.code, "25006");
+        assert!(
+            d.hint.as_deref().is_some_and(|h| h.contains("retrying")),
+            "{d:?}"
+        );
+    }
+    let s = rw.stats();
+    assert_eq!(s.retired_role_change, 1, "{s:?}");
+    for _ in 0..4 {
+        let c = rw.get(None).unwrap();
+        assert_ne!(c.backend_pid(), first_pid);
+    }
+    assert!(rw.stats().recycled_retired >= 1, "{:?}", rw.stats());
+    rw.close();
+    // Asked-for read-only refusals are no role change: a READ ONLY transaction, and a
+    // session set read-only.
+    let p = Pool::new(PoolConfig::new(Some(&primary), &common::overrides(1, 1)).unwrap()).unwrap();
+    {
+        let mut c = p.get(None).unwrap();
+        c.begin(&pgpool::transaction::Characteristics {
+            readonly: Some(true),
+            ..Default::default()
+        });
+        let e = c
+            .simple_query("CREATE TABLE ro_t (x int)", None)
+            .unwrap_err();
+        assert!(
+            matches!(&e, pgpool::Error::Db(d) if d.code == "25006" && d.hint.is_none()),
+            "{e:?}"
+        );
+    }
+    {
+        let mut c = p.get(None).unwrap();
+        c.simple_query("SET default_transaction_read_only = on", None)
+            .unwrap();
+        let e = c
+            .simple_query("CREATE TABLE ro_t (x int)", None)
+            .unwrap_err();
+        assert!(
+            matches!(&e, pgpool::Error::Db(d) if d.code == "25006" && d.hint.is_none()),
+            "{e:?}"
+        );
+    }
+    assert_eq!(p.stats().retired_role_change, 0);
+    p.close();
+
     // 2. replica down: readonly falls back to the primary, promptly
     assert!(standby.ctl(&["stop", "-m", "fast", "-w"]));
     thread::sleep(Duration::from_millis(700)); // past the pre-ping window

@@ -152,6 +152,10 @@ pub struct Connection {
     /// Transaction blocks ended on the server since [`take_xact_counts`] last ran: how
     /// the pool counts committed and rolled-back transactions ([`crate::stats`]).
     xacts: XactCounts,
+    /// The transaction was begun `READ ONLY` here ([`Connection::begin`]).
+    tx_read_only: bool,
+    /// See [`Connection::take_role_suspect`].
+    role_suspect: bool,
     /// The answer being read carried a `COMMIT` command tag (so a transaction block
     /// that ends with it committed; anything else ending one rolled back).
     saw_commit: bool,
@@ -399,6 +403,16 @@ impl Connection {
     /// the next statement, with no round trip of its own.
     pub fn begin(&mut self, c: &crate::transaction::Characteristics) {
         self.pending_begin = Some(PendingBegin::new(c));
+        self.tx_read_only = c.readonly == Some(true);
+    }
+
+    /// True once since a statement was refused with SQLSTATE 25006 (read-only
+    /// transaction) that nothing on the client side asked for — no `READ ONLY`
+    /// transaction begun here, no setting changed in the session: the server may have
+    /// become a standby (a failover behind a pooler or a virtual IP). Taken by the pool,
+    /// which then checks the server's role when the connection comes back.
+    pub fn take_role_suspect(&mut self) -> bool {
+        std::mem::take(&mut self.role_suspect)
     }
 
     /// True when a deferred `BEGIN` has not been sent yet.

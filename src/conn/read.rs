@@ -14,6 +14,13 @@ use crate::error::{Error, Result};
 use crate::result::QueryResult;
 use crate::session::Dirty;
 
+/// The hint a read-only refusal nobody asked for gets (see
+/// [`Connection::take_role_suspect`]).
+pub(crate) const ROLE_SUSPECT_HINT: &str = "The server refused a write although no read-only \
+transaction was asked for: if it became a standby (a failover), pgpool replaces this \
+connection when it is returned, and retrying the transaction on a new connection may \
+succeed.";
+
 impl Connection {
     pub(super) fn flush(&mut self) -> Result<()> {
         if self.wbuf.is_empty() {
@@ -198,12 +205,24 @@ impl Connection {
                     }
                 }
                 self.saw_commit = false;
+                if self.tx == TxStatus::Idle {
+                    self.tx_read_only = false;
+                }
                 self.last_used = Instant::now();
                 return Ok(Step::Ready);
             }
             b'E' => {
-                let e = parse_error_fields(body, self.encoding);
+                let mut e = parse_error_fields(body, self.encoding);
                 let fatal = e.severity == "FATAL" || e.severity == "PANIC";
+                if e.code == "25006"
+                    && !self.tx_read_only
+                    && !self.session.contains(Dirty::SETTINGS)
+                {
+                    self.role_suspect = true;
+                    if e.hint.is_none() {
+                        e.hint = Some(ROLE_SUSPECT_HINT.to_string());
+                    }
+                }
                 let e = Error::Db(Arc::new(e));
                 // Only a FATAL/PANIC ends the session (the server closes it after);
                 // an ERROR-level 08xxx/57P0x raised by e.g. PL/pgSQL leaves it usable,

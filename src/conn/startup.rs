@@ -231,6 +231,8 @@ impl Connection {
             tx: TxStatus::Unknown,
             broken: false,
             xacts: XactCounts::default(),
+            tx_read_only: false,
+            role_suspect: false,
             saw_commit: false,
             session: Dirty::NONE,
             standard_strings: true,

@@ -111,7 +111,10 @@ impl Connection {
     /// `BEGIN` that never left is just dropped.) Faces return a connection without
     /// releasing their runtime's lock (Python's GIL, an event loop's thread) when false.
     pub fn release_needs_io(&self) -> bool {
-        self.broken || self.tx != TxStatus::Idle || !(self.session.is_clean() || self.can_defer())
+        self.broken
+            || self.role_suspect
+            || self.tx != TxStatus::Idle
+            || !(self.session.is_clean() || self.can_defer())
     }
 
     /// The session's reset can wait for the next user's first statement: only

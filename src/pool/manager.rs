@@ -108,6 +108,9 @@ pub(super) struct Shared {
     pub(super) epoch: std::sync::atomic::AtomicU64,
     /// Called for each new connection's password, if set.
     pub(super) password: Option<Provider>,
+    /// A pool for writes (not a replica's, not `target_session_attrs` read-only/standby):
+    /// a connection whose server turned out to be a standby is retired, with the rest.
+    pub(super) expects_primary: bool,
 }
 
 /// A [`PasswordProvider`] in [`Shared`] (printed as whether there is one).

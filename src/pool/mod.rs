@@ -139,7 +139,7 @@ impl Pool {
     /// background (a database that is down is not an error here) — or, with
     /// [`PoolConfig::lazy_min`], only as checkouts need them, and kept once open.
     pub fn new(config: PoolConfig) -> Result<Pool> {
-        Pool::build(config, None)
+        Pool::build(config, None, false)
     }
 
     /// [`Pool::new`] with a password provider: called for every new connection (of the
@@ -147,10 +147,14 @@ impl Pool {
     /// IAM tokens); an `Err` fails that connection attempt as a connection error naming
     /// the provider.
     pub fn with_password_provider(config: PoolConfig, provider: PasswordProvider) -> Result<Pool> {
-        Pool::build(config, Some(provider))
+        Pool::build(config, Some(provider), false)
     }
 
-    fn build(config: PoolConfig, password: Option<PasswordProvider>) -> Result<Pool> {
+    fn build(
+        config: PoolConfig,
+        password: Option<PasswordProvider>,
+        replica: bool,
+    ) -> Result<Pool> {
         runtime::register_fork_lock(runtime::ForkLock::PoolTable, lock_for_fork, None);
         let config = config.bound_durations()?;
         // Unusable TLS settings fail here, naming the setting, not at every connect.
@@ -178,6 +182,13 @@ impl Pool {
             command_timeout: config.command_timeout,
             epoch: AtomicU64::new(0),
             password: password.clone().map(Provider),
+            expects_primary: !replica
+                && !matches!(
+                    config.connect.target_session_attrs,
+                    crate::config::TargetSessionAttrs::ReadOnly
+                        | crate::config::TargetSessionAttrs::Standby
+                        | crate::config::TargetSessionAttrs::PreferStandby
+                ),
         });
         let dp = build_dp(&config.connect, &shared, config.max_size, config.timeout);
         let mut replicas = Vec::with_capacity(config.replicas.len());
@@ -191,7 +202,7 @@ impl Pool {
                 "{}-replica{i}",
                 config.name.as_deref().unwrap_or("pgpool")
             ));
-            replicas.push(Pool::build(rc, password.clone())?);
+            replicas.push(Pool::build(rc, password.clone(), true)?);
         }
         let connect = std::sync::Mutex::new(Arc::new(config.connect.clone()));
         let inner = Arc::new(PoolInner {

@@ -108,12 +108,33 @@ impl PooledConnection {
         if retired && !close {
             Counters::inc(&c.recycled_retired);
         }
-        let ok = !close && !retired && obj.conn.reset().is_ok();
+        let mut ok = !close && !retired && obj.conn.reset().is_ok();
+        let mut role_retired = false;
+        if obj.conn.take_role_suspect() && self.shared.expects_primary && ok {
+            // A write was refused as read-only with nothing asking for it: is the server
+            // a standby now (a failover behind a pooler or a virtual IP)? Then every
+            // connection of before is retired (they reached the same server).
+            let standby = match obj.conn.simple_query("SELECT pg_is_in_recovery()", None) {
+                Ok(r) => r.get(0, 0) != Some(b"f".as_slice()),
+                Err(_) => true,
+            };
+            if standby {
+                ok = false;
+                role_retired = true;
+                Counters::inc(&c.retired_role_change);
+                self.shared
+                    .epoch
+                    .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+                log::warn!(
+                    "a pool connection's server is in recovery (a failover?): retiring the pool's connections"
+                );
+            }
+        }
         // After the reset: its rollback of an open transaction counts.
         let xacts = obj.conn.take_xact_counts();
         c.record_hold(now.duration_since(self.acquired).as_micros(), xacts);
         if !ok {
-            if !close && !retired {
+            if !close && !retired && !role_retired {
                 Counters::inc(&c.returns_bad);
                 if obj.conn.is_broken() {
                     Counters::inc(&c.connections_lost);

@@ -258,6 +258,7 @@ impl Pool {
         d.set_item("recycled_lifetime", s.recycled_lifetime)?;
         d.set_item("recycled_idle", s.recycled_idle)?;
         d.set_item("recycled_retired", s.recycled_retired)?;
+        d.set_item("retired_role_change", s.retired_role_change)?;
         d.set_item("returns_implicit", s.returns_implicit)?;
         d.set_item("utilization", s.utilization())?;
         let buckets = PyList::empty(py);
