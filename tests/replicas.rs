@@ -155,12 +155,7 @@ fn readonly_routing_and_failover() {
     // Asked-for read-only refusals are no role change: a READ ONLY transaction, and a
     // session set read-only.
     let p = Pool::new(PoolConfig::new(Some(&primary), &common::overrides(1, 1)).unwrap()).unwrap();
-    {
-        let mut c = p.get(None).unwrap();
-        c.begin(&pgpool::transaction::Characteristics {
-            readonly: Some(true),
-            ..Default::default()
-        });
+    let refused_without_hint = |c: &mut pgpool::Connection| {
         let e = c
             .simple_query("CREATE TABLE ro_t (x int)", None)
             .unwrap_err();
@@ -168,19 +163,19 @@ fn readonly_routing_and_failover() {
             matches!(&e, pgpool::Error::Db(d) if d.code == "25006" && d.hint.is_none()),
             "{e:?}"
         );
-    }
-    {
-        let mut c = p.get(None).unwrap();
-        c.simple_query("SET default_transaction_read_only = on", None)
-            .unwrap();
-        let e = c
-            .simple_query("CREATE TABLE ro_t (x int)", None)
-            .unwrap_err();
-        assert!(
-            matches!(&e, pgpool::Error::Db(d) if d.code == "25006" && d.hint.is_none()),
-            "{e:?}"
-        );
-    }
+    };
+    let mut c = p.get(None).unwrap();
+    c.begin(&pgpool::transaction::Characteristics {
+        readonly: Some(true),
+        ..Default::default()
+    });
+    refused_without_hint(&mut c);
+    drop(c);
+    let mut c = p.get(None).unwrap();
+    c.simple_query("SET default_transaction_read_only = on", None)
+        .unwrap();
+    refused_without_hint(&mut c);
+    drop(c);
     assert_eq!(p.stats().retired_role_change, 0);
     p.close();
 
