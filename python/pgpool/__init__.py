@@ -337,6 +337,20 @@ def default_pool() -> Pool:
         return state[0]
 
 
+def _default_pool_with(defaults: Dict[str, Any]) -> Pool:
+    """The default pool; when this call creates it and :func:`configure` was never
+    called, with ``defaults`` (pool arguments), which also apply when the module creates
+    it again (``close_pool``, ``fork``). For :mod:`pgpool.compat`'s seed defaults."""
+    global _config
+    state = _state
+    if state is not None and state[1] == _os.getpid():
+        return state[0]
+    with _lock:
+        if _config is None and defaults:
+            _config = (None, dict(defaults))
+    return default_pool()
+
+
 def configure(dsn: Optional[str] = None, **pool_kwargs: Any) -> Pool:
     """(Re)create the default pool with these settings (``Pool``'s arguments).
 

@@ -216,7 +216,7 @@ impl PoolConfig {
     /// | setting | argument, then variables in order | default |
     /// |---|---|---|
     /// | `min_size` | `PGPOOL_MIN_SIZE`, `PG_POOL_MIN`, `POSTGRES_POOL_MIN_SIZE`, `DB_POOL_SIZE` | 1 |
-    /// | `lazy_min` | `PGPOOL_LAZY_MIN` | off (`min_size` opened at creation) |
+    /// | `lazy_min` | `PGPOOL_LAZY_MIN` | off (`min_size` opened at creation); on when `min_size` comes from `DB_POOL_SIZE` (SQLAlchemy's `pool_size`: kept once opened) |
     /// | `max_size` | `PGPOOL_MAX_SIZE`, `PG_POOL_MAX`, `POSTGRES_POOL_MAX_SIZE`, `DB_POOL_SIZE`+`DB_MAX_OVERFLOW` | 10, or `min_size` if larger |
     /// | `replicas` | `REPLICA_DATABASE_URL`, `DATABASE_REPLICA_URL` (one URL) | none |
     /// | `replica_min_size` / `replica_max_size` | `PGPOOL_REPLICA_MIN_SIZE` / `PGPOOL_REPLICA_MAX_SIZE` | the primary's |
@@ -376,7 +376,11 @@ impl PoolConfig {
             Some(b) => b,
             None => match env_first(env, &["PGPOOL_LAZY_MIN"]) {
                 Some((var, v)) => parse_bool(var, &v)?,
-                None => false,
+                // Each seed's variable keeps its old meaning: `DB_POOL_SIZE` is
+                // SQLAlchemy's `pool_size` (kept once opened, never opened at start);
+                // `PG_POOL_MIN`/`POSTGRES_POOL_MIN_SIZE` were psycopg2 pools' `minconn`
+                // (opened at creation).
+                None => min_source == "DB_POOL_SIZE",
             },
         };
         let pre_ping = match overrides.pre_ping {

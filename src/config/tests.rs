@@ -1417,6 +1417,14 @@ fn lazy_min_argument_and_variable() {
     assert!(!pool_env(&[]).lazy_min);
     assert!(pool_env(&[("PGPOOL_LAZY_MIN", "true")]).lazy_min);
     assert!(!pool_env(&[("PGPOOL_LAZY_MIN", "off")]).lazy_min);
+    // Each seed's variable keeps its old behaviour: SQLAlchemy's pool_size is lazy,
+    // psycopg2 pools' minconn (seeds 000 and 001) eager; PGPOOL_LAZY_MIN decides over it.
+    let c = pool_env(&[("DB_POOL_SIZE", "20")]);
+    assert!(c.lazy_min && c.min_size == 20);
+    assert!(!pool_env(&[("DB_POOL_SIZE", "20"), ("PGPOOL_LAZY_MIN", "0")]).lazy_min);
+    assert!(!pool_env(&[("PG_POOL_MIN", "3")]).lazy_min);
+    assert!(!pool_env(&[("POSTGRES_POOL_MIN_SIZE", "3")]).lazy_min);
+    assert!(!pool_env(&[("PGPOOL_MIN_SIZE", "3"), ("DB_POOL_SIZE", "20")]).lazy_min);
     let o = PoolOverrides {
         lazy_min: Some(false),
         ..Default::default()

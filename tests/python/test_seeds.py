@@ -183,6 +183,42 @@ def test_seed001_waiting_metric(clean_env, dsn):
     assert compat.get_pool_stats()["postgres_waiting"] == 0
 
 
+def test_seed001_defaults_when_its_variables_are_unset(clean_env, dsn):
+    """Seed 001's own defaults (5 kept, 15 at most, 30 s) for a service that switches
+    from its services/connection_pool.py without setting its variables; each variable
+    set still wins, and a pool the module already made is used as it is."""
+    clean_env.setenv("DATABASE_URL", dsn)
+    stats = compat.get_pool_stats()
+    assert (stats["pool_min"], stats["pool_max"]) == (5, 15)
+    assert compat.get_postgres_pool().config["timeout"] == 30.0
+    assert compat.get_postgres_pool() is pgpool.default_pool()
+    # Recreated with the same defaults (close_pools, then a use).
+    compat.close_pools()
+    assert compat.get_pool_stats()["pool_max"] == 15
+    pgpool.close_pool()
+    clean_env.setattr(pgpool, "_config", None)
+
+    clean_env.setenv("POSTGRES_POOL_MAX_SIZE", "8")
+    clean_env.setenv("POSTGRES_POOL_TIMEOUT", "2.5")
+    pool = compat.initialize_pools()
+    assert (pool.config["min_size"], pool.config["max_size"]) == (5, 8)
+    assert pool.config["timeout"] == 2.5
+    pgpool.close_pool()
+    clean_env.setattr(pgpool, "_config", None)
+
+    clean_env.delenv("POSTGRES_POOL_MAX_SIZE")
+    clean_env.setenv("POSTGRES_POOL_MIN_SIZE", "20")
+    assert compat.seed001_settings() == {"max_size": 20}
+    pgpool.close_pool()
+    clean_env.setattr(pgpool, "_config", None)
+
+    # The module's pool made first (get_cursor): pgpool's own defaults stay.
+    clean_env.delenv("POSTGRES_POOL_MIN_SIZE")
+    with pgpool.get_cursor() as cur:
+        cur.execute("SELECT 1")
+    assert compat.get_pool_stats()["pool_max"] == 10
+
+
 # ---- seed 002: WriterOS (SQLAlchemy QueuePool knobs) --------------------------------
 
 
@@ -194,6 +230,9 @@ def test_seed002_queuepool_environment(clean_env, dsn):
     clean_env.setenv("DB_POOL_PRE_PING", "true")
     stats = pgpool.stats()
     assert (stats["pool_min"], stats["pool_max"]) == (5, 15)
+    # SQLAlchemy's pool_size: kept once opened, never opened at start (lazy_min).
+    assert pgpool.default_pool().config["lazy_min"] is True
+    assert stats["pool_size"] == 0
     status = compat.queue_pool_status()
     conn = pgpool.get_conn()
     try:
