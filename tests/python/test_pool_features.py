@@ -433,7 +433,13 @@ def test_prometheus_exposition_parses(dsn: str, admin: object) -> None:
         "pgpool_recycled_lifetime": "counter",
         "pgpool_recycled_idle": "counter",
         "pgpool_usage_seconds": "counter",
+        "pgpool_xact_committed": "counter",
+        "pgpool_xact_rolled_back": "counter",
+        "pgpool_returns_in_transaction": "counter",
+        "pgpool_recycled_retired": "counter",
+        "pgpool_retired_role_change": "counter",
         "pgpool_acquire_wait_seconds": "histogram",
+        "pgpool_hold_seconds": "histogram",
     }
     assert {n: f.type for n, f in fams.items()} == expected
     for f in fams.values():
@@ -474,6 +480,12 @@ def test_prometheus_exposition_parses(dsn: str, admin: object) -> None:
     assert value(hist, hist + "_bucket", le="0.01") == 3
     assert value(hist, hist + "_bucket", le="0.1") == 4
     assert value(hist, hist + "_sum") >= 0.05
+    # The hold histogram: one checkout given back before the text was taken (the
+    # pool.cursor() block, which committed).
+    hold = "pgpool_hold_seconds"
+    assert value(hold, hold + "_count") == 1 == stats["returns_num"]
+    assert value(hold, hold + "_bucket", le="+Inf") == 1
+    assert value("pgpool_xact_committed", "pgpool_xact_committed_total") == 1
 
 
 def test_dropped_connection_counts_as_implicit_return(dsn: str, admin: object) -> None:
