@@ -27,7 +27,7 @@ TEST_THREADS ?= 2
 PYTEST_ARGS  ?=
 
 .PHONY: all bootstrap build build-rust build-python test test-suites test-rust \
-        test-python test-psycopg2-suite test-sqlalchemy-suite test-django-suite test-frameworks test-c check-header check-generated header demo demo-run lint clean distclean
+        test-python test-psycopg2-suite test-sqlalchemy-suite test-django-suite test-frameworks test-c test-wheels wheels check-header check-generated header demo demo-run lint clean distclean
 
 all: build
 
@@ -52,7 +52,7 @@ test: bootstrap build
 	$(TEST_ENV) $(MAKE) --no-print-directory test-suites
 
 # Runs inside scripts/test-env (DATABASE_URL, PGBOUNCER_URL, PGPOOL_TEST_* are set).
-test-suites: test-rust test-c test-python test-psycopg2-suite test-sqlalchemy-suite test-django-suite test-frameworks check-header check-generated
+test-suites: test-rust test-c test-python test-psycopg2-suite test-sqlalchemy-suite test-django-suite test-frameworks test-wheels check-header check-generated
 
 test-rust:
 	$(CARGO) test --release --workspace --exclude pgpool-python -- --test-threads=$(TEST_THREADS)
@@ -99,6 +99,14 @@ test-frameworks:
 	    echo "pytest $$tests with $$name"; \
 	    PYTHONPATH="$$dir" $(PYTHON) -m pytest -q $$tests $(PYTEST_ARGS); \
 	done
+
+# --- wheels: one manylinux2014 wheel per CPython 3.9-3.13 (target/wheels), each installed
+# from the wheel alone into a fresh venv and tested there (scripts/wheels)
+wheels: bootstrap
+	$(TEST_ENV) scripts/wheels
+
+test-wheels:
+	scripts/wheels
 
 # --- test-c: the C tests' own Makefile (warnings as errors, sanitizers, valgrind) ---
 test-c:
