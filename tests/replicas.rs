@@ -129,6 +129,7 @@ fn readonly_routing_and_failover() {
     .unwrap();
     rw.wait_ready(Duration::from_secs(10)).unwrap();
     let first_pid;
+    let refused = Instant::now();
     {
         let mut c = rw.get(None).unwrap();
         first_pid = c.backend_pid();
@@ -146,10 +147,19 @@ fn readonly_routing_and_failover() {
     }
     let s = rw.stats();
     assert_eq!(s.retired_role_change, 1, "{s:?}");
+    eprintln!(
+        "role change: refused write, its return and the role check in {:?}",
+        refused.elapsed()
+    );
+    let t = Instant::now();
     for _ in 0..4 {
         let c = rw.get(None).unwrap();
         assert_ne!(c.backend_pid(), first_pid);
     }
+    eprintln!(
+        "role change: 4 checkouts on new connections {:?} after the retirement",
+        t.elapsed()
+    );
     assert!(rw.stats().recycled_retired >= 1, "{:?}", rw.stats());
     rw.close();
     // Asked-for read-only refusals are no role change: a READ ONLY transaction, and a
