@@ -40,7 +40,8 @@ pub const USED_KEYWORDS: &[&str] = &[
 /// `channel_binding=require`, `gssencmode=require`, `sslcertmode=require`,
 /// `ssl_min_protocol_version=TLSv1.3`, any non-empty `require_auth`, `requirepeer`,
 /// `sslcrldir` or `service` (service files are not read), and any `replication` other than
-/// off. `passfile` is not read either (give the password in the DSN or `PGPASSWORD`).
+/// off. (`passfile` and `client_encoding` are listed for their validation and read where
+/// they are used: the password file at connect time, `config::passfile`.)
 pub const IGNORED_KEYWORDS: &[&str] = &[
     "passfile",
     "client_encoding",

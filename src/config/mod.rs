@@ -44,6 +44,7 @@ mod dsn;
 mod durations;
 mod keywords;
 mod params;
+pub(crate) mod passfile;
 mod redact;
 mod settings;
 #[cfg(test)]
@@ -153,6 +154,9 @@ pub struct ConnectParams {
     /// `client_encoding` (`PGCLIENTENCODING`): the encoding asked for at startup; `None`
     /// (also for libpq's `auto`): UTF-8.
     pub client_encoding: Option<crate::encoding::Encoding>,
+    /// `passfile` (`PGPASSFILE`): libpq's password file, read at each connect without a
+    /// password of its own; `None`: `~/.pgpass` ([`passfile`]).
+    pub passfile: Option<String>,
 }
 
 impl fmt::Debug for ConnectParams {

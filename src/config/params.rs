@@ -397,6 +397,7 @@ impl ConnectParams {
             target_session_attrs,
             ssl,
             client_encoding,
+            passfile: l.get("passfile", &["PGPASSFILE"]).map(|(_, v)| v),
         })
     }
 

@@ -921,11 +921,18 @@ fn ignored_keywords_accepted() {
         &[],
     )
     .unwrap();
-    // client_encoding is honoured (src/encoding.rs), not ignored
+    // client_encoding is honoured (src/encoding.rs), and passfile (config::passfile),
+    // not ignored
     assert_eq!(p.client_encoding, Some(crate::encoding::Encoding::UTF8));
+    assert_eq!(p.passfile.as_deref(), Some("/x"));
     let mut p = p;
     p.client_encoding = None;
+    p.passfile = None;
     assert_eq!(p, params("", &[]).unwrap());
+    assert_eq!(
+        params("", &[("PGPASSFILE", "/y")]).unwrap().passfile.as_deref(),
+        Some("/y")
+    );
 }
 
 #[test]

@@ -91,6 +91,26 @@ impl Connection {
         port: u16,
         until: Option<Instant>,
     ) -> Result<Connection> {
+        // No password given: libpq's password file, read now (a changed file applies to
+        // this connection).
+        let with_file;
+        let p = match (
+            &p.password,
+            crate::config::passfile::location(p.passfile.as_deref()),
+        ) {
+            (None, Some(path)) => {
+                match crate::config::passfile::lookup(&path, host, port, &p.dbname, &p.user) {
+                    Some(pw) => {
+                        let mut q = p.clone();
+                        q.password = Some(pw);
+                        with_file = q;
+                        &with_file
+                    }
+                    None => p,
+                }
+            }
+            _ => p,
+        };
         // sslmode applies to TCP only (libpq ignores it on Unix sockets). libpq's order:
         // `allow` tries plain first and TLS after a server error; `prefer` tries TLS first
         // and plain after a failed handshake or a server error over TLS.

@@ -229,3 +229,26 @@ def test_set_conninfo_changes_new_connections(dsn):
             assert cur.fetchone()[0] == "v2"
         with pytest.raises(pgpool.ProgrammingError):
             p.set_conninfo("postgresql://%zz")
+
+
+def test_a_password_file_is_read_at_each_connect(tls_admin, tmp_path):
+    """libpq's passfile (``passfile=``/``PGPASSFILE``/``~/.pgpass``): read for every new
+    connection without a password, so a rotated secret written to it applies to the next
+    connection (after a drain: every one) without a restart; a file others can read is
+    ignored, as libpq ignores it."""
+    f = tmp_path / "pgpass"
+    f.write_text(f"# rotated by an agent\n*:*:postgres:scramuser:{DEFAULT_SECRET}\n")
+    f.chmod(0o600)
+    with pgpool.Pool(_scram_dsn(), passfile=str(f), min_size=0, max_size=1) as p:
+        with p.cursor() as cur:
+            cur.execute("SELECT current_user")
+            assert cur.fetchone()[0] == "scramuser"
+        _set_password(tls_admin, "from-the-file")
+        f.write_text("*:*:postgres:scramuser:from-the-file\n")
+        p.drain(timeout=5)
+        with p.cursor() as cur:
+            cur.execute("SELECT 1")
+        f.chmod(0o644)
+        p.drain(timeout=5)
+        with pytest.raises(pgpool.PoolTimeout, match="no password was provided"):
+            p.getconn(timeout=0.5)
