@@ -55,6 +55,12 @@ pub struct Stats {
     /// Connections retired by a drain or a change of connection settings (closed when
     /// found idle or given back).
     pub recycled_retired: u64,
+    /// Connect-time histogram (a new connection's TCP/TLS handshake, startup and
+    /// authentication): counts of connects <= each bound in [`WAIT_BUCKETS_MS`]
+    /// (cumulative), the last entry +Inf; its count is `connections_num`.
+    pub create_buckets: Vec<u64>,
+    /// Total time spent opening connections, µs.
+    pub create_us: u64,
     /// Connections retired because their server turned out to be a standby (a write
     /// refused as read-only, then `pg_is_in_recovery()` true): the pool's other
     /// connections of before retire with them.
@@ -129,8 +135,11 @@ impl Stats {
         fn holds(s: &Stats) -> (&[u64], u64) {
             (&s.hold_buckets, s.usage_us)
         }
+        fn creates(s: &Stats) -> (&[u64], u64) {
+            (&s.create_buckets, s.create_us)
+        }
         type Of = fn(&Stats) -> (&[u64], u64);
-        let histograms: [(&str, &str, &[f64], Of); 2] = [
+        let histograms: [(&str, &str, &[f64], Of); 3] = [
             (
                 "pgpool_acquire_wait_seconds",
                 "Time spent waiting for a connection.",
@@ -142,6 +151,12 @@ impl Stats {
                 "How long connections were held, checkout to return.",
                 &HOLD_BUCKETS_MS,
                 holds,
+            ),
+            (
+                "pgpool_connect_seconds",
+                "How long opening a connection took (handshake, startup, authentication).",
+                &WAIT_BUCKETS_MS,
+                creates,
             ),
         ];
         for (name, help, bounds, of) in histograms {
@@ -379,6 +394,8 @@ pub(crate) struct Counters {
     pub(crate) returns_implicit: AtomicU64,
     pub(crate) wait_buckets: [AtomicU64; 11],
     pub(crate) hold_buckets: [AtomicU64; 13],
+    pub(crate) create_buckets: [AtomicU64; 11],
+    pub(crate) create_us: AtomicU64,
     pub(crate) xact_committed: AtomicU64,
     pub(crate) xact_rolled_back: AtomicU64,
     pub(crate) returns_in_transaction: AtomicU64,
@@ -394,6 +411,12 @@ impl Counters {
         self.requests_wait_us.fetch_add(us, Ordering::Relaxed);
         self.max_wait_us.fetch_max(us, Ordering::Relaxed);
         self.wait_buckets[bucket(&WAIT_BUCKETS_MS, us)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A connection opened in `us` microseconds.
+    pub(crate) fn record_create(&self, us: u64) {
+        self.create_us.fetch_add(us, Ordering::Relaxed);
+        self.create_buckets[bucket(&WAIT_BUCKETS_MS, us)].fetch_add(1, Ordering::Relaxed);
     }
 
     /// A checkout given back after `us` microseconds, with the transactions it ended.
@@ -434,6 +457,8 @@ impl Counters {
         s.xact_rolled_back = g(&self.xact_rolled_back);
         s.returns_in_transaction = g(&self.returns_in_transaction);
         s.hold_buckets = cumulative(0, &self.hold_buckets);
+        s.create_buckets = cumulative(0, &self.create_buckets);
+        s.create_us = g(&self.create_us);
         s.returns_num = s.hold_buckets.last().copied().unwrap_or(0);
         // Waits that never queued count in the first bucket.
         let fast = s

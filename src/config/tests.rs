@@ -930,7 +930,10 @@ fn ignored_keywords_accepted() {
     p.passfile = None;
     assert_eq!(p, params("", &[]).unwrap());
     assert_eq!(
-        params("", &[("PGPASSFILE", "/y")]).unwrap().passfile.as_deref(),
+        params("", &[("PGPASSFILE", "/y")])
+            .unwrap()
+            .passfile
+            .as_deref(),
         Some("/y")
     );
 }

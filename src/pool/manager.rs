@@ -150,6 +150,7 @@ impl managed::Manager for Manager {
             }
             Connection::connect_until(&params, until)
         };
+        let started = std::time::Instant::now();
         let connected = if ON_WORKER.with(|w| w.get()) {
             tokio::task::block_in_place(connect)
         } else {
@@ -159,6 +160,9 @@ impl managed::Manager for Manager {
             Ok(mut conn) => {
                 conn.set_read_deadline(self.shared.command_timeout);
                 Counters::inc(&self.shared.counters.connections_num);
+                self.shared
+                    .counters
+                    .record_create(started.elapsed().as_micros() as u64);
                 let now = Coarse::now();
                 // Up to 5 % negative jitter, so connections do not expire together. An
                 // instant past the coarse clock's range is never reached: no expiry.

@@ -440,6 +440,7 @@ def test_prometheus_exposition_parses(dsn: str, admin: object) -> None:
         "pgpool_retired_role_change": "counter",
         "pgpool_acquire_wait_seconds": "histogram",
         "pgpool_hold_seconds": "histogram",
+        "pgpool_connect_seconds": "histogram",
     }
     assert {n: f.type for n, f in fams.items()} == expected
     for f in fams.values():

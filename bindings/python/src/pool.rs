@@ -69,6 +69,15 @@ pub struct Pool {
     replica_facts: Vec<Arc<PublicParams>>,
 }
 
+/// A histogram's cumulative counts as `[(upper_bound_ms, count), ..., (inf, total)]`.
+fn buckets<'py>(py: Python<'py>, bounds: &[f64], counts: &[u64]) -> PyResult<Bound<'py, PyList>> {
+    let out = PyList::empty(py);
+    for (i, n) in counts.iter().enumerate() {
+        out.append((bounds.get(i).copied().unwrap_or(f64::INFINITY), *n))?;
+    }
+    Ok(out)
+}
+
 /// A Python callable as the core's password provider: called with the GIL on the
 /// connecting thread through `pgpool._credentials.provide` (which also awaits a
 /// coroutine); its exception is the reason given, by type and message.
@@ -261,22 +270,25 @@ impl Pool {
         d.set_item("retired_role_change", s.retired_role_change)?;
         d.set_item("returns_implicit", s.returns_implicit)?;
         d.set_item("utilization", s.utilization())?;
-        let buckets = PyList::empty(py);
-        for (i, n) in s.wait_buckets.iter().enumerate() {
-            let le = WAIT_BUCKETS_MS.get(i).copied().unwrap_or(f64::INFINITY);
-            buckets.append((le, *n))?;
-        }
-        d.set_item("wait_buckets", buckets)?;
+        d.set_item(
+            "wait_buckets",
+            buckets(py, &WAIT_BUCKETS_MS, &s.wait_buckets)?,
+        )?;
         d.set_item("returns_num", s.returns_num)?;
         d.set_item("xact_committed", s.xact_committed)?;
         d.set_item("xact_rolled_back", s.xact_rolled_back)?;
         d.set_item("returns_in_transaction", s.returns_in_transaction)?;
-        let holds = PyList::empty(py);
-        for (i, n) in s.hold_buckets.iter().enumerate() {
-            let le = HOLD_BUCKETS_MS.get(i).copied().unwrap_or(f64::INFINITY);
-            holds.append((le, *n))?;
-        }
-        d.set_item("hold_buckets", holds)?;
+        d.set_item(
+            "hold_buckets",
+            buckets(py, &HOLD_BUCKETS_MS, &s.hold_buckets)?,
+        )?;
+        d.set_item(
+            "create_buckets",
+            buckets(py, &WAIT_BUCKETS_MS, &s.create_buckets)?,
+        )?;
+        d.set_item("requests_wait_us", s.requests_wait_us)?;
+        d.set_item("usage_us", s.usage_us)?;
+        d.set_item("create_us", s.create_us)?;
         Ok(d)
     }
 }
