@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import List
+from typing import Callable, List, Tuple
 
 import pgpool
 from pgpool.extensions import encrypt_password
@@ -57,6 +57,25 @@ class Load:
             t.join()
 
 
+def drained_under_load(
+    p: pgpool.Pool, before: Callable[[int], None], pause: float
+) -> Tuple[Load, List[float]]:
+    """16 threads of load on ``p``; five times ``before(i)`` then a drain (timed), a
+    ``pause`` after each; the load stopped."""
+    p.wait(5)
+    load = Load(p, 16)
+    time.sleep(1)
+    drains = []
+    for i in range(5):
+        before(i)
+        t0 = time.monotonic()
+        p.drain(timeout=10)
+        drains.append(time.monotonic() - t0)
+        time.sleep(pause)
+    load.stop()
+    return load, drains
+
+
 def main() -> None:
     tls = os.environ["PGPOOL_TEST_TLS_URL"]
     host = tls.split("@", 1)[1].split("/", 1)[0]
@@ -73,19 +92,12 @@ def main() -> None:
         with pgpool.Pool(
             dsn, password=lambda: box["pw"], min_size=4, max_size=8, timeout=10
         ) as p:
-            p.wait(5)
-            load = Load(p, 16)
-            time.sleep(1)
-            drains = []
-            for i in range(5):
-                new = f"rotated-{i}"
-                set_password(new)
-                box["pw"] = new
-                t0 = time.monotonic()
-                p.drain(timeout=10)
-                drains.append(time.monotonic() - t0)
-                time.sleep(0.5)
-            load.stop()
+
+            def rotate(i: int) -> None:
+                set_password(f"rotated-{i}")
+                box["pw"] = f"rotated-{i}"
+
+            load, drains = drained_under_load(p, rotate, 0.5)
             lat = sorted(load.latencies)
             s = p.stats()
             print(
@@ -102,16 +114,7 @@ def main() -> None:
     with pgpool.Pool(
         os.environ["DATABASE_URL"], min_size=8, max_size=8, timeout=10
     ) as p:
-        p.wait(5)
-        load = Load(p, 16)
-        time.sleep(1)
-        drains = []
-        for _ in range(5):
-            t0 = time.monotonic()
-            p.drain(timeout=10)
-            drains.append(time.monotonic() - t0)
-            time.sleep(0.3)
-        load.stop()
+        load, drains = drained_under_load(p, lambda i: None, 0.3)
         print(
             f"drain, 16 threads on 8 connections: "
             f"{', '.join(f'{d * 1000:.1f}' for d in drains)} ms; "
