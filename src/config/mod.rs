@@ -223,6 +223,10 @@ pub struct PoolConfig {
     pub command_timeout: Option<Duration>,
     /// A name for logs and stats.
     pub name: Option<String>,
+    /// `PGPOOL_PASSWORD_COMMAND`: a shell command run (`sh -c`) for every new connection's
+    /// password — its standard output, trailing newline removed (an IAM token generator, a
+    /// secrets CLI) — when no password provider is given in code. Never printed.
+    pub password_command: Option<String>,
 }
 
 /// Explicit arguments: they win over the DSN and the environment.

@@ -230,6 +230,7 @@ impl PoolConfig {
     /// | `pre_ping` | `PGPOOL_PRE_PING`, `DB_POOL_PRE_PING` | on (window 500 ms) |
     /// | `max_waiting` | `PGPOOL_MAX_WAITING` | 0 (unbounded) |
     /// | `leak_threshold` (s) | `PGPOOL_LEAK_THRESHOLD` | off |
+    /// | `password_command` | `PGPOOL_PASSWORD_COMMAND` (a shell command printing the password; run per new connection) | none |
     ///
     /// Sizes are non-negative integers. Durations are seconds, fractions allowed, at most
     /// [`MAX_DURATION`] (100 years): `timeout` follows [`duration_secs`] (NaN, infinity,
@@ -430,6 +431,7 @@ impl PoolConfig {
             max_waiting,
             leak_threshold,
             name: overrides.name.clone(),
+            password_command: env_value(env, "PGPOOL_PASSWORD_COMMAND"),
         })
     }
 }

@@ -113,6 +113,69 @@ struct PoolInner {
     fill_backoff_ms: AtomicU64,
 }
 
+/// `PGPOOL_PASSWORD_COMMAND` as a provider: `sh -c command`, its standard output without
+/// the trailing newline; a non-zero exit, no output or not finishing within `limit` is the
+/// provider's error (naming the exit status and the first line of standard error).
+fn command_provider(command: String, limit: Duration) -> PasswordProvider {
+    Arc::new(move || {
+        use std::io::Read;
+        use std::process::{Command, Stdio};
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(&command)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("PGPOOL_PASSWORD_COMMAND could not start: {e}"))?;
+        let mut out = child.stdout.take().expect("piped");
+        let mut err = child.stderr.take().expect("piped");
+        let reader = thread::spawn(move || {
+            let (mut o, mut e) = (Vec::new(), Vec::new());
+            let _ = out.read_to_end(&mut o);
+            let _ = err.read_to_end(&mut e);
+            (o, e)
+        });
+        let deadline = Instant::now() + limit.max(Duration::from_secs(1));
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(s)) => break s,
+                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(5)),
+                Ok(None) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(format!(
+                        "PGPOOL_PASSWORD_COMMAND did not finish within {:.0} s",
+                        limit.max(Duration::from_secs(1)).as_secs_f64()
+                    ));
+                }
+                Err(e) => return Err(format!("PGPOOL_PASSWORD_COMMAND: {e}")),
+            }
+        };
+        let (stdout, stderr) = reader.join().unwrap_or_default();
+        if !status.success() {
+            let first = String::from_utf8_lossy(&stderr);
+            let first = first.lines().next().unwrap_or("").trim().to_string();
+            return Err(format!(
+                "PGPOOL_PASSWORD_COMMAND failed ({status}): {first}"
+            ));
+        }
+        let mut pw = String::from_utf8(stdout).map_err(|_| {
+            "PGPOOL_PASSWORD_COMMAND printed a password that is not UTF-8".to_string()
+        })?;
+        if pw.ends_with('\n') {
+            pw.pop();
+            if pw.ends_with('\r') {
+                pw.pop();
+            }
+        }
+        if pw.is_empty() {
+            return Err("PGPOOL_PASSWORD_COMMAND printed nothing".into());
+        }
+        Ok(pw)
+    })
+}
+
 /// How long a replica that refused a connection is skipped by readonly routing.
 const REPLICA_DOWN_FOR: Duration = Duration::from_secs(5);
 
@@ -155,6 +218,12 @@ impl Pool {
         password: Option<PasswordProvider>,
         replica: bool,
     ) -> Result<Pool> {
+        let password = password.or_else(|| {
+            config
+                .password_command
+                .clone()
+                .map(|cmd| command_provider(cmd, config.timeout))
+        });
         runtime::register_fork_lock(runtime::ForkLock::PoolTable, lock_for_fork, None);
         let config = config.bound_durations()?;
         // Unusable TLS settings fail here, naming the setting, not at every connect.

@@ -407,3 +407,24 @@ fn oldest_wait_is_the_age_of_the_oldest_waiter_now() {
     assert_eq!(p.stats().oldest_wait_ms, 0);
     drop(held);
 }
+
+#[test]
+fn password_command_output_errors_and_timeout() {
+    let ok = super::command_provider("printf 's3cr:et\\n'".into(), Duration::from_secs(5));
+    assert_eq!(ok().unwrap(), "s3cr:et");
+    let failing = super::command_provider(
+        "echo 'token service unreachable' >&2; exit 3".into(),
+        Duration::from_secs(5),
+    );
+    let e = failing().unwrap_err();
+    assert!(
+        e.contains("failed") && e.contains("token service unreachable"),
+        "{e}"
+    );
+    let empty = super::command_provider("true".into(), Duration::from_secs(5));
+    assert!(empty().unwrap_err().contains("printed nothing"));
+    let t = std::time::Instant::now();
+    let slow = super::command_provider("sleep 10".into(), Duration::from_millis(10));
+    assert!(slow().unwrap_err().contains("did not finish"));
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+}

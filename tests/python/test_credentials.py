@@ -231,6 +231,19 @@ def test_set_conninfo_changes_new_connections(dsn):
             p.set_conninfo("postgresql://%zz")
 
 
+def _rotate_through(p: pgpool.Pool, admin, new: str, write) -> None:
+    """Logs in as scramuser, rotates the role's password to ``new`` and ``write``s it
+    where the pool reads it, drains, and logs in again: no restart."""
+    with p.cursor() as cur:
+        cur.execute("SELECT current_user")
+        assert cur.fetchone()[0] == "scramuser"
+    _set_password(admin, new)
+    write(new)
+    p.drain(timeout=5)
+    with p.cursor() as cur:
+        cur.execute("SELECT 1")
+
+
 def test_a_password_file_is_read_at_each_connect(tls_admin, tmp_path):
     """libpq's passfile (``passfile=``/``PGPASSFILE``/``~/.pgpass``): read for every new
     connection without a password, so a rotated secret written to it applies to the next
@@ -240,15 +253,32 @@ def test_a_password_file_is_read_at_each_connect(tls_admin, tmp_path):
     f.write_text(f"# rotated by an agent\n*:*:postgres:scramuser:{DEFAULT_SECRET}\n")
     f.chmod(0o600)
     with pgpool.Pool(_scram_dsn(), passfile=str(f), min_size=0, max_size=1) as p:
-        with p.cursor() as cur:
-            cur.execute("SELECT current_user")
-            assert cur.fetchone()[0] == "scramuser"
-        _set_password(tls_admin, "from-the-file")
-        f.write_text("*:*:postgres:scramuser:from-the-file\n")
-        p.drain(timeout=5)
-        with p.cursor() as cur:
-            cur.execute("SELECT 1")
+        _rotate_through(
+            p,
+            tls_admin,
+            "from-the-file",
+            lambda pw: f.write_text(f"*:*:postgres:scramuser:{pw}\n"),
+        )
         f.chmod(0o644)
         p.drain(timeout=5)
         with pytest.raises(pgpool.PoolTimeout, match="no password was provided"):
+            p.getconn(timeout=0.5)
+
+
+def test_a_password_command_from_the_environment(tls_admin, tmp_path, monkeypatch):
+    """``PGPOOL_PASSWORD_COMMAND`` (operators who cannot change the code): run for every
+    new connection, its output the password; a failing command is a connection error
+    naming it."""
+    secret = tmp_path / "secret"
+    secret.write_text(DEFAULT_SECRET + "\n")
+    monkeypatch.setenv("PGPOOL_PASSWORD_COMMAND", f"cat {secret}")
+    with pgpool.Pool(_scram_dsn(), min_size=0, max_size=1) as p:
+        _rotate_through(
+            p, tls_admin, "from-a-command", lambda pw: secret.write_text(pw + "\n")
+        )
+    monkeypatch.setenv("PGPOOL_PASSWORD_COMMAND", "echo 'vault sealed' >&2; exit 2")
+    with pgpool.Pool(_scram_dsn(), min_size=0, max_size=1) as p:
+        with pytest.raises(
+            pgpool.PoolTimeout, match="PGPOOL_PASSWORD_COMMAND failed.*vault sealed"
+        ):
             p.getconn(timeout=0.5)
