@@ -94,22 +94,20 @@ impl Connection {
         // No password given: libpq's password file, read now (a changed file applies to
         // this connection).
         let with_file;
-        let p = match (
-            &p.password,
-            crate::config::passfile::location(p.passfile.as_deref()),
-        ) {
-            (None, Some(path)) => {
-                match crate::config::passfile::lookup(&path, host, port, &p.dbname, &p.user) {
-                    Some(pw) => {
-                        let mut q = p.clone();
-                        q.password = Some(pw);
-                        with_file = q;
-                        &with_file
-                    }
-                    None => p,
-                }
+        let from_file = match &p.password {
+            Some(_) => None,
+            None => crate::config::passfile::location(p.passfile.as_deref()).and_then(|path| {
+                crate::config::passfile::lookup(&path, host, port, &p.dbname, &p.user)
+            }),
+        };
+        let p = match from_file {
+            Some(pw) => {
+                let mut q = p.clone();
+                q.password = Some(pw);
+                with_file = q;
+                &with_file
             }
-            _ => p,
+            None => p,
         };
         // sslmode applies to TCP only (libpq ignores it on Unix sockets). libpq's order:
         // `allow` tries plain first and TLS after a server error; `prefer` tries TLS first

@@ -354,7 +354,6 @@ pub extern "C" fn pgpool_pool_drain(
         let r: FfiResult = (|| {
             let pool = pool_arg(pool)?;
             match u64::try_from(timeout_ms) {
-                Ok(0) => pool.retire_all(),
                 Ok(ms) => pool.drain(Some(config::duration_ms("timeout_ms", ms)?))?,
                 Err(_) => pool.drain(None)?,
             }

@@ -231,21 +231,24 @@ impl managed::Manager for Manager {
     }
 }
 
+/// `params` as the pool connects with them: connecting runs on the thread that asked for
+/// a connection, so without a DSN `connect_timeout` it must still not outlive the acquire
+/// `timeout` (libpq's default would wait for the OS, minutes on a black-holed host).
+pub(super) fn bounded_connect(mut params: ConnectParams, timeout: Duration) -> ConnectParams {
+    if params.connect_timeout.is_none() {
+        params.connect_timeout = Some(timeout.max(Duration::from_millis(100)));
+    }
+    params
+}
+
 pub(super) fn build_dp(
     params: &ConnectParams,
     shared: &Arc<Shared>,
     max: usize,
     timeout: Duration,
 ) -> DpPool {
-    let mut params = params.clone();
-    // Connecting runs on the thread that asked for a connection: without a DSN
-    // connect_timeout it must still not outlive the acquire timeout (libpq's default
-    // would wait for the OS, minutes on a black-holed host).
-    if params.connect_timeout.is_none() {
-        params.connect_timeout = Some(timeout.max(Duration::from_millis(100)));
-    }
     managed::Pool::builder(Manager {
-        params: Mutex::new(Arc::new(params)),
+        params: Mutex::new(Arc::new(bounded_connect(params.clone(), timeout))),
         live: Arc::default(),
         shared: shared.clone(),
         last_error: Mutex::new(None),

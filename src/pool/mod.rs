@@ -527,8 +527,7 @@ impl Pool {
     /// they come back (their users finish undisturbed); new ones replace them
     /// (`min_size` is refilled). Replicas too. Returns at once (see [`Pool::drain`]).
     pub fn retire_all(&self) {
-        self.inner.shared.epoch.fetch_add(1, Ordering::AcqRel);
-        let epoch = self.inner.shared.epoch.load(Ordering::Acquire);
+        let epoch = self.inner.shared.epoch.fetch_add(1, Ordering::AcqRel) + 1;
         let removed = self.dp().retain(|c, _| c.epoch >= epoch).removed;
         let n = removed.len() as u64;
         drop(removed);
@@ -547,9 +546,12 @@ impl Pool {
     /// then waits up to `timeout` (`None`: without limit) for the checked-out
     /// connections of before to come back and close. Checkouts go on meanwhile, served by
     /// new connections. [`Error::Timeout`] when some are still out at the deadline (they
-    /// retire when they come back all the same).
+    /// retire when they come back all the same). A zero `timeout` does not wait.
     pub fn drain(&self, timeout: Option<Duration>) -> Result<()> {
         self.retire_all();
+        if timeout.is_some_and(|t| t.is_zero()) {
+            return Ok(());
+        }
         let start = Instant::now();
         let deadline = timeout.map(|t| start + t.min(crate::config::MAX_DURATION));
         let mut pools = vec![self.clone()];
@@ -586,14 +588,24 @@ impl Pool {
         crate::tls::check(&params)?;
         let params = Arc::new(params);
         *self.inner.connect.lock().unwrap_or_else(|e| e.into_inner()) = params.clone();
-        let dp = self.dp();
-        let mut p = (*params).clone();
-        if p.connect_timeout.is_none() {
-            p.connect_timeout = Some(self.inner.config.timeout.max(Duration::from_millis(100)));
-        }
-        *dp.manager().params.lock() = Arc::new(p);
+        *self.dp().manager().params.lock() = Arc::new(bounded_connect(
+            (*params).clone(),
+            self.inner.config.timeout,
+        ));
         self.retire_all();
         Ok(())
+    }
+
+    /// [`Pool::set_connect`] with only the user and/or the password changed (`None`: kept).
+    pub fn set_credentials(&self, user: Option<String>, password: Option<String>) -> Result<()> {
+        let mut params = (*self.connect_params()).clone();
+        if let Some(u) = user {
+            params.user = u;
+        }
+        if let Some(p) = password {
+            params.password = Some(p);
+        }
+        self.set_connect(params)
     }
 
     /// The connection settings new connections of the primary use now.

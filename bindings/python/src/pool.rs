@@ -547,10 +547,6 @@ impl Pool {
     fn drain(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
         let t = timeout.map(|t| secs(py, "timeout", t)).transpose()?;
         let p = self.pool.clone();
-        if t.is_some_and(|t| t.is_zero()) {
-            p.retire_all();
-            return Ok(());
-        }
         crate::exit::detach(py, move || p.drain(t)).map_err(|e| to_py(py, &e))
     }
 
@@ -586,17 +582,11 @@ impl Pool {
         user: Option<String>,
         password: Option<String>,
     ) -> PyResult<()> {
-        let mut params = (*self.pool.connect_params()).clone();
-        if let Some(u) = user {
-            params.user = u;
-        }
-        if let Some(p) = password {
-            params.password = Some(p);
-        }
+        self.pool
+            .set_credentials(user, password)
+            .map_err(|e| to_py(py, &e))?;
         let given = self.facts.lock().dsn.clone();
-        let facts = Arc::new(PublicParams::new(&params, Some(&given)));
-        self.pool.set_connect(params).map_err(|e| to_py(py, &e))?;
-        *self.facts.lock() = facts;
+        *self.facts.lock() = Arc::new(PublicParams::new(&self.pool.connect_params(), Some(&given)));
         Ok(())
     }
 
