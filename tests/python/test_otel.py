@@ -164,3 +164,24 @@ def test_psycopg2_instrumentation_on_the_psycopg2_facade(dsn):
     )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "['SELECT'] postgresql", r.stdout
+
+
+def test_histograms_are_recorded_in_proportion_above_the_cap(dsn, monkeypatch):
+    """Above RECORD_CAP events per collection the buckets are sampled in proportion
+    (every non-empty one at least once), so that a busy pool's collection stays cheap."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    import pgpool.otel
+
+    monkeypatch.setattr(pgpool.otel, "RECORD_CAP", 10)
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    with pgpool.Pool(dsn, min_size=0, max_size=1, name="capped") as pool:
+        pgpool.otel.instrument(pool, meter_provider=provider)
+        for _ in range(200):
+            pool.putconn(pool.getconn())
+        _points(reader)  # the collection that records
+        use = _points(reader)["db.client.connection.use_time"][0]
+        assert 1 <= use.count <= 10 + len(use.bucket_counts), use.count
+        assert pool.stats()["returns_num"] == 200  # pgpool's own count stays exact
